@@ -1,0 +1,325 @@
+/* cli.c - shared command-line plumbing. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+const char *cli_prog = "dml";
+static struct cli_out *pending; /* list of temporaries to remove if we die */
+
+static void close_stdout(void)
+{
+	int err = ferror(stdout);
+	if (fclose(stdout) != 0 || err) {
+		if (errno == EPIPE)
+			_exit(1);
+		fprintf(stderr, "%s: write error on standard output: %s\n",
+			cli_prog, strerror(errno ? errno : EIO));
+		_exit(1);
+	}
+}
+
+void cli_init(const char *prog)
+{
+	const char *slash = strrchr(prog, '/');
+	cli_prog = slash ? slash + 1 : prog;
+	atexit(close_stdout);
+}
+
+void cli_version(void)
+{
+	printf("%s (%s) %s\n", cli_prog, PACKAGE_NAME, PACKAGE_VERSION);
+	exit(0);
+}
+
+static void cleanup(void)
+{
+	while (pending)
+		cli_out_abort(pending);
+}
+
+static void unlink_pending(struct cli_out *o)
+{
+	for (struct cli_out **p = &pending; *p; p = &(*p)->next)
+		if (*p == o) {
+			*p = o->next;
+			return;
+		}
+}
+
+void cli_try_help(void)
+{
+	cleanup();
+	fprintf(stderr, "Try '%s --help' for more information.\n", cli_prog);
+	exit(2);
+}
+
+void cli_usage(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", cli_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cli_try_help();
+}
+
+void cli_die(const char *fmt, ...)
+{
+	va_list ap;
+	cleanup();
+	fprintf(stderr, "%s: ", cli_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", cli_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_die_err(const struct dml_error *err, const char *input)
+{
+	char buf[1024];
+	dml_error_format(err, input, buf, sizeof buf);
+	cli_die("%s", buf);
+}
+
+uint64_t cli_uint(const char *name, const char *value, uint64_t min,
+		  uint64_t max)
+{
+	char *end;
+	errno = 0;
+	if (*value == '-' || *value == '\0')
+		goto bad;
+	unsigned long long v = strtoull(value, &end, 10);
+	if (errno || *end)
+		goto bad;
+	if (v < min || v > max)
+		cli_usage("%s: %s is out of range %llu..%llu", name, value,
+			  (unsigned long long)min, (unsigned long long)max);
+	return v;
+bad:
+	cli_usage("%s: '%s' is not a whole number", name, value);
+}
+
+double cli_double(const char *name, const char *value, double min,
+		  double max)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(value, &end);
+	if (errno || *end || end == value || !isfinite(v))
+		cli_usage("%s: '%s' is not a number", name, value);
+	if (v < min || v > max)
+		cli_usage("%s: %s is out of range %g..%g", name, value, min,
+			  max);
+	return v;
+}
+
+unsigned char cli_delimiter(const char *value)
+{
+	if (!strcmp(value, "\\t") || !strcmp(value, "tab"))
+		return '\t';
+	if (strlen(value) != 1 || value[0] == '"' || value[0] == '\n' ||
+	    value[0] == '\r')
+		cli_usage("--delimiter: '%s' must be one character (or 'tab')",
+			  value);
+	return (unsigned char)value[0];
+}
+
+const char *cli_name(const char *path)
+{
+	return !path || !strcmp(path, "-") ? "(standard input)" : path;
+}
+
+FILE *cli_open(const char *path)
+{
+	if (!strcmp(path, "-"))
+		return stdin;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		cli_die("%s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+		cli_die("%s: is a directory", path);
+	return f;
+}
+
+void cli_close(FILE *f, const char *path)
+{
+	if (f != stdin)
+		fclose(f);
+	(void)path;
+}
+
+void cli_out_open(struct cli_out *o, const char *path)
+{
+	memset(o, 0, sizeof *o);
+	if (!path || !strcmp(path, "-")) {
+		o->to_stdout = 1;
+		o->f = stdout;
+		return;
+	}
+	o->path = strdup(path);
+	if (!o->path)
+		cli_die("out of memory");
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		o->f = fopen(path, "wb"); /* device or FIFO: in place */
+		if (!o->f)
+			cli_die("%s: %s", path, strerror(errno));
+		return;
+	}
+	size_t n = strlen(path);
+	o->tmp = malloc(n + 32);
+	if (!o->tmp)
+		cli_die("out of memory");
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path + 1) : 0;
+	snprintf(o->tmp, n + 32, "%.*s.%s.tmp.XXXXXX", dirlen, path,
+		 path + dirlen);
+	int fd = mkstemp(o->tmp);
+	if (fd < 0)
+		cli_die("%s: cannot create a temporary file beside it: %s",
+			path, strerror(errno));
+	o->f = fdopen(fd, "wb");
+	if (!o->f)
+		cli_die("%s: %s", path, strerror(errno));
+	o->next = pending;
+	pending = o;
+}
+
+void cli_out_write(struct cli_out *o, const void *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, o->f) != n)
+		cli_die("%s: write error: %s",
+			o->to_stdout ? "standard output" : o->path,
+			strerror(errno));
+}
+
+void cli_out_commit(struct cli_out *o)
+{
+	const char *name = o->to_stdout ? "standard output" : o->path;
+	if (o->to_stdout) {
+		if (fflush(stdout) != 0 || ferror(stdout))
+			cli_die("%s: write error: %s", name, strerror(errno));
+		return;
+	}
+	if (fflush(o->f) != 0 || ferror(o->f) ||
+	    (o->tmp && fsync(fileno(o->f)) != 0)) {
+		int e = errno;
+		cli_die("%s: write error: %s", name, strerror(e));
+	}
+	if (fclose(o->f) != 0) {
+		o->f = NULL;
+		cli_die("%s: write error: %s", name, strerror(errno));
+	}
+	o->f = NULL;
+	if (o->tmp) {
+		struct stat st;
+		if (stat(o->path, &st) == 0)
+			chmod(o->tmp, st.st_mode & 07777);
+		else
+			chmod(o->tmp, 0666 & ~umask(umask(0)));
+		if (rename(o->tmp, o->path) != 0)
+			cli_die("%s: cannot rename into place: %s", name,
+				strerror(errno));
+		free(o->tmp);
+		o->tmp = NULL;
+	}
+	unlink_pending(o);
+	free(o->path);
+	o->path = NULL;
+}
+
+void cli_out_abort(struct cli_out *o)
+{
+	if (o->tmp) {
+		if (o->f)
+			fclose(o->f);
+		o->f = NULL;
+		unlink(o->tmp);
+		free(o->tmp);
+		o->tmp = NULL;
+	}
+	unlink_pending(o);
+}
+
+void cli_read_one(const char *path, uint32_t kind, struct dml_record *rec)
+{
+	FILE *f = cli_open(path);
+	struct dml_error err = {0};
+	enum dml_err rc = dml_record_read(f, rec, &err);
+	if (rc == DML_EEMPTY)
+		cli_die("%s: empty input (no record)", cli_name(path));
+	if (rc) {
+		err.record = 1;
+		cli_die_err(&err, cli_name(path));
+	}
+	if (kind && rec->h.kind != kind)
+		cli_die("%s: expected a %s record, found a %s record",
+			cli_name(path), dml_kind_name(kind),
+			dml_kind_name(rec->h.kind));
+	cli_close(f, path);
+}
+
+void cli_load_model(const char *path, struct dml_model *m, uint64_t *hash)
+{
+	struct dml_record rec;
+	struct dml_error err = {0};
+	dml_record_init(&rec);
+	cli_read_one(path, 0, &rec);
+	if (rec.h.kind != DML_KIND_MODEL)
+		cli_die("%s: expected a model, found a %s record",
+			cli_name(path), dml_kind_name(rec.h.kind));
+	if (dml_model_decode(&rec, m, &err))
+		cli_die_err(&err, cli_name(path));
+	if (hash)
+		*hash = dml_record_hash(&rec);
+	dml_record_free(&rec);
+}
+
+void cli_load_csv(char **files, int nfiles, const struct dml_load_opts *o,
+		  struct dml_data *d)
+{
+	char *dash[] = { "-" };
+	if (nfiles == 0) {
+		files = dash;
+		nfiles = 1;
+	}
+	for (int i = 0; i < nfiles; i++) {
+		FILE *f = cli_open(files[i]);
+		struct dml_error err = {0};
+		enum dml_err rc = dml_data_load_csv(d, fileno(f), o, &err);
+		if (rc)
+			cli_die_err(&err, cli_name(files[i]));
+		cli_close(f, files[i]);
+	}
+}
+
+void cli_emit(struct cli_out *out, struct dml_buf *b, enum dml_err rc)
+{
+	if (rc)
+		cli_die("cannot build the output record: %s",
+			dml_strerror(rc));
+	cli_out_write(out, b->p, b->len);
+	cli_out_commit(out);
+}

@@ -1,0 +1,319 @@
+/* dml-inspect - what records hold, and whether they are intact. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "model.h"
+
+static void usage(void) __attribute__((noreturn));
+
+static void usage(void)
+{
+	printf("Usage: %s [OPTION]... [FILE]...\n", cli_prog);
+	fputs("Describe every record in the FILEs (standard input if none): kind,\n"
+	      "model family, feature schema, classes, iteration, samples, leaf\n"
+	      "contributions, optimizer state, and whether the checksums hold.\n"
+	      "Exits 1 at the first damaged record, naming the file and record.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -j, --json              one JSON object per record, one per line\n"
+	      "  -f, --field=NAME        print only this field of each record: kind,\n"
+	      "                            family, iteration, samples, contributions,\n"
+	      "                            features, classes, status, objective\n"
+	      "  -h, --help              display this help and exit\n"
+	      "  -V, --version           output version information and exit\n"
+	      "\n"
+	      "Examples:\n"
+	      "  dml-inspect model.dml\n"
+	      "  dml-inspect --field status model.dml   # running or converged\n"
+	      "\n"
+	      "See dml-inspect(1) and dml-format(5).\n",
+	      stdout);
+	exit(0);
+}
+
+static const struct option longopts[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "field", required_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *fields[] = {
+	"kind", "family", "iteration", "samples", "contributions",
+	"features", "classes", "status", "objective", NULL,
+};
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+struct info {
+	const struct dml_record *rec;
+	struct dml_schema schema;
+	int has_schema;
+	struct dml_labels labels;
+	int has_labels;
+	struct dml_leaves leaves;
+	int has_leaves;
+	struct dml_model model;
+	int has_model;
+	struct dml_ensemble ens;
+	int has_ens;
+};
+
+static void gather(struct info *in, const struct dml_record *rec)
+{
+	struct dml_error err;
+	memset(in, 0, sizeof *in);
+	in->rec = rec;
+	in->has_schema = dml_schema_read(rec, &in->schema, &err) == DML_OK;
+	in->has_labels = dml_labels_read(rec, &in->labels, &err) == DML_OK;
+	in->has_leaves = dml_leaves_read(rec, &in->leaves, &err) == DML_OK;
+	if (rec->h.kind == DML_KIND_MODEL)
+		in->has_model = dml_model_decode(rec, &in->model, &err) ==
+				DML_OK;
+	if (rec->h.kind == DML_KIND_ENSEMBLE)
+		in->has_ens = dml_ensemble_decode(rec, &in->ens, &err) ==
+			      DML_OK;
+}
+
+static void release(struct info *in)
+{
+	if (in->has_schema)
+		dml_schema_free(&in->schema);
+	if (in->has_labels)
+		dml_labels_free(&in->labels);
+	if (in->has_leaves)
+		dml_leaves_free(&in->leaves);
+	if (in->has_model)
+		dml_model_free(&in->model);
+	if (in->has_ens)
+		dml_ensemble_free(&in->ens);
+}
+
+static const char *status(const struct info *in)
+{
+	if (!in->has_model)
+		return "-";
+	return in->model.opt.phase == DML_PHASE_DONE
+		       ? dml_stop_name(in->model.opt.stop)
+		       : "running";
+}
+
+static void print_field(const struct info *in, const char *f)
+{
+	const struct dml_header *h = &in->rec->h;
+	if (!strcmp(f, "kind"))
+		puts(dml_kind_name(h->kind));
+	else if (!strcmp(f, "family"))
+		puts(dml_family_name(h->family));
+	else if (!strcmp(f, "iteration"))
+		printf("%llu\n", (unsigned long long)h->iteration);
+	else if (!strcmp(f, "samples"))
+		printf("%llu\n", (unsigned long long)h->samples);
+	else if (!strcmp(f, "contributions"))
+		printf("%llu\n", (unsigned long long)h->contributions);
+	else if (!strcmp(f, "features"))
+		printf("%u\n", in->has_schema ? in->schema.nfeat : 0);
+	else if (!strcmp(f, "classes"))
+		printf("%u\n", in->has_labels ? in->labels.n : 0);
+	else if (!strcmp(f, "status"))
+		puts(status(in));
+	else if (!strcmp(f, "objective"))
+		printf("%.17g\n", in->has_model ? in->model.opt.f : NAN);
+}
+
+static void print_text(const struct info *in, const char *name, uint64_t n)
+{
+	const struct dml_header *h = &in->rec->h;
+	printf("%s: record %llu\n", name, (unsigned long long)n);
+	printf("  kind           %s\n", dml_kind_name(h->kind));
+	printf("  family         %s\n", dml_family_name(h->family));
+	printf("  format         version %u, %llu bytes, checksums ok\n",
+	       h->version,
+	       (unsigned long long)(h->payload_len + DML_HEADER_SIZE +
+				    DML_TRAILER_SIZE));
+	printf("  schema         %016llx\n", (unsigned long long)h->schema);
+	if (in->has_schema) {
+		printf("  features       %u:", in->schema.nfeat);
+		for (uint32_t i = 0; i < in->schema.nfeat && i < 8; i++)
+			printf(" %s", in->schema.names[i]);
+		if (in->schema.nfeat > 8)
+			printf(" ...");
+		printf("\n  label column   %s\n", in->schema.label);
+	}
+	if (in->has_labels) {
+		printf("  classes        %u:", in->labels.n);
+		for (uint32_t i = 0; i < in->labels.n && i < 20; i++) {
+			printf(" %s", in->labels.names[i]);
+			if (h->kind == DML_KIND_STATS)
+				printf(" (%llu)",
+				       (unsigned long long)in->labels.counts[i]);
+		}
+		printf(in->labels.n > 20 ? " ...\n" : "\n");
+	}
+	printf("  iteration      %llu\n", (unsigned long long)h->iteration);
+	printf("  samples        %llu\n", (unsigned long long)h->samples);
+	printf("  contributions  %llu\n", (unsigned long long)h->contributions);
+	if (h->basis)
+		printf("  taken at       model %016llx\n",
+		       (unsigned long long)h->basis);
+	if (in->has_leaves) {
+		printf("  leaves        ");
+		for (uint64_t i = 0; i < in->leaves.n && i < 8; i++)
+			printf(" %016llx", (unsigned long long)in->leaves.id[i]);
+		printf(in->leaves.n > 8 ? " ...\n" : "\n");
+	}
+	if (in->has_model) {
+		const struct dml_model *m = &in->model;
+		const struct dml_opt *o = &m->opt;
+		printf("  weights        %u x %u\n", m->rows, m->nout);
+		printf("  parameters     l2=%g optimizer=%s max-iter=%u "
+		       "tol=%g\n", m->params.l2,
+		       dml_optimizer_name(m->params.optimizer),
+		       m->params.max_iter, m->params.tol);
+		printf("  optimizer      %s, %s, %llu iterations, %llu "
+		       "evaluations, objective %.10g\n",
+		       dml_optimizer_name(o->method), status(in),
+		       (unsigned long long)o->iters,
+		       (unsigned long long)o->evals, o->f);
+	}
+	if (in->has_ens)
+		printf("  members        %u\n", in->ens.n);
+}
+
+static void print_json(const struct info *in, const char *name, uint64_t n)
+{
+	const struct dml_header *h = &in->rec->h;
+	printf("{\"file\":");
+	json_str(name);
+	printf(",\"record\":%llu,\"kind\":\"%s\",\"family\":\"%s\","
+	       "\"version\":%u,\"bytes\":%llu,\"checksum\":\"ok\","
+	       "\"schema\":\"%016llx\",\"iteration\":%llu,\"samples\":%llu,"
+	       "\"contributions\":%llu",
+	       (unsigned long long)n, dml_kind_name(h->kind),
+	       dml_family_name(h->family), h->version,
+	       (unsigned long long)(h->payload_len + DML_HEADER_SIZE +
+				    DML_TRAILER_SIZE),
+	       (unsigned long long)h->schema, (unsigned long long)h->iteration,
+	       (unsigned long long)h->samples,
+	       (unsigned long long)h->contributions);
+	if (in->has_schema) {
+		printf(",\"label\":");
+		json_str(in->schema.label);
+		printf(",\"features\":[");
+		for (uint32_t i = 0; i < in->schema.nfeat; i++) {
+			if (i)
+				putchar(',');
+			json_str(in->schema.names[i]);
+		}
+		putchar(']');
+	}
+	if (in->has_labels) {
+		printf(",\"classes\":[");
+		for (uint32_t i = 0; i < in->labels.n; i++) {
+			if (i)
+				putchar(',');
+			json_str(in->labels.names[i]);
+		}
+		printf("],\"class_counts\":[");
+		for (uint32_t i = 0; i < in->labels.n; i++)
+			printf("%s%llu", i ? "," : "",
+			       (unsigned long long)in->labels.counts[i]);
+		putchar(']');
+	}
+	if (in->has_leaves) {
+		printf(",\"leaves\":[");
+		for (uint64_t i = 0; i < in->leaves.n; i++)
+			printf("%s\"%016llx\"", i ? "," : "",
+			       (unsigned long long)in->leaves.id[i]);
+		putchar(']');
+	}
+	if (in->has_model) {
+		const struct dml_opt *o = &in->model.opt;
+		printf(",\"status\":\"%s\",\"optimizer\":\"%s\","
+		       "\"iterations\":%llu,\"evaluations\":%llu,"
+		       "\"l2\":%.17g", status(in),
+		       dml_optimizer_name(o->method),
+		       (unsigned long long)o->iters,
+		       (unsigned long long)o->evals, in->model.params.l2);
+		if (isfinite(o->f))
+			printf(",\"objective\":%.17g", o->f);
+	}
+	if (in->has_ens)
+		printf(",\"members\":%u", in->ens.n);
+	printf("}\n");
+}
+
+int main(int argc, char **argv)
+{
+	int json = 0, c;
+	const char *field = NULL;
+	cli_init(argv[0]);
+	while ((c = getopt_long(argc, argv, "jf:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'f':
+			field = optarg;
+			for (c = 0; fields[c] && strcmp(fields[c], field); c++)
+				;
+			if (!fields[c])
+				cli_usage("--field: unknown field '%s'", field);
+			break;
+		case 'h': usage();
+		case 'V': cli_version();
+		default: cli_try_help();
+		}
+	}
+	char *dash[] = { "-" };
+	char **files = optind < argc ? argv + optind : dash;
+	int nfiles = optind < argc ? argc - optind : 1;
+	for (int i = 0; i < nfiles; i++) {
+		const char *name = cli_name(files[i]);
+		FILE *f = cli_open(files[i]);
+		struct dml_record rec;
+		dml_record_init(&rec);
+		for (uint64_t n = 1;; n++) {
+			struct dml_error err = {0};
+			enum dml_err rc = dml_record_read(f, &rec, &err);
+			if (rc == DML_EEMPTY) {
+				if (n == 1)
+					cli_die("%s: empty input (no record)",
+						name);
+				break;
+			}
+			if (rc) {
+				fflush(stdout);
+				err.record = n;
+				cli_die_err(&err, name);
+			}
+			struct info in;
+			gather(&in, &rec);
+			if (field)
+				print_field(&in, field);
+			else if (json)
+				print_json(&in, name, n);
+			else
+				print_text(&in, name, n);
+			release(&in);
+		}
+		dml_record_free(&rec);
+		cli_close(f, files[i]);
+	}
+	return 0;
+}

@@ -1,0 +1,419 @@
+/* dml-partition - split CSV data into N shards, streaming. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "csvread.h"
+#include "data.h"
+#include "numeric.h"
+
+enum strategy { S_ROUND_ROBIN, S_HASH, S_RANDOM, S_RANGE, S_STRATIFIED };
+
+static const char *strategy_names[] = {
+	"round-robin", "hash", "random", "range", "stratified", NULL,
+};
+
+struct shard {
+	struct cli_out out; /* a file */
+	FILE *pipe;         /* or a --filter command */
+	FILE *f;
+	char *name;
+};
+
+struct part {
+	enum strategy strategy;
+	uint64_t n;
+	const char *key, *label, *pattern, *filter;
+	struct dml_csv_opts csv;
+	unsigned char delim;
+	struct shard *shards;
+	struct dml_rng rng;
+	/* per input */
+	char **header;
+	size_t ncols;
+	int64_t key_col;
+	uint64_t row, total;
+	struct dml_strtab classes;
+	uint64_t *class_count;
+	uint32_t class_cap;
+	int started;
+	const char *input;
+};
+
+static void usage(void) __attribute__((noreturn));
+
+static void usage(void)
+{
+	printf("Usage: %s -n N [OPTION]... [FILE]...\n", cli_prog);
+	fputs("Split CSV rows from the FILEs (standard input if none) into N shards,\n"
+	      "each a CSV file with the header repeated.  Streams: memory does not\n"
+	      "grow with the input.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -n, --shards=N          number of shards (required)\n"
+	      "  -s, --strategy=NAME     round-robin (default), hash (of the -k column),\n"
+	      "                            random (seeded), range (contiguous blocks),\n"
+	      "                            stratified (round-robin within each label)\n"
+	      "  -k, --key=COLUMN        column hashed by -s hash (name or number)\n"
+	      "  -y, --label=COLUMN      label column for -s stratified\n"
+	      "      --seed=S            seed for -s random (default 1)\n"
+	      "  -o, --output=PATTERN    shard file names, with one %d for the shard\n"
+	      "                            number from 0 (default shard-%d.csv); files\n"
+	      "                            appear whole or not at all\n"
+	      "      --filter=CMD        pipe shard i into the shell command CMD, with\n"
+	      "                            DML_SHARD=i in its environment\n"
+	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
+	      "      --no-header         the input has no header row\n"
+	      "  -h, --help              display this help and exit\n"
+	      "  -V, --version           output version information and exit\n"
+	      "\n"
+	      "Examples:\n"
+	      "  dml-partition -n 4 -o 'shard-%d.csv' train.csv\n"
+	      "  dml-partition -n 2 -s stratified -y label \\\n"
+	      "    --filter 'ssh worker$DML_SHARD \"cat > shard.csv\"' train.csv\n"
+	      "\n"
+	      "See dml-partition(1).\n",
+	      stdout);
+	exit(0);
+}
+
+enum { OPT_SEED = 256, OPT_FILTER, OPT_NO_HEADER };
+
+static const struct option longopts[] = {
+	{ "shards", required_argument, NULL, 'n' },
+	{ "strategy", required_argument, NULL, 's' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "label", required_argument, NULL, 'y' },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "output", required_argument, NULL, 'o' },
+	{ "filter", required_argument, NULL, OPT_FILTER },
+	{ "delimiter", required_argument, NULL, 'd' },
+	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* A pattern must hold exactly one %d (with optional zero-padded width). */
+static void check_pattern(const char *p)
+{
+	int conv = 0;
+	for (const char *s = p; *s; s++) {
+		if (*s != '%')
+			continue;
+		if (s[1] == '%') {
+			s++;
+			continue;
+		}
+		s++;
+		while (*s >= '0' && *s <= '9')
+			s++;
+		if (*s != 'd')
+			cli_usage("--output: '%s' may hold only %%d (and %%%%)",
+				  p);
+		conv++;
+	}
+	if (conv != 1)
+		cli_usage("--output: '%s' must hold exactly one %%d", p);
+}
+
+static void open_shards(struct part *pt)
+{
+	pt->shards = calloc(pt->n, sizeof *pt->shards);
+	if (!pt->shards)
+		cli_die("out of memory");
+	for (uint64_t i = 0; i < pt->n; i++) {
+		struct shard *s = &pt->shards[i];
+		if (pt->filter) {
+			char num[32];
+			snprintf(num, sizeof num, "%llu", (unsigned long long)i);
+			setenv("DML_SHARD", num, 1);
+			fflush(NULL);
+			s->pipe = popen(pt->filter, "w");
+			if (!s->pipe)
+				cli_die("--filter: cannot start '%s': %s",
+					pt->filter, strerror(errno));
+			s->f = s->pipe;
+			continue;
+		}
+		int len = snprintf(NULL, 0, pt->pattern, (int)i);
+		s->name = malloc((size_t)len + 1);
+		if (!s->name)
+			cli_die("out of memory");
+		snprintf(s->name, (size_t)len + 1, pt->pattern, (int)i);
+		cli_out_open(&s->out, s->name);
+		s->f = s->out.f;
+		setvbuf(s->f, NULL, _IOFBF, 1 << 16);
+	}
+}
+
+static void put_field(FILE *f, const char *s, unsigned char delim)
+{
+	int quote = *s == ' ' || (*s && s[strlen(s) - 1] == ' ');
+	for (const char *p = s; *p && !quote; p++)
+		quote = *p == (char)delim || *p == '"' || *p == '\n' ||
+			*p == '\r';
+	if (!quote) {
+		fputs(s, f);
+		return;
+	}
+	putc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			putc('"', f);
+		putc(*s, f);
+	}
+	putc('"', f);
+}
+
+static void put_row(struct part *pt, FILE *f, char **fields, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			putc(pt->delim, f);
+		put_field(f, fields[i], pt->delim);
+	}
+	putc('\n', f);
+}
+
+static int64_t find_col(char **names, size_t n, const char *want,
+			int header)
+{
+	if (header)
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(names[i], want))
+				return (int64_t)i;
+	char *end;
+	unsigned long long k = strtoull(want, &end, 10);
+	if (*want && !*end && k >= 1 && k <= n)
+		return (int64_t)k - 1;
+	return -1;
+}
+
+static enum dml_err on_header(void *ctx, char **f, size_t n, uint64_t line,
+			      struct dml_error *err)
+{
+	(void)line;
+	struct part *pt = ctx;
+	if (pt->header) {
+		/* a later input: its header must match the first */
+		int same = n == pt->ncols;
+		for (size_t i = 0; same && i < n; i++)
+			same = !strcmp(f[i], pt->header[i]);
+		if (!same)
+			return dml_fail(err, DML_ESCHEMA,
+					"header differs from the first "
+					"input's");
+		return DML_OK;
+	}
+	pt->ncols = n;
+	pt->header = calloc(n, sizeof *pt->header);
+	if (!pt->header)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	for (size_t i = 0; i < n; i++)
+		if (!(pt->header[i] = strdup(f ? f[i] : "")))
+			return dml_fail(err, DML_ENOMEM, NULL);
+	const char *want = pt->strategy == S_HASH ? pt->key
+			   : pt->strategy == S_STRATIFIED ? pt->label : NULL;
+	if (want) {
+		pt->key_col = find_col(f, n, want, f != NULL);
+		if (pt->key_col < 0)
+			return dml_fail(err, DML_ENOCOLUMN,
+					"column '%s' not found", want);
+	}
+	if (f)
+		for (uint64_t i = 0; i < pt->n; i++)
+			put_row(pt, pt->shards[i].f, f, n);
+	return DML_OK;
+}
+
+static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
+			   struct dml_error *err)
+{
+	struct part *pt = ctx;
+	enum dml_err rc;
+	if (!pt->header && (rc = on_header(ctx, NULL, n, line, err)))
+		return rc;
+	if (n != pt->ncols)
+		return dml_fail(err, DML_EFIELDS,
+				"expected %zu fields, found %zu", pt->ncols, n);
+	uint64_t shard = 0;
+	switch (pt->strategy) {
+	case S_ROUND_ROBIN:
+		shard = pt->row % pt->n;
+		break;
+	case S_HASH:
+		shard = dml_hash(f[pt->key_col], strlen(f[pt->key_col]),
+				 DML_HASH_SEED) % pt->n;
+		break;
+	case S_RANDOM:
+		shard = dml_rng_below(&pt->rng, pt->n);
+		break;
+	case S_RANGE:
+		shard = (uint64_t)((unsigned __int128)pt->row * pt->n /
+				   (pt->total ? pt->total : 1));
+		break;
+	case S_STRATIFIED: {
+		uint32_t id = dml_strtab_intern(&pt->classes, f[pt->key_col]);
+		if (id == UINT32_MAX)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		if (id >= pt->class_cap) {
+			uint32_t cap = pt->class_cap ? pt->class_cap * 2 : 64;
+			while (cap <= id)
+				cap *= 2;
+			uint64_t *c = realloc(pt->class_count,
+					      cap * sizeof *c);
+			if (!c)
+				return dml_fail(err, DML_ENOMEM, NULL);
+			memset(c + pt->class_cap, 0,
+			       (cap - pt->class_cap) * sizeof *c);
+			pt->class_count = c;
+			pt->class_cap = cap;
+		}
+		shard = (pt->class_count[id]++ + id) % pt->n;
+		break;
+	}
+	}
+	pt->row++;
+	put_row(pt, pt->shards[shard].f, f, n);
+	if (ferror(pt->shards[shard].f))
+		return dml_fail(err, DML_EIO, "cannot write shard %llu: %s",
+				(unsigned long long)shard, strerror(errno));
+	return DML_OK;
+}
+
+static enum dml_err count_rows(void *ctx, char **f, size_t n, uint64_t line,
+			       struct dml_error *err)
+{
+	(void)f; (void)n; (void)line; (void)err;
+	((struct part *)ctx)->total++;
+	return DML_OK;
+}
+
+/* For -s range: a seekable copy of the input to count rows first. */
+static FILE *seekable(const char *path, FILE *f)
+{
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+		return f;
+	FILE *t = tmpfile();
+	if (!t)
+		cli_die("cannot create a temporary file: %s", strerror(errno));
+	char buf[1 << 16];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		if (fwrite(buf, 1, n, t) != n)
+			cli_die("temporary file: %s", strerror(errno));
+	if (ferror(f))
+		cli_die("%s: %s", cli_name(path), strerror(errno));
+	if (fflush(t) != 0)
+		cli_die("temporary file: %s", strerror(errno));
+	return t;
+}
+
+int main(int argc, char **argv)
+{
+	struct part pt = { .pattern = "shard-%d.csv", .key_col = -1 };
+	uint64_t seed = 1;
+	int c;
+	cli_init(argv[0]);
+	while ((c = getopt_long(argc, argv, "n:s:k:y:o:d:hV", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			pt.n = cli_uint("--shards", optarg, 1, 100000);
+			break;
+		case 's': {
+			int i;
+			for (i = 0; strategy_names[i] &&
+				    strcmp(strategy_names[i], optarg); i++)
+				;
+			if (!strategy_names[i])
+				cli_usage("--strategy: unknown strategy '%s' "
+					  "(round-robin, hash, random, range, "
+					  "stratified)", optarg);
+			pt.strategy = (enum strategy)i;
+			break;
+		}
+		case 'k': pt.key = optarg; break;
+		case 'y': pt.label = optarg; break;
+		case OPT_SEED:
+			seed = cli_uint("--seed", optarg, 0, UINT64_MAX);
+			break;
+		case 'o': pt.pattern = optarg; break;
+		case OPT_FILTER: pt.filter = optarg; break;
+		case 'd': pt.csv.delim = cli_delimiter(optarg); break;
+		case OPT_NO_HEADER: pt.csv.no_header = 1; break;
+		case 'h': usage();
+		case 'V': cli_version();
+		default: cli_try_help();
+		}
+	}
+	if (!pt.n)
+		cli_usage("the number of shards is missing (-n)");
+	if (pt.strategy == S_HASH && !pt.key)
+		cli_usage("-s hash needs the key column (-k)");
+	if (pt.strategy == S_STRATIFIED && !pt.label)
+		cli_usage("-s stratified needs the label column (-y)");
+	check_pattern(pt.pattern);
+	pt.delim = pt.csv.delim ? pt.csv.delim : ',';
+	dml_rng_seed(&pt.rng, seed);
+	signal(SIGPIPE, SIG_IGN);
+	char *dash[] = { "-" };
+	char **files = optind < argc ? argv + optind : dash;
+	int nfiles = optind < argc ? argc - optind : 1;
+	FILE **in = calloc((size_t)nfiles, sizeof *in);
+	if (!in)
+		cli_die("out of memory");
+	for (int i = 0; i < nfiles; i++) {
+		in[i] = cli_open(files[i]);
+		if (pt.strategy == S_RANGE) {
+			in[i] = seekable(files[i], in[i]);
+			struct dml_error err = {0};
+			enum dml_err rc = dml_csv_read(fileno(in[i]), &pt.csv,
+						       NULL, count_rows, &pt,
+						       NULL, &err);
+			if (rc && rc != DML_EEMPTY)
+				cli_die_err(&err, cli_name(files[i]));
+			if (lseek(fileno(in[i]), 0, SEEK_SET) != 0)
+				cli_die("%s: cannot rewind: %s",
+					cli_name(files[i]), strerror(errno));
+		}
+	}
+	open_shards(&pt);
+	for (int i = 0; i < nfiles; i++) {
+		struct dml_error err = {0};
+		enum dml_err rc = dml_csv_read(fileno(in[i]), &pt.csv,
+					       on_header, on_row, &pt, NULL,
+					       &err);
+		if (rc == DML_EEMPTY && !err.detail[0])
+			cli_die("%s: empty input", cli_name(files[i]));
+		if (rc && rc != DML_EEMPTY)
+			cli_die_err(&err, cli_name(files[i]));
+		if (in[i] != stdin)
+			fclose(in[i]);
+	}
+	for (uint64_t i = 0; i < pt.n; i++) {
+		struct shard *s = &pt.shards[i];
+		if (s->pipe) {
+			int st = pclose(s->pipe);
+			if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st))
+				cli_die("--filter: command for shard %llu "
+					"failed (status %d)",
+					(unsigned long long)i,
+					st == -1 ? -1
+					: WIFEXITED(st) ? WEXITSTATUS(st)
+							: 128 + WTERMSIG(st));
+		}
+	}
+	for (uint64_t i = 0; i < pt.n; i++)
+		if (!pt.shards[i].pipe)
+			cli_out_commit(&pt.shards[i].out);
+	return 0;
+}

@@ -1,0 +1,275 @@
+/* dml-predict - predictions or metrics of a model on CSV rows. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "csvread.h"
+#include "model.h"
+
+#define BATCH 256
+
+struct pred {
+	struct dml_ensemble ens;
+	const struct dml_model *first;
+	struct dml_load_opts lo;
+	struct dml_colmap map;
+	int have_map;
+	int eval, proba, verbose, stream;
+	const char *input;
+	uint32_t nf, nc;
+	/* batch */
+	double *x, *p;
+	int64_t *y;
+	uint64_t nb, batch;
+	/* metrics */
+	uint64_t rows, correct, unknown;
+	double logloss;
+	uint64_t *confusion;
+};
+
+static void usage(void) __attribute__((noreturn));
+
+static void usage(void)
+{
+	printf("Usage: %s -m MODEL [OPTION]... [FILE]...\n", cli_prog);
+	fputs("Predict the label of every CSV row of the FILEs (standard input if\n"
+	      "none), in order, one line each, or with --eval print metrics.\n"
+	      "Columns are matched to the model's features by header name, so\n"
+	      "their order does not matter and extra columns are ignored.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -m, --model=FILE        the model or ensemble\n"
+	      "      --eval              print metrics instead of predictions, one\n"
+	      "                            'name<TAB>value' per line: accuracy,\n"
+	      "                            logloss, rows\n"
+	      "      --proba             print the class probabilities after the label\n"
+	      "  -y, --label=COLUMN      label column for --eval (default: the model's)\n"
+	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
+	      "      --no-header         the first row is data\n"
+	      "  -o, --output=FILE       write to FILE (default standard output)\n"
+	      "  -v, --verbose           with --eval, also print the confusion matrix\n"
+	      "  -h, --help              display this help and exit\n"
+	      "  -V, --version           output version information and exit\n"
+	      "\n"
+	      "When the input is not a regular file (a pipe, a socket, a terminal),\n"
+	      "every row is answered as soon as its line arrives.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  dml-predict -m model.dml --eval test.csv\n"
+	      "  tail -f events.csv | dml-predict -m model.dml\n"
+	      "\n"
+	      "See dml-predict(1).\n",
+	      stdout);
+	exit(0);
+}
+
+enum { OPT_EVAL = 256, OPT_PROBA, OPT_NO_HEADER };
+
+static const struct option longopts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "eval", no_argument, NULL, OPT_EVAL },
+	{ "proba", no_argument, NULL, OPT_PROBA },
+	{ "label", required_argument, NULL, 'y' },
+	{ "delimiter", required_argument, NULL, 'd' },
+	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+	{ "output", required_argument, NULL, 'o' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static struct cli_out out;
+
+static void flush_batch(struct pred *s)
+{
+	if (!s->nb)
+		return;
+	if (dml_ensemble_proba(&s->ens, s->x, s->nb, s->p))
+		cli_die("out of memory");
+	const struct dml_labels *cl = &s->first->labels;
+	for (uint64_t r = 0; r < s->nb; r++) {
+		const double *p = s->p + r * s->nc;
+		uint32_t best = 0;
+		for (uint32_t c = 1; c < s->nc; c++)
+			if (p[c] > p[best])
+				best = c;
+		if (s->eval) {
+			s->rows++;
+			int64_t y = s->y[r];
+			if (y < 0) {
+				s->unknown++;
+				continue;
+			}
+			s->correct += (uint32_t)y == best;
+			s->logloss -= log(fmax(p[y], 1e-15));
+			s->confusion[(uint64_t)y * s->nc + best]++;
+			continue;
+		}
+		fputs(cl->names[best], out.f);
+		if (s->proba)
+			for (uint32_t c = 0; c < s->nc; c++)
+				fprintf(out.f, "\t%.6g", p[c]);
+		fputc('\n', out.f);
+	}
+	s->nb = 0;
+	if (s->stream && !s->eval && fflush(out.f) != 0)
+		cli_die("write error: %s", strerror(errno));
+}
+
+static enum dml_err on_header(void *ctx, char **f, size_t n, uint64_t line,
+			      struct dml_error *err)
+{
+	(void)line;
+	struct pred *s = ctx;
+	if (s->have_map)
+		dml_colmap_free(&s->map);
+	enum dml_err rc = dml_colmap_build(&s->map, f, n, &s->lo, NULL, err);
+	if (rc)
+		return rc;
+	s->have_map = 1;
+	if (s->eval && s->map.label_col < 0)
+		return dml_fail(err, DML_ENOLABEL,
+				"label column '%s' not found (needed by "
+				"--eval)", s->lo.label);
+	return DML_OK;
+}
+
+static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
+			   struct dml_error *err)
+{
+	struct pred *s = ctx;
+	enum dml_err rc;
+	if (!s->have_map && (rc = on_header(ctx, NULL, n, line, err)))
+		return rc;
+	const char *label;
+	if ((rc = dml_colmap_row(&s->map, f, n, s->x + s->nb * s->nf, &label,
+				 err)))
+		return rc;
+	if (s->eval)
+		s->y[s->nb] = label ? dml_labels_find(&s->first->labels, label)
+				    : -1;
+	if (++s->nb == s->batch)
+		flush_batch(s);
+	return DML_OK;
+}
+
+static void predict_input(struct pred *s, const char *path)
+{
+	FILE *f = cli_open(path);
+	struct stat st;
+	s->stream = fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode);
+	s->batch = s->stream && !s->eval ? 1 : BATCH;
+	s->have_map = 0;
+	struct dml_error err = {0};
+	enum dml_err rc = dml_csv_read(fileno(f), &s->lo.csv, on_header,
+				       on_row, s, NULL, &err);
+	if (rc)
+		cli_die_err(&err, cli_name(path));
+	flush_batch(s);
+	if (s->have_map)
+		dml_colmap_free(&s->map);
+	cli_close(f, path);
+}
+
+int main(int argc, char **argv)
+{
+	struct pred s = {0};
+	const char *model = NULL, *output = NULL, *label = NULL;
+	int c;
+	cli_init(argv[0]);
+	while ((c = getopt_long(argc, argv, "m:y:d:o:vhV", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'm': model = optarg; break;
+		case OPT_EVAL: s.eval = 1; break;
+		case OPT_PROBA: s.proba = 1; break;
+		case 'y': label = optarg; break;
+		case 'd': s.lo.csv.delim = cli_delimiter(optarg); break;
+		case OPT_NO_HEADER: s.lo.csv.no_header = 1; break;
+		case 'o': output = optarg; break;
+		case 'v': s.verbose = 1; break;
+		case 'h': usage();
+		case 'V': cli_version();
+		default: cli_try_help();
+		}
+	}
+	if (!model)
+		cli_usage("the model is missing (-m)");
+	if (s.eval && s.proba)
+		cli_usage("--eval and --proba do not go together");
+	struct dml_record rec;
+	struct dml_error err = {0};
+	dml_record_init(&rec);
+	cli_read_one(model, 0, &rec);
+	if (dml_ensemble_decode(&rec, &s.ens, &err))
+		cli_die_err(&err, cli_name(model));
+	dml_record_free(&rec);
+	s.first = &s.ens.members[0];
+	s.nf = s.first->schema.nfeat;
+	s.nc = s.first->labels.n;
+	s.lo.schema = &s.first->schema;
+	s.lo.label = label ? label : s.first->schema.label;
+	s.lo.label_optional = !s.eval;
+	if (!*s.lo.label)
+		s.lo.label = NULL;
+	if (s.eval && !s.lo.label)
+		cli_usage("--eval needs the label column (-y)");
+	s.x = malloc((size_t)BATCH * s.nf * sizeof *s.x + 1);
+	s.p = malloc((size_t)BATCH * s.nc * sizeof *s.p);
+	s.y = malloc(BATCH * sizeof *s.y);
+	s.confusion = calloc((size_t)s.nc * s.nc, sizeof *s.confusion);
+	if (!s.x || !s.p || !s.y || !s.confusion)
+		cli_die("out of memory");
+	cli_out_open(&out, output);
+	if (s.proba) {
+		fputs("label", out.f);
+		for (uint32_t i = 0; i < s.nc; i++)
+			fprintf(out.f, "\t%s", s.first->labels.names[i]);
+		fputc('\n', out.f);
+	}
+	if (optind == argc)
+		predict_input(&s, "-");
+	for (int i = optind; i < argc; i++)
+		predict_input(&s, argv[i]);
+	if (s.eval) {
+		if (s.rows == 0)
+			cli_die("no rows to evaluate");
+		uint64_t known = s.rows - s.unknown;
+		fprintf(out.f, "accuracy\t%.6f\n",
+			(double)s.correct / (double)s.rows);
+		fprintf(out.f, "logloss\t%.6f\n",
+			known ? s.logloss / (double)known : NAN);
+		fprintf(out.f, "rows\t%llu\n", (unsigned long long)s.rows);
+		if (s.unknown)
+			fprintf(out.f, "unknown_labels\t%llu\n",
+				(unsigned long long)s.unknown);
+		if (s.verbose) {
+			fputs("confusion", out.f);
+			for (uint32_t j = 0; j < s.nc; j++)
+				fprintf(out.f, "\t%s",
+					s.first->labels.names[j]);
+			fputc('\n', out.f);
+			for (uint32_t i = 0; i < s.nc; i++) {
+				fputs(s.first->labels.names[i], out.f);
+				for (uint32_t j = 0; j < s.nc; j++)
+					fprintf(out.f, "\t%llu",
+						(unsigned long long)
+						s.confusion[i * s.nc + j]);
+				fputc('\n', out.f);
+			}
+		}
+	}
+	cli_out_commit(&out);
+	free(s.x);
+	free(s.p);
+	free(s.y);
+	free(s.confusion);
+	dml_ensemble_free(&s.ens);
+	return 0;
+}

@@ -1,0 +1,94 @@
+/* crc32c.c - CRC-32C with the SSE4.2 instruction where the CPU has it,
+ * else a slicing-by-8 table.  Polynomial 0x1EDC6F41 (reflected 0x82F63B78),
+ * initial value and final xor 0xFFFFFFFF: crc32c("123456789") = 0xE3069283. */
+#include "crc32c.h"
+
+#include <pthread.h>
+#include <string.h>
+
+static uint32_t table[8][256];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void table_init(void)
+{
+	for (uint32_t n = 0; n < 256; n++) {
+		uint32_t c = n;
+		for (int k = 0; k < 8; k++)
+			c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+		table[0][n] = c;
+	}
+	for (uint32_t n = 0; n < 256; n++)
+		for (int t = 1; t < 8; t++)
+			table[t][n] = (table[t - 1][n] >> 8) ^
+				      table[0][table[t - 1][n] & 0xff];
+}
+
+static uint32_t crc_soft(uint32_t crc, const unsigned char *p, size_t len)
+{
+	pthread_once(&table_once, table_init);
+	while (len && ((uintptr_t)p & 7)) {
+		crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
+		len--;
+	}
+	while (len >= 8) {
+		uint32_t lo = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+			      (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+		uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 |
+			      (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+		lo ^= crc;
+		crc = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^
+		      table[5][(lo >> 16) & 0xff] ^ table[4][lo >> 24] ^
+		      table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^
+		      table[1][(hi >> 16) & 0xff] ^ table[0][hi >> 24];
+		p += 8;
+		len -= 8;
+	}
+	while (len--)
+		crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
+	return crc;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <nmmintrin.h>
+
+__attribute__((target("sse4.2")))
+static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t len)
+{
+	uint64_t c = crc;
+	while (len && ((uintptr_t)p & 7)) {
+		c = _mm_crc32_u8((uint32_t)c, *p++);
+		len--;
+	}
+	while (len >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		c = _mm_crc32_u64(c, w);
+		p += 8;
+		len -= 8;
+	}
+	while (len--)
+		c = _mm_crc32_u8((uint32_t)c, *p++);
+	return (uint32_t)c;
+}
+
+static int have_hw(void)
+{
+	static int cached = -1;
+	if (cached < 0) {
+		__builtin_cpu_init();
+		cached = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+	}
+	return cached;
+}
+#endif
+
+uint32_t dml_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	crc = ~crc;
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (have_hw())
+		return ~crc_hw(crc, p, len);
+#endif
+	return ~crc_soft(crc, p, len);
+}

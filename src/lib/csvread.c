@@ -1,0 +1,171 @@
+/* csvread.c - libcsv driven one text line at a time, so that every row
+ * knows the line it ends on, and rows on a pipe come out as they arrive. */
+#include "csvread.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_SIZE (1u << 20)
+
+struct state {
+	const struct dml_csv_opts *opts;
+	dml_csv_fn header_fn, row_fn;
+	void *ctx;
+	struct dml_error *err;
+	enum dml_err rc;
+	uint64_t line;     /* 1-based line being fed */
+	uint64_t rows;     /* rows seen, header included */
+	char *arena;
+	size_t alen, acap;
+	size_t *offs;
+	char **fields;
+	size_t nf, fcap;
+};
+
+static int is_space_comma(unsigned char c) { return c == ' ' || c == '\t'; }
+static int is_space_tab(unsigned char c) { return c == ' '; }
+
+static void on_field(void *s, size_t len, void *data)
+{
+	struct state *st = data;
+	if (st->rc)
+		return;
+	if (st->acap - st->alen < len + 1) {
+		size_t cap = st->acap ? st->acap : 4096;
+		while (cap - st->alen < len + 1)
+			cap *= 2;
+		char *a = realloc(st->arena, cap);
+		if (!a) {
+			st->rc = dml_fail(st->err, DML_ENOMEM, NULL);
+			return;
+		}
+		st->arena = a;
+		st->acap = cap;
+	}
+	if (st->nf == st->fcap) {
+		size_t cap = st->fcap ? st->fcap * 2 : 64;
+		size_t *o = realloc(st->offs, cap * sizeof *o);
+		if (!o) {
+			st->rc = dml_fail(st->err, DML_ENOMEM, NULL);
+			return;
+		}
+		st->offs = o;
+		char **f = realloc(st->fields, cap * sizeof *f);
+		if (!f) {
+			st->rc = dml_fail(st->err, DML_ENOMEM, NULL);
+			return;
+		}
+		st->fields = f;
+		st->fcap = cap;
+	}
+	if (len)
+		memcpy(st->arena + st->alen, s, len);
+	st->arena[st->alen + len] = '\0';
+	st->offs[st->nf++] = st->alen;
+	st->alen += len + 1;
+}
+
+static void on_row(int c, void *data)
+{
+	(void)c;
+	struct state *st = data;
+	if (st->rc) {
+		st->nf = st->alen = 0;
+		return;
+	}
+	for (size_t i = 0; i < st->nf; i++)
+		st->fields[i] = st->arena + st->offs[i];
+	dml_csv_fn fn = (st->rows == 0 && !st->opts->no_header) ? st->header_fn
+								: st->row_fn;
+	st->rows++;
+	if (fn) {
+		enum dml_err rc = fn(st->ctx, st->fields, st->nf, st->line,
+				     st->err);
+		if (rc) {
+			st->rc = rc;
+			if (st->err && !st->err->line)
+				st->err->line = st->line;
+		}
+	}
+	st->nf = st->alen = 0;
+}
+
+static enum dml_err parse_error(struct state *st, struct csv_parser *p)
+{
+	int e = csv_error(p);
+	if (e == CSV_ENOMEM || e == CSV_ETOOBIG)
+		return dml_fail(st->err, DML_ENOMEM, NULL);
+	dml_fail(st->err, DML_ECSV, "malformed quoting");
+	st->err->line = st->line;
+	return DML_ECSV;
+}
+
+enum dml_err dml_csv_read(int fd, const struct dml_csv_opts *opts,
+			  dml_csv_fn header_fn, dml_csv_fn row_fn, void *ctx,
+			  struct dml_hash *hash, struct dml_error *err)
+{
+	struct state st = {
+		.opts = opts, .header_fn = header_fn, .row_fn = row_fn,
+		.ctx = ctx, .err = err, .line = 1,
+	};
+	struct csv_parser p;
+	unsigned char delim = opts->delim ? opts->delim : ',';
+	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	csv_set_delim(&p, delim);
+	csv_set_space_func(&p, delim == '\t' ? is_space_tab : is_space_comma);
+	char *buf = malloc(READ_SIZE);
+	if (!buf) {
+		csv_free(&p);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	int first = 1;
+	uint64_t total = 0;
+	for (;;) {
+		ssize_t got = read(fd, buf, READ_SIZE);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			st.rc = dml_fail(err, DML_EIO, "%s", strerror(errno));
+			break;
+		}
+		if (got == 0)
+			break;
+		total += (uint64_t)got;
+		if (hash)
+			dml_hash_update(hash, buf, (size_t)got);
+		char *q = buf, *end = buf + got;
+		if (first) {
+			first = 0;
+			if (got >= 3 && memcmp(q, "\xEF\xBB\xBF", 3) == 0)
+				q += 3;
+		}
+		while (q < end && !st.rc) {
+			char *nl = memchr(q, '\n', (size_t)(end - q));
+			size_t n = nl ? (size_t)(nl - q) + 1 : (size_t)(end - q);
+			if (csv_parse(&p, q, n, on_field, on_row, &st) != n &&
+			    !st.rc)
+				st.rc = parse_error(&st, &p);
+			q += n;
+			if (nl)
+				st.line++;
+		}
+		if (st.rc)
+			break;
+	}
+	if (!st.rc) {
+		if (csv_fini(&p, on_field, on_row, &st) != 0 && !st.rc)
+			st.rc = parse_error(&st, &p);
+	}
+	if (!st.rc && st.rows == 0)
+		st.rc = dml_fail(err, DML_EEMPTY, total ? "no rows" : NULL);
+	csv_free(&p);
+	free(buf);
+	free(st.arena);
+	free(st.offs);
+	free(st.fields);
+	return st.rc;
+}

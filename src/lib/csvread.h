@@ -1,0 +1,30 @@
+/* csvread.h - streaming CSV through libcsv, with line numbers. */
+#ifndef DML_CSVREAD_H
+#define DML_CSVREAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "hash.h"
+
+struct dml_csv_opts {
+	unsigned char delim; /* ',' when 0 */
+	int no_header;       /* first row is data */
+};
+
+/* Called once per row with its fields (NUL-terminated) and the text line
+ * on which the row ends.  A non-OK return stops reading; fill err. */
+typedef enum dml_err (*dml_csv_fn)(void *ctx, char **fields, size_t n,
+				   uint64_t line, struct dml_error *err);
+
+/* Read all of fd.  header_fn gets the header row (unless no_header), row_fn
+ * every data row.  Reads with read(2), so rows arriving on a pipe are handed
+ * on as soon as their line is complete.  If hash is given, every byte read
+ * is fed to it.  A UTF-8 byte-order mark is skipped.  DML_EEMPTY if the
+ * input holds no row at all. */
+enum dml_err dml_csv_read(int fd, const struct dml_csv_opts *opts,
+			  dml_csv_fn header_fn, dml_csv_fn row_fn, void *ctx,
+			  struct dml_hash *hash, struct dml_error *err);
+
+#endif

@@ -1,0 +1,632 @@
+/* data.c - schemas, labels, and loading CSV into memory. */
+#include "data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "numeric.h"
+
+/* ---- interned strings ---- */
+
+static uint32_t str_hash(const char *s)
+{
+	return (uint32_t)dml_hash(s, strlen(s), DML_HASH_SEED);
+}
+
+void dml_strtab_free(struct dml_strtab *t)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		free(t->s[i]);
+	free(t->s);
+	free(t->slot);
+	memset(t, 0, sizeof *t);
+}
+
+uint32_t dml_strtab_find(const struct dml_strtab *t, const char *s)
+{
+	if (!t->nslot)
+		return UINT32_MAX;
+	uint32_t h = str_hash(s) & (t->nslot - 1);
+	while (t->slot[h]) {
+		uint32_t id = t->slot[h] - 1;
+		if (strcmp(t->s[id], s) == 0)
+			return id;
+		h = (h + 1) & (t->nslot - 1);
+	}
+	return UINT32_MAX;
+}
+
+static int rehash(struct dml_strtab *t, uint32_t nslot)
+{
+	uint32_t *slot = calloc(nslot, sizeof *slot);
+	if (!slot)
+		return -1;
+	for (uint32_t id = 0; id < t->n; id++) {
+		uint32_t h = str_hash(t->s[id]) & (nslot - 1);
+		while (slot[h])
+			h = (h + 1) & (nslot - 1);
+		slot[h] = id + 1;
+	}
+	free(t->slot);
+	t->slot = slot;
+	t->nslot = nslot;
+	return 0;
+}
+
+uint32_t dml_strtab_intern(struct dml_strtab *t, const char *s)
+{
+	uint32_t id = dml_strtab_find(t, s);
+	if (id != UINT32_MAX)
+		return id;
+	if (t->n >= UINT32_MAX / 4)
+		return UINT32_MAX;
+	if ((t->n + 1) * 2 > t->nslot &&
+	    rehash(t, t->nslot ? t->nslot * 2 : 16))
+		return UINT32_MAX;
+	if (t->n == t->cap) {
+		uint32_t cap = t->cap ? t->cap * 2 : 16;
+		char **a = realloc(t->s, cap * sizeof *a);
+		if (!a)
+			return UINT32_MAX;
+		t->s = a;
+		t->cap = cap;
+	}
+	char *copy = strdup(s);
+	if (!copy)
+		return UINT32_MAX;
+	id = t->n++;
+	t->s[id] = copy;
+	uint32_t h = str_hash(s) & (t->nslot - 1);
+	while (t->slot[h])
+		h = (h + 1) & (t->nslot - 1);
+	t->slot[h] = id + 1;
+	return id;
+}
+
+/* ---- schema ---- */
+
+void dml_schema_free(struct dml_schema *s)
+{
+	if (s->names)
+		for (uint32_t i = 0; i < s->nfeat; i++)
+			free(s->names[i]);
+	free(s->names);
+	free(s->label);
+	memset(s, 0, sizeof *s);
+}
+
+enum dml_err dml_schema_copy(struct dml_schema *dst,
+			     const struct dml_schema *src)
+{
+	memset(dst, 0, sizeof *dst);
+	dst->names = calloc(src->nfeat ? src->nfeat : 1, sizeof *dst->names);
+	dst->label = strdup(src->label ? src->label : "");
+	if (!dst->names || !dst->label) {
+		dml_schema_free(dst);
+		return DML_ENOMEM;
+	}
+	dst->nfeat = src->nfeat;
+	for (uint32_t i = 0; i < src->nfeat; i++)
+		if (!(dst->names[i] = strdup(src->names[i]))) {
+			dml_schema_free(dst);
+			return DML_ENOMEM;
+		}
+	dst->fingerprint = src->fingerprint;
+	return DML_OK;
+}
+
+void dml_schema_fingerprint(struct dml_schema *s)
+{
+	struct dml_hash h;
+	unsigned char n[4];
+	dml_put32(n, s->nfeat);
+	dml_hash_init(&h, DML_HASH_SEED);
+	dml_hash_update(&h, n, 4);
+	for (uint32_t i = 0; i < s->nfeat; i++)
+		dml_hash_update(&h, s->names[i], strlen(s->names[i]) + 1);
+	dml_hash_update(&h, s->label, strlen(s->label) + 1);
+	s->fingerprint = dml_hash_final(&h);
+}
+
+void dml_schema_write(struct dml_buf *b, const struct dml_schema *s)
+{
+	dml_buf_section(b, DML_SEC_SCHEMA, 0);
+	dml_buf_u32(b, s->nfeat);
+	dml_buf_str(b, s->label);
+	for (uint32_t i = 0; i < s->nfeat; i++)
+		dml_buf_str(b, s->names[i]);
+	dml_buf_end(b);
+}
+
+static char *cur_strdup(struct dml_cur *c)
+{
+	uint32_t len;
+	const char *p = dml_cur_str(c, &len);
+	if (!p)
+		return NULL;
+	if (memchr(p, '\0', len)) {
+		c->bad = 1;
+		return NULL;
+	}
+	char *s = malloc((size_t)len + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, p, len);
+	s[len] = '\0';
+	return s;
+}
+
+enum dml_err dml_schema_read(const struct dml_record *rec,
+			     struct dml_schema *s, struct dml_error *err)
+{
+	struct dml_section sec;
+	memset(s, 0, sizeof *s);
+	if (!dml_record_find(rec, DML_SEC_SCHEMA, &sec))
+		return dml_fail(err, DML_EFORMAT, "no schema section");
+	struct dml_cur c;
+	dml_cur_init(&c, &sec);
+	uint32_t n = dml_cur_u32(&c);
+	if (n > c.left / 4)
+		return dml_fail(err, DML_ETOOBIG,
+				"schema claims %u features in %llu bytes", n,
+				(unsigned long long)sec.len);
+	s->label = cur_strdup(&c);
+	s->names = calloc(n ? n : 1, sizeof *s->names);
+	if (!s->names || (!s->label && !c.bad)) {
+		dml_schema_free(s);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	s->nfeat = n;
+	for (uint32_t i = 0; i < n && !c.bad; i++)
+		if (!(s->names[i] = cur_strdup(&c)) && !c.bad) {
+			dml_schema_free(s);
+			return dml_fail(err, DML_ENOMEM, NULL);
+		}
+	if (c.bad || c.left) {
+		dml_schema_free(s);
+		return dml_fail(err, DML_EFORMAT, "malformed schema section");
+	}
+	dml_schema_fingerprint(s);
+	if (s->fingerprint != rec->h.schema) {
+		dml_schema_free(s);
+		return dml_fail(err, DML_EFORMAT,
+				"schema does not match its fingerprint");
+	}
+	return DML_OK;
+}
+
+/* ---- labels ---- */
+
+void dml_labels_free(struct dml_labels *l)
+{
+	if (l->names)
+		for (uint32_t i = 0; i < l->n; i++)
+			free(l->names[i]);
+	free(l->names);
+	free(l->counts);
+	memset(l, 0, sizeof *l);
+}
+
+static int all_numeric(const struct dml_labels *l)
+{
+	for (uint32_t i = 0; i < l->n; i++) {
+		double v;
+		if (dml_parse_double(l->names[i], &v))
+			return 0;
+	}
+	return 1;
+}
+
+static int label_cmp(const char *a, const char *b, int numeric)
+{
+	if (numeric) {
+		double x, y;
+		dml_parse_double(a, &x);
+		dml_parse_double(b, &y);
+		if (x < y)
+			return -1;
+		if (x > y)
+			return 1;
+	}
+	return strcmp(a, b);
+}
+
+static int labels_numeric(const struct dml_labels *l)
+{
+	return all_numeric(l);
+}
+
+void dml_labels_sort(struct dml_labels *l)
+{
+	int numeric = labels_numeric(l);
+	/* insertion sort: label sets are small */
+	for (uint32_t i = 1; i < l->n; i++) {
+		char *name = l->names[i];
+		uint64_t count = l->counts ? l->counts[i] : 0;
+		uint32_t j = i;
+		while (j > 0 && label_cmp(l->names[j - 1], name, numeric) > 0) {
+			l->names[j] = l->names[j - 1];
+			if (l->counts)
+				l->counts[j] = l->counts[j - 1];
+			j--;
+		}
+		l->names[j] = name;
+		if (l->counts)
+			l->counts[j] = count;
+	}
+}
+
+int64_t dml_labels_find(const struct dml_labels *l, const char *name)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		if (strcmp(l->names[i], name) == 0)
+			return i;
+	/* numeric labels: "1" and "1.0" are the same class */
+	double v;
+	if (dml_parse_double(name, &v) == 0 && labels_numeric(l))
+		for (uint32_t i = 0; i < l->n; i++) {
+			double w;
+			dml_parse_double(l->names[i], &w);
+			if (v == w)
+				return i;
+		}
+	return -1;
+}
+
+void dml_labels_write(struct dml_buf *b, const struct dml_labels *l)
+{
+	dml_buf_section(b, DML_SEC_LABELS, 0);
+	dml_buf_u32(b, l->n);
+	dml_buf_u32(b, 0);
+	for (uint32_t i = 0; i < l->n; i++) {
+		dml_buf_u64(b, l->counts ? l->counts[i] : 0);
+		dml_buf_str(b, l->names[i]);
+	}
+	dml_buf_end(b);
+}
+
+enum dml_err dml_labels_read(const struct dml_record *rec,
+			     struct dml_labels *l, struct dml_error *err)
+{
+	struct dml_section sec;
+	memset(l, 0, sizeof *l);
+	if (!dml_record_find(rec, DML_SEC_LABELS, &sec))
+		return dml_fail(err, DML_EFORMAT, "no labels section");
+	struct dml_cur c;
+	dml_cur_init(&c, &sec);
+	uint32_t n = dml_cur_u32(&c);
+	dml_cur_u32(&c);
+	if (n > c.left / 12)
+		return dml_fail(err, DML_ETOOBIG,
+				"labels section claims %u labels", n);
+	l->names = calloc(n ? n : 1, sizeof *l->names);
+	l->counts = calloc(n ? n : 1, sizeof *l->counts);
+	if (!l->names || !l->counts) {
+		dml_labels_free(l);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	l->n = n;
+	for (uint32_t i = 0; i < n && !c.bad; i++) {
+		l->counts[i] = dml_cur_u64(&c);
+		if (!(l->names[i] = cur_strdup(&c)) && !c.bad) {
+			dml_labels_free(l);
+			return dml_fail(err, DML_ENOMEM, NULL);
+		}
+	}
+	if (c.bad || c.left) {
+		dml_labels_free(l);
+		return dml_fail(err, DML_EFORMAT, "malformed labels section");
+	}
+	return DML_OK;
+}
+
+int dml_labels_equal(const struct dml_labels *a, const struct dml_labels *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (uint32_t i = 0; i < a->n; i++)
+		if (strcmp(a->names[i], b->names[i]))
+			return 0;
+	return 1;
+}
+
+/* ---- column mapping ---- */
+
+void dml_colmap_free(struct dml_colmap *m)
+{
+	free(m->feat);
+	memset(m, 0, sizeof *m);
+	m->label_col = -1;
+}
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+static char *col_name(char **names, size_t i)
+{
+	if (names)
+		return strdup(names[i]);
+	char buf[32];
+	snprintf(buf, sizeof buf, "col%zu", i + 1);
+	return strdup(buf);
+}
+
+enum dml_err dml_colmap_build(struct dml_colmap *m, char **names,
+			      size_t ncols, const struct dml_load_opts *o,
+			      struct dml_schema *schema, struct dml_error *err)
+{
+	memset(m, 0, sizeof *m);
+	m->label_col = -1;
+	m->ncols = ncols;
+	m->feat = malloc(ncols * sizeof *m->feat);
+	if (!m->feat)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	for (size_t i = 0; i < ncols; i++)
+		m->feat[i] = -1;
+	if (o->label) {
+		if (names)
+			for (size_t i = 0; i < ncols; i++)
+				if (strcmp(names[i], o->label) == 0) {
+					if (m->label_col >= 0)
+						return dml_fail(err,
+							DML_ENOLABEL,
+							"label column '%s' "
+							"appears twice",
+							o->label);
+					m->label_col = (int64_t)i;
+				}
+		if (m->label_col < 0 && all_digits(o->label)) {
+			unsigned long long k = strtoull(o->label, NULL, 10);
+			if (k >= 1 && k <= ncols)
+				m->label_col = (int64_t)k - 1;
+		}
+		if (m->label_col < 0 && !o->label_optional)
+			return dml_fail(err, DML_ENOLABEL,
+					"label column '%s' not found",
+					o->label);
+	}
+	struct dml_strtab cols = {0};
+	if (names) {
+		for (size_t i = 0; i < ncols; i++) {
+			uint32_t before = cols.n;
+			uint32_t id = dml_strtab_intern(&cols, names[i]);
+			if (id == UINT32_MAX) {
+				dml_strtab_free(&cols);
+				return dml_fail(err, DML_ENOMEM, NULL);
+			}
+			if (cols.n == before && (int64_t)i != m->label_col &&
+			    !o->schema) {
+				dml_strtab_free(&cols);
+				return dml_fail(err, DML_ECSV,
+						"duplicate column name '%s'",
+						names[i]);
+			}
+		}
+	}
+	if (o->schema) {
+		const struct dml_schema *s = o->schema;
+		m->nfeat = s->nfeat;
+		for (uint32_t f = 0; f < s->nfeat; f++) {
+			int64_t col = -1;
+			if (names) {
+				uint32_t id = dml_strtab_find(&cols,
+							      s->names[f]);
+				if (id != UINT32_MAX)
+					col = id;
+				/* interned ids follow first appearance;
+				 * find the column index itself */
+				if (col >= 0)
+					for (size_t i = 0; i < ncols; i++)
+						if (!strcmp(names[i],
+							    s->names[f])) {
+							col = (int64_t)i;
+							break;
+						}
+			} else {
+				char buf[32];
+				for (size_t i = 0; i < ncols; i++) {
+					snprintf(buf, sizeof buf, "col%zu",
+						 i + 1);
+					if (!strcmp(buf, s->names[f])) {
+						col = (int64_t)i;
+						break;
+					}
+				}
+			}
+			if (col < 0 || col == m->label_col) {
+				dml_strtab_free(&cols);
+				return dml_fail(err, DML_ENOCOLUMN,
+						"column '%s' not found (the "
+						"model needs %u features)",
+						s->names[f], s->nfeat);
+			}
+			m->feat[col] = f;
+		}
+		dml_strtab_free(&cols);
+		return DML_OK;
+	}
+	dml_strtab_free(&cols);
+	memset(schema, 0, sizeof *schema);
+	uint32_t nfeat = (uint32_t)(ncols - (m->label_col >= 0));
+	schema->names = calloc(nfeat ? nfeat : 1, sizeof *schema->names);
+	if (!schema->names)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	schema->nfeat = nfeat;
+	uint32_t f = 0;
+	for (size_t i = 0; i < ncols; i++) {
+		if ((int64_t)i == m->label_col)
+			continue;
+		m->feat[i] = f;
+		if (!(schema->names[f++] = col_name(names, i)))
+			return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	schema->label = m->label_col >= 0 ? col_name(names,
+						     (size_t)m->label_col)
+					  : strdup("");
+	if (!schema->label)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	m->nfeat = nfeat;
+	dml_schema_fingerprint(schema);
+	return DML_OK;
+}
+
+enum dml_err dml_colmap_row(const struct dml_colmap *m, char **fields,
+			    size_t n, double *x, const char **label,
+			    struct dml_error *err)
+{
+	if (n != m->ncols) {
+		if (n == 1 && fields[0][0] == '\0')
+			return dml_fail(err, DML_EFIELDS,
+					"expected %zu fields, found an empty "
+					"line", m->ncols);
+		return dml_fail(err, DML_EFIELDS,
+				"expected %zu fields, found %zu", m->ncols, n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int64_t f = m->feat[i];
+		if (f < 0)
+			continue;
+		int rc = dml_parse_double(fields[i], &x[f]);
+		if (rc) {
+			err->column = i + 1;
+			if (rc == -3)
+				return dml_fail(err, DML_ENUMBER,
+						"empty field");
+			if (rc == -2)
+				return dml_fail(err, DML_ENUMBER,
+						"not a finite number: '%.40s'",
+						fields[i]);
+			return dml_fail(err, DML_ENUMBER,
+					"not a number: '%.40s'", fields[i]);
+		}
+	}
+	if (label)
+		*label = m->label_col >= 0 ? fields[m->label_col] : NULL;
+	return DML_OK;
+}
+
+/* ---- data sets ---- */
+
+void dml_data_init(struct dml_data *d)
+{
+	memset(d, 0, sizeof *d);
+	dml_hash_init(&d->hash, DML_HASH_SEED);
+	d->map.label_col = -1;
+}
+
+void dml_data_free(struct dml_data *d)
+{
+	dml_schema_free(&d->schema);
+	free(d->x);
+	free(d->y);
+	dml_strtab_free(&d->labels);
+	dml_colmap_free(&d->map);
+	memset(d, 0, sizeof *d);
+}
+
+static enum dml_err on_header(void *ctx, char **f, size_t n, uint64_t line,
+			      struct dml_error *err)
+{
+	(void)line;
+	struct dml_data *d = ctx;
+	struct dml_load_opts o = *d->opts;
+	if (d->files > 0 && !o.schema)
+		o.schema = &d->schema; /* later files: match the first */
+	dml_colmap_free(&d->map);
+	struct dml_schema s = {0};
+	enum dml_err rc = dml_colmap_build(&d->map, f, n, &o, &s, err);
+	if (rc) {
+		dml_schema_free(&s);
+		return rc;
+	}
+	if (d->files == 0) {
+		if (o.schema) {
+			if ((rc = dml_schema_copy(&d->schema, o.schema)))
+				return dml_fail(err, rc, NULL);
+		} else {
+			d->schema = s;
+		}
+	}
+	d->has_label = d->map.label_col >= 0;
+	return DML_OK;
+}
+
+static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
+			   struct dml_error *err)
+{
+	(void)line;
+	struct dml_data *d = ctx;
+	enum dml_err rc;
+	if (!d->map.feat) {
+		/* no header: the first row fixes the columns */
+		if ((rc = on_header(ctx, NULL, n, line, err)))
+			return rc;
+	}
+	uint32_t nf = d->schema.nfeat;
+	if (d->n == d->cap) {
+		uint64_t cap = d->cap ? d->cap * 2 : 1024;
+		if (nf && cap > SIZE_MAX / sizeof(double) / nf)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		double *x = realloc(d->x, (size_t)cap * nf * sizeof *x + 1);
+		if (!x)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		d->x = x;
+		uint32_t *y = realloc(d->y, (size_t)cap * sizeof *y);
+		if (!y)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		d->y = y;
+		d->cap = cap;
+	}
+	const char *label;
+	rc = dml_colmap_row(&d->map, f, n, d->x + d->n * nf, &label, err);
+	if (rc)
+		return rc;
+	uint32_t id = 0;
+	if (label) {
+		if (d->opts->classes) {
+			int64_t k = dml_labels_find(d->opts->classes, label);
+			if (k < 0) {
+				err->column = (uint64_t)d->map.label_col + 1;
+				return dml_fail(err, DML_ELABELS,
+						"label '%.40s' is not one of "
+						"the model's classes",
+						label);
+			}
+			id = (uint32_t)k;
+		} else {
+			id = dml_strtab_intern(&d->labels, label);
+			if (id == UINT32_MAX)
+				return dml_fail(err, DML_ENOMEM, NULL);
+		}
+	}
+	d->y[d->n++] = id;
+	return DML_OK;
+}
+
+enum dml_err dml_data_load_csv(struct dml_data *d, int fd,
+			       const struct dml_load_opts *o,
+			       struct dml_error *err)
+{
+	d->opts = o;
+	dml_colmap_free(&d->map);
+	enum dml_err rc = dml_csv_read(fd, &o->csv, on_header, on_row, d,
+				       &d->hash, err);
+	if (rc == DML_OK && !d->map.feat)
+		rc = dml_fail(err, DML_EEMPTY, "no data rows");
+	d->files++;
+	d->opts = NULL;
+	return rc;
+}
+
+uint64_t dml_data_leaf(const struct dml_data *d)
+{
+	return dml_hash_final(&d->hash);
+}

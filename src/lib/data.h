@@ -1,0 +1,112 @@
+/* data.h - feature schemas, label sets and in-memory data sets. */
+#ifndef DML_DATA_H
+#define DML_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "csvread.h"
+#include "error.h"
+#include "hash.h"
+#include "record.h"
+
+/* Interned strings, ids in order of first appearance. */
+struct dml_strtab {
+	uint32_t n, cap;
+	char **s;
+	uint32_t *slot;   /* open addressing: id + 1, 0 empty */
+	uint32_t nslot;
+};
+
+void dml_strtab_free(struct dml_strtab *t);
+/* Id of s, adding it if new; UINT32_MAX when out of memory. */
+uint32_t dml_strtab_intern(struct dml_strtab *t, const char *s);
+/* Id of s or UINT32_MAX. */
+uint32_t dml_strtab_find(const struct dml_strtab *t, const char *s);
+
+struct dml_schema {
+	uint32_t nfeat;
+	char **names;
+	char *label;       /* label column name, "" if none */
+	uint64_t fingerprint;
+};
+
+void dml_schema_free(struct dml_schema *s);
+enum dml_err dml_schema_copy(struct dml_schema *dst,
+			     const struct dml_schema *src);
+void dml_schema_fingerprint(struct dml_schema *s);
+void dml_schema_write(struct dml_buf *b, const struct dml_schema *s);
+enum dml_err dml_schema_read(const struct dml_record *rec,
+			     struct dml_schema *s, struct dml_error *err);
+
+/* Class labels, sorted: numerically when all are numbers, else bytewise. */
+struct dml_labels {
+	uint32_t n;
+	char **names;
+	uint64_t *counts;
+};
+
+void dml_labels_free(struct dml_labels *l);
+/* Sort names (with counts) in label order. */
+void dml_labels_sort(struct dml_labels *l);
+/* Index of name or -1 (binary search, sorted order). */
+int64_t dml_labels_find(const struct dml_labels *l, const char *name);
+void dml_labels_write(struct dml_buf *b, const struct dml_labels *l);
+enum dml_err dml_labels_read(const struct dml_record *rec,
+			     struct dml_labels *l, struct dml_error *err);
+int dml_labels_equal(const struct dml_labels *a, const struct dml_labels *b);
+
+/* How the columns of a CSV become features and a label. */
+struct dml_load_opts {
+	struct dml_csv_opts csv;
+	const char *label;              /* name, or 1-based index; NULL none */
+	int label_optional;             /* use the label column if present */
+	const struct dml_schema *schema; /* map features by name to these */
+	const struct dml_labels *classes; /* map labels to these indices */
+};
+
+struct dml_colmap {
+	size_t ncols;        /* fields every row must have */
+	int64_t *feat;       /* column -> feature index, or -1 */
+	int64_t label_col;   /* -1 if none */
+	uint32_t nfeat;
+};
+
+void dml_colmap_free(struct dml_colmap *m);
+/* Build from a header row (or, with no header, from the first row's field
+ * count: pass names NULL).  If opts->schema is NULL, *schema is filled
+ * with the features found (all columns but the label). */
+enum dml_err dml_colmap_build(struct dml_colmap *m, char **names,
+			      size_t ncols, const struct dml_load_opts *o,
+			      struct dml_schema *schema, struct dml_error *err);
+/* One row: features into x (nfeat), label text into *label (or NULL). */
+enum dml_err dml_colmap_row(const struct dml_colmap *m, char **fields,
+			    size_t n, double *x, const char **label,
+			    struct dml_error *err);
+
+/* A data set in memory: rows of features, a label id per row. */
+struct dml_data {
+	struct dml_schema schema;
+	uint64_t n, cap;
+	double *x;                /* n * schema.nfeat, row-major */
+	uint32_t *y;              /* per row: id in labels, or class index */
+	struct dml_strtab labels; /* label texts as seen (no classes given) */
+	int has_label;
+	struct dml_hash hash;     /* over every input byte */
+	uint64_t files;
+	/* internal while loading */
+	struct dml_colmap map;
+	const struct dml_load_opts *opts;
+};
+
+void dml_data_init(struct dml_data *d);
+void dml_data_free(struct dml_data *d);
+/* Append the rows of one CSV input; later inputs must have the same
+ * features (matched by name). */
+enum dml_err dml_data_load_csv(struct dml_data *d, int fd,
+			       const struct dml_load_opts *o,
+			       struct dml_error *err);
+/* Identity of the data as a leaf: a hash of every byte read. */
+uint64_t dml_data_leaf(const struct dml_data *d);
+
+#endif

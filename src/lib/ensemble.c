@@ -1,0 +1,170 @@
+/* ensemble.c - models combined by averaging their class probabilities. */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void dml_ensemble_free(struct dml_ensemble *e)
+{
+	for (uint32_t i = 0; i < e->n; i++)
+		dml_model_free(&e->members[i]);
+	free(e->members);
+	memset(e, 0, sizeof *e);
+}
+
+static enum dml_err add_model(struct dml_ensemble *e, struct dml_model *m,
+			      struct dml_error *err)
+{
+	if (e->n) {
+		const struct dml_model *f = &e->members[0];
+		if (f->schema.fingerprint != m->schema.fingerprint)
+			return dml_fail(err, DML_ESCHEMA,
+					"member %u has another feature schema "
+					"than member 1", e->n + 1);
+		if (!dml_labels_equal(&f->labels, &m->labels))
+			return dml_fail(err, DML_ELABELS,
+					"member %u has other classes than "
+					"member 1", e->n + 1);
+	}
+	if (e->n >= 1u << 20)
+		return dml_fail(err, DML_ETOOBIG, "too many members");
+	struct dml_model *a = realloc(e->members,
+				      (e->n + 1) * sizeof *a);
+	if (!a)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	e->members = a;
+	e->members[e->n++] = *m;
+	return DML_OK;
+}
+
+static const uint32_t ens_known[] = { DML_SEC_MEMBER };
+
+enum dml_err dml_ensemble_add(struct dml_ensemble *e,
+			      const struct dml_record *rec,
+			      struct dml_error *err)
+{
+	enum dml_err rc;
+	if (rec->h.kind == DML_KIND_MODEL) {
+		struct dml_model m;
+		if ((rc = dml_model_decode(rec, &m, err)))
+			return rc;
+		if ((rc = add_model(e, &m, err)))
+			dml_model_free(&m);
+		return rc;
+	}
+	if (rec->h.kind != DML_KIND_ENSEMBLE)
+		return dml_fail(err, DML_EKIND,
+				"expected a model or an ensemble, found a %s "
+				"record", dml_kind_name(rec->h.kind));
+	if ((rc = dml_record_check_known(rec, ens_known, 1, err)))
+		return rc;
+	uint64_t pos = 0;
+	struct dml_section sec;
+	uint32_t members = 0;
+	while (dml_record_next(rec, &pos, &sec)) {
+		if (sec.tag != DML_SEC_MEMBER)
+			continue;
+		struct dml_record sub;
+		size_t used;
+		dml_record_init(&sub);
+		rc = dml_record_parse(sec.data, (size_t)sec.len, &used, &sub,
+				      err);
+		if (!rc && used != sec.len)
+			rc = dml_fail(err, DML_EFORMAT,
+				      "trailing bytes after member %u",
+				      members + 1);
+		if (!rc && sub.h.kind != DML_KIND_MODEL)
+			rc = dml_fail(err, DML_EFORMAT,
+				      "member %u is a %s record, not a model",
+				      members + 1, dml_kind_name(sub.h.kind));
+		if (!rc)
+			rc = dml_ensemble_add(e, &sub, err);
+		dml_record_free(&sub);
+		if (rc)
+			return rc;
+		members++;
+	}
+	if (members == 0)
+		return dml_fail(err, DML_EFORMAT, "ensemble without members");
+	return DML_OK;
+}
+
+enum dml_err dml_ensemble_decode(const struct dml_record *rec,
+				 struct dml_ensemble *e,
+				 struct dml_error *err)
+{
+	memset(e, 0, sizeof *e);
+	enum dml_err rc = dml_ensemble_add(e, rec, err);
+	if (rc)
+		dml_ensemble_free(e);
+	return rc;
+}
+
+enum dml_err dml_ensemble_encode(const struct dml_ensemble *e,
+				 struct dml_buf *b)
+{
+	if (e->n == 0)
+		return DML_EEMPTY;
+	dml_buf_init(b);
+	uint64_t samples = 0, contributions = 0;
+	uint32_t family = e->members[0].family;
+	for (uint32_t i = 0; i < e->n; i++) {
+		struct dml_buf mb;
+		enum dml_err rc = dml_model_encode(&e->members[i], &mb);
+		if (rc) {
+			dml_buf_free(&mb);
+			return rc;
+		}
+		dml_buf_section(b, DML_SEC_MEMBER, 0);
+		dml_buf_bytes(b, mb.p, mb.len);
+		dml_buf_end(b);
+		dml_buf_free(&mb);
+		samples += e->members[i].samples;
+		contributions += e->members[i].contributions;
+		if (e->members[i].family != family)
+			family = 0;
+	}
+	struct dml_header h = {
+		.kind = DML_KIND_ENSEMBLE, .family = family,
+		.schema = e->members[0].schema.fingerprint,
+		.samples = samples, .contributions = contributions,
+	};
+	return dml_buf_finish(b, &h);
+}
+
+enum dml_err dml_ensemble_proba(const struct dml_ensemble *e,
+				const double *x, uint64_t n, double *p)
+{
+	const struct dml_model *f = &e->members[0];
+	uint32_t nf = f->schema.nfeat, nc = f->labels.n;
+	if (e->n == 1) {
+		double *xs = malloc((size_t)n * nf * sizeof *xs + 1);
+		if (!xs)
+			return DML_ENOMEM;
+		memcpy(xs, x, (size_t)n * nf * sizeof *xs);
+		dml_model_standardize(f, xs, n);
+		dml_model_proba(f, xs, n, p);
+		free(xs);
+		return DML_OK;
+	}
+	double *xs = malloc((size_t)n * nf * sizeof *xs + 1);
+	double *q = malloc((size_t)n * nc * sizeof *q);
+	if (!xs || !q) {
+		free(xs);
+		free(q);
+		return DML_ENOMEM;
+	}
+	memset(p, 0, (size_t)n * nc * sizeof *p);
+	for (uint32_t i = 0; i < e->n; i++) {
+		memcpy(xs, x, (size_t)n * nf * sizeof *xs);
+		dml_model_standardize(&e->members[i], xs, n);
+		dml_model_proba(&e->members[i], xs, n, q);
+		for (size_t j = 0; j < (size_t)n * nc; j++)
+			p[j] += q[j];
+	}
+	for (size_t j = 0; j < (size_t)n * nc; j++)
+		p[j] /= e->n;
+	free(xs);
+	free(q);
+	return DML_OK;
+}

@@ -1,0 +1,986 @@
+/* model.c - linear models, statistics and gradient records. */
+#include "model.h"
+
+#include <blis.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "numeric.h"
+
+#define BLOCK 256 /* rows per exactly-added partial sum */
+
+const char *dml_family_name(uint32_t family)
+{
+	switch (family) {
+	case DML_FAMILY_NONE: return "none";
+	case DML_FAMILY_LOGISTIC: return "logistic";
+	case DML_FAMILY_SOFTMAX: return "softmax";
+	default: return "unknown";
+	}
+}
+
+uint32_t dml_family_parse(const char *name)
+{
+	if (!strcmp(name, "logistic"))
+		return DML_FAMILY_LOGISTIC;
+	if (!strcmp(name, "softmax"))
+		return DML_FAMILY_SOFTMAX;
+	return DML_FAMILY_NONE;
+}
+
+/* ---- parameters ---- */
+
+enum {
+	P_L2 = 1, P_OPTIMIZER, P_MAX_ITER, P_TOL, P_MEMORY, P_EPOCHS,
+	P_LEARNING_RATE, P_BATCH, P_SEED,
+};
+
+void dml_params_default(struct dml_params *p)
+{
+	p->l2 = 1e-4;
+	p->optimizer = DML_OPT_LBFGS;
+	p->max_iter = 100;
+	p->tol = 1e-5;
+	p->memory = 10;
+	p->epochs = 5;
+	p->learning_rate = 0.1;
+	p->batch = 64;
+	p->seed = 1;
+}
+
+enum dml_err dml_params_check(const struct dml_params *p,
+			      struct dml_error *err)
+{
+	if (!(p->l2 >= 0) || !isfinite(p->l2))
+		return dml_fail(err, DML_EPARAM, "--l2 must be >= 0");
+	if (!(p->tol >= 0) || !isfinite(p->tol))
+		return dml_fail(err, DML_EPARAM, "--tol must be >= 0");
+	if (!(p->learning_rate > 0) || !isfinite(p->learning_rate))
+		return dml_fail(err, DML_EPARAM,
+				"--learning-rate must be > 0");
+	if (p->memory < 1 || p->memory > 1000)
+		return dml_fail(err, DML_EPARAM,
+				"L-BFGS memory must be 1..1000");
+	if (p->batch < 1)
+		return dml_fail(err, DML_EPARAM, "--batch must be >= 1");
+	if (p->optimizer > DML_OPT_SGD)
+		return dml_fail(err, DML_EPARAM, "unknown optimizer");
+	return DML_OK;
+}
+
+static void params_write(struct dml_buf *b, const struct dml_params *p)
+{
+	uint64_t u;
+	dml_buf_section(b, DML_SEC_PARAMS, 0);
+#define REAL(k, v) do { memcpy(&u, &(v), 8); dml_buf_u32(b, k); \
+	dml_buf_u32(b, 1); dml_buf_u64(b, u); } while (0)
+#define INT(k, v) do { dml_buf_u32(b, k); dml_buf_u32(b, 0); \
+	dml_buf_u64(b, (uint64_t)(v)); } while (0)
+	REAL(P_L2, p->l2);
+	INT(P_OPTIMIZER, p->optimizer);
+	INT(P_MAX_ITER, p->max_iter);
+	REAL(P_TOL, p->tol);
+	INT(P_MEMORY, p->memory);
+	INT(P_EPOCHS, p->epochs);
+	REAL(P_LEARNING_RATE, p->learning_rate);
+	INT(P_BATCH, p->batch);
+	INT(P_SEED, p->seed);
+#undef REAL
+#undef INT
+	dml_buf_end(b);
+}
+
+static enum dml_err params_read(const struct dml_record *rec,
+				struct dml_params *p, struct dml_error *err)
+{
+	struct dml_section sec;
+	dml_params_default(p);
+	if (!dml_record_find(rec, DML_SEC_PARAMS, &sec))
+		return dml_fail(err, DML_EFORMAT, "no parameters section");
+	struct dml_cur c;
+	dml_cur_init(&c, &sec);
+	while (c.left && !c.bad) {
+		uint32_t key = dml_cur_u32(&c), type = dml_cur_u32(&c);
+		uint64_t u = dml_cur_u64(&c);
+		double v;
+		memcpy(&v, &u, 8);
+		if (type > 1)
+			c.bad = 1;
+		switch (key) {
+		case P_L2: p->l2 = v; break;
+		case P_OPTIMIZER: p->optimizer = (uint32_t)u; break;
+		case P_MAX_ITER: p->max_iter = (uint32_t)u; break;
+		case P_TOL: p->tol = v; break;
+		case P_MEMORY: p->memory = (uint32_t)u; break;
+		case P_EPOCHS: p->epochs = (uint32_t)u; break;
+		case P_LEARNING_RATE: p->learning_rate = v; break;
+		case P_BATCH: p->batch = (uint32_t)u; break;
+		case P_SEED: p->seed = u; break;
+		default: break; /* a newer parameter: ignored */
+		}
+	}
+	if (c.bad)
+		return dml_fail(err, DML_EFORMAT, "malformed parameters");
+	struct dml_error e2;
+	if (dml_params_check(p, &e2))
+		return dml_fail(err, DML_EFORMAT, "bad parameter: %s",
+				e2.detail);
+	return DML_OK;
+}
+
+/* ---- leaves ---- */
+
+void dml_leaves_free(struct dml_leaves *l)
+{
+	free(l->id);
+	memset(l, 0, sizeof *l);
+}
+
+enum dml_err dml_leaves_set1(struct dml_leaves *l, uint64_t id)
+{
+	dml_leaves_free(l);
+	l->id = malloc(sizeof *l->id);
+	if (!l->id)
+		return DML_ENOMEM;
+	l->id[0] = id;
+	l->n = 1;
+	return DML_OK;
+}
+
+enum dml_err dml_leaves_merge(struct dml_leaves *dst,
+			      const struct dml_leaves *src,
+			      struct dml_error *err)
+{
+	uint64_t n = dst->n + src->n;
+	uint64_t *out = malloc((n ? n : 1) * sizeof *out);
+	if (!out)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	uint64_t i = 0, j = 0, k = 0;
+	while (i < dst->n || j < src->n) {
+		if (i < dst->n && j < src->n && dst->id[i] == src->id[j]) {
+			free(out);
+			return dml_fail(err, DML_EDUPLICATE,
+					"leaf %016llx is counted twice (the "
+					"same shard reduced more than once)",
+					(unsigned long long)dst->id[i]);
+		}
+		if (j >= src->n || (i < dst->n && dst->id[i] < src->id[j]))
+			out[k++] = dst->id[i++];
+		else
+			out[k++] = src->id[j++];
+	}
+	free(dst->id);
+	dst->id = out;
+	dst->n = k;
+	return DML_OK;
+}
+
+int dml_leaves_equal(const struct dml_leaves *a, const struct dml_leaves *b)
+{
+	return a->n == b->n &&
+	       (a->n == 0 || !memcmp(a->id, b->id, a->n * sizeof *a->id));
+}
+
+void dml_leaves_write(struct dml_buf *b, const struct dml_leaves *l)
+{
+	dml_buf_section(b, DML_SEC_LEAVES, 0);
+	dml_buf_u64(b, l->n);
+	for (uint64_t i = 0; i < l->n; i++)
+		dml_buf_u64(b, l->id[i]);
+	dml_buf_end(b);
+}
+
+enum dml_err dml_leaves_read(const struct dml_record *rec,
+			     struct dml_leaves *l, struct dml_error *err)
+{
+	struct dml_section sec;
+	memset(l, 0, sizeof *l);
+	if (!dml_record_find(rec, DML_SEC_LEAVES, &sec))
+		return dml_fail(err, DML_EFORMAT, "no leaves section");
+	struct dml_cur c;
+	dml_cur_init(&c, &sec);
+	uint64_t n = dml_cur_u64(&c);
+	if (c.bad || n != c.left / 8 || c.left % 8)
+		return dml_fail(err, DML_EFORMAT, "malformed leaves section");
+	l->id = malloc((n ? n : 1) * sizeof *l->id);
+	if (!l->id)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	l->n = n;
+	for (uint64_t i = 0; i < n; i++) {
+		l->id[i] = dml_cur_u64(&c);
+		if (i && l->id[i] <= l->id[i - 1]) {
+			dml_leaves_free(l);
+			return dml_fail(err, DML_EFORMAT,
+					"leaves not sorted or repeated");
+		}
+	}
+	if (n != rec->h.contributions) {
+		dml_leaves_free(l);
+		return dml_fail(err, DML_EFORMAT,
+				"%llu leaves for %llu contributions",
+				(unsigned long long)n,
+				(unsigned long long)rec->h.contributions);
+	}
+	return DML_OK;
+}
+
+/* ---- exact sums section ---- */
+
+static void sums_write(struct dml_buf *b, const struct dml_fx *s, uint64_t n)
+{
+	dml_buf_section(b, DML_SEC_SUMS, 0);
+	dml_buf_u64(b, n);
+	unsigned char *p = dml_buf_reserve(b, (size_t)n * DML_FX_BYTES);
+	if (p)
+		for (uint64_t i = 0; i < n; i++)
+			dml_fx_store(p + i * DML_FX_BYTES, &s[i]);
+	dml_buf_end(b);
+}
+
+static enum dml_err sums_read(const struct dml_record *rec, uint64_t expect,
+			      struct dml_fx **out, uint64_t *count,
+			      struct dml_error *err)
+{
+	struct dml_section sec;
+	if (!dml_record_find(rec, DML_SEC_SUMS, &sec))
+		return dml_fail(err, DML_EFORMAT, "no sums section");
+	struct dml_cur c;
+	dml_cur_init(&c, &sec);
+	uint64_t n = dml_cur_u64(&c);
+	if (c.bad || c.left / DML_FX_BYTES != n || c.left % DML_FX_BYTES)
+		return dml_fail(err, DML_EFORMAT, "malformed sums section");
+	if (expect && n != expect)
+		return dml_fail(err, DML_EFORMAT,
+				"sums section holds %llu values, expected "
+				"%llu",
+				(unsigned long long)n,
+				(unsigned long long)expect);
+	struct dml_fx *s = malloc((n ? n : 1) * sizeof *s);
+	if (!s)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	const unsigned char *p = dml_cur_bytes(&c, n * DML_FX_BYTES);
+	for (uint64_t i = 0; i < n; i++)
+		dml_fx_load(&s[i], p + i * DML_FX_BYTES);
+	*out = s;
+	*count = n;
+	return DML_OK;
+}
+
+/* ---- statistics ---- */
+
+void dml_stats_free(struct dml_stats *s)
+{
+	dml_schema_free(&s->schema);
+	dml_labels_free(&s->labels);
+	free(s->sums);
+	dml_leaves_free(&s->leaves);
+	memset(s, 0, sizeof *s);
+}
+
+enum dml_err dml_stats_from_data(struct dml_stats *s,
+				 const struct dml_data *d,
+				 struct dml_error *err)
+{
+	memset(s, 0, sizeof *s);
+	uint32_t nf = d->schema.nfeat;
+	if (dml_schema_copy(&s->schema, &d->schema))
+		return dml_fail(err, DML_ENOMEM, NULL);
+	s->sums = calloc(2 * (size_t)nf + 1, sizeof *s->sums);
+	double *part = calloc(2 * (size_t)nf + 1, sizeof *part);
+	uint32_t nl = d->labels.n;
+	s->labels.names = calloc(nl + 1, sizeof *s->labels.names);
+	s->labels.counts = calloc(nl + 1, sizeof *s->labels.counts);
+	if (!s->sums || !part || !s->labels.names || !s->labels.counts) {
+		free(part);
+		dml_stats_free(s);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	s->labels.n = nl;
+	for (uint32_t i = 0; i < nl; i++)
+		if (!(s->labels.names[i] = strdup(d->labels.s[i]))) {
+			free(part);
+			dml_stats_free(s);
+			return dml_fail(err, DML_ENOMEM, NULL);
+		}
+	for (uint64_t r = 0; r < d->n; r++)
+		s->labels.counts[d->y[r]]++;
+	dml_labels_sort(&s->labels);
+	for (uint64_t r0 = 0; r0 < d->n; r0 += BLOCK) {
+		uint64_t r1 = r0 + BLOCK < d->n ? r0 + BLOCK : d->n;
+		memset(part, 0, 2 * (size_t)nf * sizeof *part);
+		for (uint64_t r = r0; r < r1; r++) {
+			const double *x = d->x + r * nf;
+			for (uint32_t j = 0; j < nf; j++) {
+				part[j] += x[j];
+				part[nf + j] += x[j] * x[j];
+			}
+		}
+		if (dml_fx_add_doubles(s->sums, part, 2 * (size_t)nf)) {
+			free(part);
+			dml_stats_free(s);
+			return dml_fail(err, DML_ERANGE,
+					"feature values too large to sum "
+					"exactly (|sum| must stay below "
+					"2^95)");
+		}
+	}
+	free(part);
+	s->samples = d->n;
+	s->contributions = 1;
+	if (dml_leaves_set1(&s->leaves, dml_data_leaf(d))) {
+		dml_stats_free(s);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	return DML_OK;
+}
+
+enum dml_err dml_stats_encode(const struct dml_stats *s, struct dml_buf *b)
+{
+	dml_buf_init(b);
+	dml_schema_write(b, &s->schema);
+	dml_labels_write(b, &s->labels);
+	sums_write(b, s->sums, 2 * (uint64_t)s->schema.nfeat);
+	dml_leaves_write(b, &s->leaves);
+	struct dml_header h = {
+		.kind = DML_KIND_STATS, .family = s->family,
+		.schema = s->schema.fingerprint, .samples = s->samples,
+		.contributions = s->contributions,
+	};
+	return dml_buf_finish(b, &h);
+}
+
+static const uint32_t stats_known[] = {
+	DML_SEC_SCHEMA, DML_SEC_LABELS, DML_SEC_SUMS, DML_SEC_LEAVES,
+};
+
+enum dml_err dml_stats_decode(const struct dml_record *rec,
+			      struct dml_stats *s, struct dml_error *err)
+{
+	memset(s, 0, sizeof *s);
+	enum dml_err rc;
+	if (rec->h.kind != DML_KIND_STATS)
+		return dml_fail(err, DML_EKIND, "expected a stats record, "
+				"found a %s record",
+				dml_kind_name(rec->h.kind));
+	if ((rc = dml_record_check_known(rec, stats_known, 4, err)))
+		return rc;
+	s->family = rec->h.family;
+	s->samples = rec->h.samples;
+	s->contributions = rec->h.contributions;
+	uint64_t count;
+	if ((rc = dml_schema_read(rec, &s->schema, err)) ||
+	    (rc = dml_labels_read(rec, &s->labels, err)) ||
+	    (rc = sums_read(rec, 0, &s->sums, &count, err)) ||
+	    (rc = dml_leaves_read(rec, &s->leaves, err))) {
+		dml_stats_free(s);
+		return rc;
+	}
+	if (count != 2 * (uint64_t)s->schema.nfeat) {
+		dml_stats_free(s);
+		return dml_fail(err, DML_EFORMAT,
+				"stats hold %llu sums for %u features",
+				(unsigned long long)count, s->schema.nfeat);
+	}
+	return DML_OK;
+}
+
+/* ---- models ---- */
+
+void dml_model_free(struct dml_model *m)
+{
+	dml_schema_free(&m->schema);
+	dml_labels_free(&m->labels);
+	free(m->mean);
+	free(m->scale);
+	free(m->w);
+	dml_opt_free(&m->opt);
+	dml_leaves_free(&m->leaves);
+	memset(m, 0, sizeof *m);
+}
+
+uint64_t dml_model_nweights(const struct dml_model *m)
+{
+	return (uint64_t)m->rows * m->nout;
+}
+
+static enum dml_err model_alloc(struct dml_model *m)
+{
+	size_t nf = m->schema.nfeat;
+	m->rows = (uint32_t)nf + 1;
+	m->mean = calloc(nf + 1, sizeof *m->mean);
+	m->scale = calloc(nf + 1, sizeof *m->scale);
+	m->w = calloc((size_t)dml_model_nweights(m) + 1, sizeof *m->w);
+	if (!m->mean || !m->scale || !m->w)
+		return DML_ENOMEM;
+	return DML_OK;
+}
+
+enum dml_err dml_model_from_stats(struct dml_model *m,
+				  const struct dml_stats *s, uint32_t family,
+				  const struct dml_params *p,
+				  struct dml_error *err)
+{
+	memset(m, 0, sizeof *m);
+	enum dml_err rc;
+	if ((rc = dml_params_check(p, err)))
+		return rc;
+	if (s->samples == 0)
+		return dml_fail(err, DML_EEMPTY, "statistics of no rows");
+	if (family == DML_FAMILY_LOGISTIC && s->labels.n != 2)
+		return dml_fail(err, DML_ELABELS,
+				"logistic regression needs exactly 2 classes, "
+				"found %u (use -a softmax)", s->labels.n);
+	if (family == DML_FAMILY_SOFTMAX && s->labels.n < 2)
+		return dml_fail(err, DML_ELABELS,
+				"softmax regression needs at least 2 classes, "
+				"found %u", s->labels.n);
+	if (family != DML_FAMILY_LOGISTIC && family != DML_FAMILY_SOFTMAX)
+		return dml_fail(err, DML_EPARAM, "unknown model family");
+	m->family = family;
+	m->params = *p;
+	m->nout = family == DML_FAMILY_LOGISTIC ? 1 : s->labels.n;
+	if (dml_schema_copy(&m->schema, &s->schema))
+		goto oom;
+	m->labels.n = s->labels.n;
+	m->labels.names = calloc(s->labels.n, sizeof *m->labels.names);
+	m->labels.counts = calloc(s->labels.n, sizeof *m->labels.counts);
+	if (!m->labels.names || !m->labels.counts)
+		goto oom;
+	for (uint32_t i = 0; i < s->labels.n; i++) {
+		if (!(m->labels.names[i] = strdup(s->labels.names[i])))
+			goto oom;
+		m->labels.counts[i] = s->labels.counts[i];
+	}
+	if (model_alloc(m))
+		goto oom;
+	uint32_t nf = m->schema.nfeat;
+	double n = (double)s->samples;
+	for (uint32_t j = 0; j < nf; j++) {
+		double s1 = dml_fx_to_double(&s->sums[j]);
+		double s2 = dml_fx_to_double(&s->sums[nf + j]);
+		double mean = s1 / n;
+		double var = s2 / n - mean * mean;
+		if (var < 0)
+			var = 0;
+		double sd = sqrt(var);
+		m->mean[j] = mean;
+		/* a constant feature carries no information: weight 0 */
+		m->scale[j] = sd > 1e-12 * fmax(1.0, fabs(mean)) ? 1 / sd : 0;
+	}
+	if (dml_opt_init(&m->opt, p->optimizer == DML_OPT_SGD ? DML_OPT_GD
+							       : p->optimizer,
+			 dml_model_nweights(m), p->memory, m->w))
+		goto oom;
+	m->samples = s->samples;
+	m->contributions = s->contributions;
+	m->leaves.id = malloc((s->leaves.n + 1) * sizeof *m->leaves.id);
+	if (!m->leaves.id)
+		goto oom;
+	m->leaves.n = s->leaves.n;
+	memcpy(m->leaves.id, s->leaves.id, s->leaves.n * sizeof *m->leaves.id);
+	return DML_OK;
+oom:
+	dml_model_free(m);
+	return dml_fail(err, DML_ENOMEM, NULL);
+}
+
+enum dml_err dml_model_encode(const struct dml_model *m, struct dml_buf *b)
+{
+	uint32_t nf = m->schema.nfeat;
+	dml_buf_init(b);
+	dml_schema_write(b, &m->schema);
+	dml_labels_write(b, &m->labels);
+	params_write(b, &m->params);
+	dml_buf_section(b, DML_SEC_SCALER, 0);
+	dml_buf_u32(b, nf);
+	dml_buf_u32(b, 0);
+	dml_buf_f64s(b, m->mean, nf);
+	dml_buf_f64s(b, m->scale, nf);
+	dml_buf_section(b, DML_SEC_WEIGHTS, 0);
+	dml_buf_u32(b, m->rows);
+	dml_buf_u32(b, m->nout);
+	dml_buf_f64s(b, m->w, (size_t)dml_model_nweights(m));
+	dml_opt_write(b, &m->opt);
+	dml_leaves_write(b, &m->leaves);
+	struct dml_header h = {
+		.kind = DML_KIND_MODEL, .family = m->family,
+		.schema = m->schema.fingerprint, .iteration = m->iteration,
+		.samples = m->samples, .contributions = m->contributions,
+	};
+	return dml_buf_finish(b, &h);
+}
+
+static const uint32_t model_known[] = {
+	DML_SEC_SCHEMA, DML_SEC_LABELS, DML_SEC_PARAMS, DML_SEC_SCALER,
+	DML_SEC_WEIGHTS, DML_SEC_OPTIM, DML_SEC_LEAVES,
+};
+
+enum dml_err dml_model_decode(const struct dml_record *rec,
+			      struct dml_model *m, struct dml_error *err)
+{
+	memset(m, 0, sizeof *m);
+	enum dml_err rc;
+	if (rec->h.kind != DML_KIND_MODEL)
+		return dml_fail(err, DML_EKIND, "expected a model record, "
+				"found a %s record",
+				dml_kind_name(rec->h.kind));
+	if (rec->h.family != DML_FAMILY_LOGISTIC &&
+	    rec->h.family != DML_FAMILY_SOFTMAX)
+		return dml_fail(err, DML_EUNSUPPORTED,
+				"unknown model family %u", rec->h.family);
+	if ((rc = dml_record_check_known(rec, model_known, 7, err)))
+		return rc;
+	m->family = rec->h.family;
+	m->iteration = rec->h.iteration;
+	m->samples = rec->h.samples;
+	m->contributions = rec->h.contributions;
+	if ((rc = dml_schema_read(rec, &m->schema, err)) ||
+	    (rc = dml_labels_read(rec, &m->labels, err)) ||
+	    (rc = params_read(rec, &m->params, err)) ||
+	    (rc = dml_leaves_read(rec, &m->leaves, err)))
+		goto fail;
+	uint32_t want_out = m->family == DML_FAMILY_LOGISTIC ? 1
+							      : m->labels.n;
+	if ((m->family == DML_FAMILY_LOGISTIC && m->labels.n != 2) ||
+	    m->labels.n < 2) {
+		rc = dml_fail(err, DML_EFORMAT, "%u classes for a %s model",
+			      m->labels.n, dml_family_name(m->family));
+		goto fail;
+	}
+	struct dml_section sec;
+	struct dml_cur c;
+	uint32_t nf = m->schema.nfeat;
+	if (!dml_record_find(rec, DML_SEC_WEIGHTS, &sec)) {
+		rc = dml_fail(err, DML_EFORMAT, "no weights section");
+		goto fail;
+	}
+	dml_cur_init(&c, &sec);
+	uint32_t rows = dml_cur_u32(&c), cols = dml_cur_u32(&c);
+	if (c.bad || rows != nf + 1 || cols != want_out ||
+	    c.left != (uint64_t)rows * cols * 8) {
+		rc = dml_fail(err, DML_EFORMAT,
+			      "weights of %u x %u do not fit %u features "
+			      "and %u outputs",
+			      rows, cols, nf, want_out);
+		goto fail;
+	}
+	m->nout = cols;
+	if (model_alloc(m)) {
+		rc = dml_fail(err, DML_ENOMEM, NULL);
+		goto fail;
+	}
+	dml_cur_f64s(&c, m->w, (uint64_t)rows * cols);
+	if (!dml_record_find(rec, DML_SEC_SCALER, &sec)) {
+		rc = dml_fail(err, DML_EFORMAT, "no scaler section");
+		goto fail;
+	}
+	dml_cur_init(&c, &sec);
+	if (dml_cur_u32(&c) != nf || dml_cur_u32(&c) != 0 ||
+	    c.left != 16 * (uint64_t)nf) {
+		rc = dml_fail(err, DML_EFORMAT, "malformed scaler section");
+		goto fail;
+	}
+	dml_cur_f64s(&c, m->mean, nf);
+	dml_cur_f64s(&c, m->scale, nf);
+	for (uint64_t i = 0; i < dml_model_nweights(m); i++)
+		if (!isfinite(m->w[i])) {
+			rc = dml_fail(err, DML_EFORMAT, "non-finite weight");
+			goto fail;
+		}
+	for (uint32_t j = 0; j < nf; j++)
+		if (!isfinite(m->mean[j]) || !isfinite(m->scale[j])) {
+			rc = dml_fail(err, DML_EFORMAT, "non-finite scaler");
+			goto fail;
+		}
+	if ((rc = dml_opt_read(rec, &m->opt, dml_model_nweights(m), err)))
+		goto fail;
+	return DML_OK;
+fail:
+	dml_model_free(m);
+	return rc;
+}
+
+const double *dml_model_point(const struct dml_model *m)
+{
+	return m->opt.phase == DML_PHASE_DONE || !m->opt.trial ? m->w
+							       : m->opt.trial;
+}
+
+void dml_model_standardize(const struct dml_model *m, double *x, uint64_t n)
+{
+	uint32_t nf = m->schema.nfeat;
+	for (uint64_t r = 0; r < n; r++, x += nf)
+		for (uint32_t j = 0; j < nf; j++)
+			x[j] = (x[j] - m->mean[j]) * m->scale[j];
+}
+
+static double softplus(double z)
+{
+	return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
+}
+
+/* Scores z = x W + b for nr rows into z (nr * nout). */
+static void scores(const struct dml_model *m, const double *w,
+		   const double *x, uint64_t nr, double *z)
+{
+	uint32_t nf = m->schema.nfeat, k = m->nout;
+	const double *bias = w + (size_t)nf * k;
+	for (uint64_t r = 0; r < nr; r++)
+		memcpy(z + r * k, bias, k * sizeof *z);
+	if (nf == 0 || nr == 0)
+		return;
+	double one = 1.0;
+	bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)nr, k, nf,
+		  &one, (double *)x, nf, 1, (double *)w, k, 1, &one, z, k, 1);
+}
+
+/* In place: z -> residual (p - onehot); returns the block's loss sum. */
+static double residual(const struct dml_model *m, double *z,
+		       const uint32_t *y, uint64_t nr)
+{
+	uint32_t k = m->nout;
+	double loss = 0;
+	if (m->family == DML_FAMILY_LOGISTIC) {
+		for (uint64_t r = 0; r < nr; r++) {
+			double t = y[r] ? 1.0 : 0.0, v = z[r];
+			loss += softplus(v) - t * v;
+			z[r] = 1 / (1 + exp(-v)) - t;
+		}
+		return loss;
+	}
+	for (uint64_t r = 0; r < nr; r++) {
+		double *v = z + r * k, mx = v[0], s = 0;
+		for (uint32_t c = 1; c < k; c++)
+			if (v[c] > mx)
+				mx = v[c];
+		for (uint32_t c = 0; c < k; c++)
+			s += exp(v[c] - mx);
+		double lse = mx + log(s);
+		loss += lse - v[y[r]];
+		for (uint32_t c = 0; c < k; c++)
+			v[c] = exp(v[c] - lse);
+		v[y[r]] -= 1;
+	}
+	return loss;
+}
+
+enum dml_err dml_model_eval(const struct dml_model *m, const double *w,
+			    const double *x, const uint32_t *y, uint64_t n,
+			    struct dml_fx *acc, struct dml_error *err)
+{
+	uint32_t nf = m->schema.nfeat, k = m->nout;
+	size_t nw = (size_t)dml_model_nweights(m);
+	double *z = malloc((size_t)BLOCK * k * sizeof *z);
+	double *g = malloc((nw + 1) * sizeof *g);
+	if (!z || !g) {
+		free(z);
+		free(g);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	enum dml_err rc = DML_OK;
+	for (uint64_t r0 = 0; r0 < n && !rc; r0 += BLOCK) {
+		uint64_t nr = n - r0 < BLOCK ? n - r0 : BLOCK;
+		const double *xb = x + r0 * nf;
+		scores(m, w, xb, nr, z);
+		g[0] = residual(m, z, y + r0, nr);
+		double *gw = g + 1, *gb = g + 1 + (size_t)nf * k;
+		double one = 1.0, zero = 0.0;
+		if (nf)
+			bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, nf, k,
+				  (dim_t)nr, &one, (double *)xb, nf, 1, z, k,
+				  1, &zero, gw, k, 1);
+		for (uint32_t c = 0; c < k; c++) {
+			double s = 0;
+			for (uint64_t r = 0; r < nr; r++)
+				s += z[r * k + c];
+			gb[c] = s;
+		}
+		if (dml_fx_add_doubles(acc, g, nw + 1))
+			rc = dml_fail(err, DML_ERANGE,
+				      "loss or gradient out of range "
+				      "(diverged?)");
+	}
+	free(z);
+	free(g);
+	return rc;
+}
+
+void dml_model_objective(const struct dml_model *m, const double *w,
+			 const struct dml_fx *acc, uint64_t n, double *f,
+			 double *g)
+{
+	size_t nw = (size_t)dml_model_nweights(m);
+	size_t nreg = (size_t)m->schema.nfeat * m->nout; /* not the bias */
+	double inv = n ? 1.0 / (double)n : 0.0, pen = 0;
+	for (size_t i = 0; i < nw; i++)
+		g[i] = dml_fx_to_double(&acc[1 + i]) * inv;
+	for (size_t i = 0; i < nreg; i++) {
+		pen += w[i] * w[i];
+		g[i] += m->params.l2 * w[i];
+	}
+	*f = dml_fx_to_double(&acc[0]) * inv + 0.5 * m->params.l2 * pen;
+}
+
+void dml_model_proba(const struct dml_model *m, const double *x, uint64_t n,
+		     double *p)
+{
+	uint32_t k = m->nout, nc = m->labels.n;
+	for (uint64_t r0 = 0; r0 < n; r0 += BLOCK) {
+		uint64_t nr = n - r0 < BLOCK ? n - r0 : BLOCK;
+		double z[BLOCK * 16], *zz = z;
+		double *heap = NULL;
+		if (k > 16)
+			zz = heap = malloc((size_t)BLOCK * k * sizeof *zz);
+		if (!zz)
+			return;
+		scores(m, m->w, x + r0 * m->schema.nfeat, nr, zz);
+		for (uint64_t r = 0; r < nr; r++) {
+			double *out = p + (r0 + r) * nc;
+			if (m->family == DML_FAMILY_LOGISTIC) {
+				double s = 1 / (1 + exp(-zz[r]));
+				out[0] = 1 - s;
+				out[1] = s;
+				continue;
+			}
+			double *v = zz + r * k, mx = v[0], s = 0;
+			for (uint32_t c = 1; c < k; c++)
+				if (v[c] > mx)
+					mx = v[c];
+			for (uint32_t c = 0; c < k; c++)
+				s += (out[c] = exp(v[c] - mx));
+			for (uint32_t c = 0; c < k; c++)
+				out[c] /= s;
+		}
+		free(heap);
+	}
+}
+
+static enum dml_err fit_sgd(struct dml_model *m, const double *x,
+			    const uint32_t *y, uint64_t n,
+			    dml_progress_fn progress, void *ctx,
+			    struct dml_error *err)
+{
+	uint32_t nf = m->schema.nfeat, k = m->nout;
+	size_t nw = (size_t)dml_model_nweights(m);
+	uint32_t bs = m->params.batch;
+	if (bs > n)
+		bs = (uint32_t)n;
+	uint64_t *perm = malloc(n * sizeof *perm);
+	double *xb = malloc((size_t)bs * nf * sizeof *xb + 1);
+	double *z = malloc((size_t)bs * k * sizeof *z);
+	double *g = malloc(nw * sizeof *g);
+	uint32_t *yb = malloc(bs * sizeof *yb);
+	if (!perm || !xb || !z || !g || !yb) {
+		free(perm); free(xb); free(z); free(g); free(yb);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	struct dml_rng rng;
+	dml_rng_seed(&rng, m->params.seed);
+	for (uint64_t i = 0; i < n; i++)
+		perm[i] = i;
+	uint64_t t = 0, steps_per_epoch = (n + bs - 1) / bs;
+	for (uint32_t e = 0; e < m->params.epochs; e++) {
+		for (uint64_t i = n; i > 1; i--) {
+			uint64_t j = dml_rng_below(&rng, i);
+			uint64_t tmp = perm[i - 1];
+			perm[i - 1] = perm[j];
+			perm[j] = tmp;
+		}
+		double loss = 0;
+		for (uint64_t b0 = 0; b0 < n; b0 += bs, t++) {
+			uint64_t nr = n - b0 < bs ? n - b0 : bs;
+			for (uint64_t r = 0; r < nr; r++) {
+				memcpy(xb + r * nf, x + perm[b0 + r] * nf,
+				       nf * sizeof *xb);
+				yb[r] = y[perm[b0 + r]];
+			}
+			scores(m, m->w, xb, nr, z);
+			loss += residual(m, z, yb, nr);
+			double scale = 1.0 / (double)nr, zero = 0.0;
+			if (nf)
+				bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE,
+					  nf, k, (dim_t)nr, &scale, xb, nf, 1,
+					  z, k, 1, &zero, g, k, 1);
+			double *gb = g + (size_t)nf * k;
+			for (uint32_t c = 0; c < k; c++) {
+				double s = 0;
+				for (uint64_t r = 0; r < nr; r++)
+					s += z[r * k + c];
+				gb[c] = s * scale;
+			}
+			double lr = m->params.learning_rate /
+				    (1.0 + (double)t / (double)steps_per_epoch);
+			size_t nreg = (size_t)nf * k;
+			for (size_t i = 0; i < nw; i++) {
+				double gi = g[i];
+				if (i < nreg)
+					gi += m->params.l2 * m->w[i];
+				m->w[i] -= lr * gi;
+			}
+		}
+		for (size_t i = 0; i < nw; i++)
+			if (!isfinite(m->w[i])) {
+				free(perm); free(xb); free(z); free(g);
+				free(yb);
+				return dml_fail(err, DML_ERANGE,
+						"SGD diverged (lower "
+						"--learning-rate)");
+			}
+		if (progress)
+			progress(ctx, m, loss / (double)n);
+	}
+	free(perm); free(xb); free(z); free(g); free(yb);
+	/* the optimizer state restarts at the new point */
+	uint32_t method = m->opt.method;
+	dml_opt_free(&m->opt);
+	if (dml_opt_init(&m->opt, method, nw, m->params.memory, m->w))
+		return dml_fail(err, DML_ENOMEM, NULL);
+	return DML_OK;
+}
+
+enum dml_err dml_model_fit(struct dml_model *m, const double *x,
+			   const uint32_t *y, uint64_t n,
+			   dml_progress_fn progress, void *ctx,
+			   struct dml_error *err)
+{
+	if (n == 0)
+		return dml_fail(err, DML_EEMPTY, "no rows to fit");
+	if (m->params.optimizer == DML_OPT_SGD)
+		return fit_sgd(m, x, y, n, progress, ctx, err);
+	size_t nw = (size_t)dml_model_nweights(m);
+	struct dml_fx *acc = malloc((nw + 1) * sizeof *acc);
+	double *g = malloc(nw * sizeof *g);
+	if (!acc || !g) {
+		free(acc);
+		free(g);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	struct dml_opt_params op = {
+		.max_iter = m->params.max_iter, .tol = m->params.tol,
+		.ftol = 1e-12,
+	};
+	enum dml_err rc = DML_OK;
+	while (m->opt.phase != DML_PHASE_DONE) {
+		const double *w = dml_model_point(m);
+		memset(acc, 0, (nw + 1) * sizeof *acc);
+		if ((rc = dml_model_eval(m, w, x, y, n, acc, err)))
+			break;
+		double f;
+		dml_model_objective(m, w, acc, n, &f, g);
+		if ((rc = dml_opt_step(&m->opt, m->w, f, g, &op))) {
+			rc = dml_fail(err, rc, "optimizer failed");
+			break;
+		}
+		m->iteration++;
+		if (progress)
+			progress(ctx, m, m->opt.f);
+	}
+	free(acc);
+	free(g);
+	return rc;
+}
+
+/* ---- gradients ---- */
+
+void dml_grad_free(struct dml_grad *g)
+{
+	free(g->sums);
+	dml_leaves_free(&g->leaves);
+	memset(g, 0, sizeof *g);
+}
+
+enum dml_err dml_grad_encode(const struct dml_grad *g, struct dml_buf *b)
+{
+	dml_buf_init(b);
+	sums_write(b, g->sums, g->count);
+	dml_leaves_write(b, &g->leaves);
+	struct dml_header h = {
+		.kind = DML_KIND_GRADIENT, .family = g->family,
+		.schema = g->schema, .basis = g->basis,
+		.iteration = g->iteration, .samples = g->samples,
+		.contributions = g->contributions,
+	};
+	return dml_buf_finish(b, &h);
+}
+
+static const uint32_t grad_known[] = { DML_SEC_SUMS, DML_SEC_LEAVES };
+
+enum dml_err dml_grad_decode(const struct dml_record *rec,
+			     struct dml_grad *g, struct dml_error *err)
+{
+	memset(g, 0, sizeof *g);
+	enum dml_err rc;
+	if (rec->h.kind != DML_KIND_GRADIENT)
+		return dml_fail(err, DML_EKIND, "expected a gradient record, "
+				"found a %s record",
+				dml_kind_name(rec->h.kind));
+	if ((rc = dml_record_check_known(rec, grad_known, 2, err)))
+		return rc;
+	g->family = rec->h.family;
+	g->schema = rec->h.schema;
+	g->basis = rec->h.basis;
+	g->iteration = rec->h.iteration;
+	g->samples = rec->h.samples;
+	g->contributions = rec->h.contributions;
+	if ((rc = sums_read(rec, 0, &g->sums, &g->count, err)) ||
+	    (rc = dml_leaves_read(rec, &g->leaves, err))) {
+		dml_grad_free(g);
+		return rc;
+	}
+	return DML_OK;
+}
+
+enum dml_err dml_model_apply(struct dml_model *m, uint64_t model_hash,
+			     const struct dml_grad *g, struct dml_error *err)
+{
+	size_t nw = (size_t)dml_model_nweights(m);
+	if (g->family != m->family)
+		return dml_fail(err, DML_EMISMATCH,
+				"gradient of a %s model applied to a %s model",
+				dml_family_name(g->family),
+				dml_family_name(m->family));
+	if (g->schema != m->schema.fingerprint)
+		return dml_fail(err, DML_ESCHEMA,
+				"gradient and model have different feature "
+				"schemas");
+	if (g->iteration != m->iteration)
+		return dml_fail(err, DML_EMISMATCH,
+				"gradient was taken at iteration %llu, the "
+				"model is at iteration %llu",
+				(unsigned long long)g->iteration,
+				(unsigned long long)m->iteration);
+	if (g->basis != model_hash)
+		return dml_fail(err, DML_EMISMATCH,
+				"gradient was taken at another model of "
+				"the same iteration");
+	if (g->count != nw + 1)
+		return dml_fail(err, DML_EFORMAT,
+				"gradient has %llu values, the model %zu",
+				(unsigned long long)g->count, nw + 1);
+	if (!dml_leaves_equal(&g->leaves, &m->leaves))
+		return dml_fail(err, DML_EMISMATCH,
+				"gradient covers %llu shards (%llu rows), the "
+				"model was set up on %llu shards (%llu rows)",
+				(unsigned long long)g->leaves.n,
+				(unsigned long long)g->samples,
+				(unsigned long long)m->leaves.n,
+				(unsigned long long)m->samples);
+	if (m->opt.phase == DML_PHASE_DONE)
+		return DML_OK;
+	double *grad = malloc((nw + 1) * sizeof *grad);
+	if (!grad)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	double f;
+	dml_model_objective(m, m->opt.trial, g->sums, g->samples, &f, grad);
+	struct dml_opt_params op = {
+		.max_iter = m->params.max_iter, .tol = m->params.tol,
+		.ftol = 1e-12,
+	};
+	enum dml_err rc = dml_opt_step(&m->opt, m->w, f, grad, &op);
+	free(grad);
+	if (rc)
+		return dml_fail(err, rc, "optimizer failed");
+	m->iteration++;
+	return DML_OK;
+}

@@ -1,0 +1,178 @@
+/* model.h - linear models (logistic, softmax), shard statistics and
+ * gradient records, and the exact reduction that combines them. */
+#ifndef DML_MODEL_H
+#define DML_MODEL_H
+
+#include <stdint.h>
+
+#include "data.h"
+#include "error.h"
+#include "fixed.h"
+#include "optim.h"
+#include "record.h"
+
+enum dml_family {
+	DML_FAMILY_NONE = 0,
+	DML_FAMILY_LOGISTIC = 1,
+	DML_FAMILY_SOFTMAX = 2,
+};
+
+const char *dml_family_name(uint32_t family);
+/* Family by name, DML_FAMILY_NONE if unknown. */
+uint32_t dml_family_parse(const char *name);
+
+struct dml_params {
+	double l2;             /* L2 penalty on weights (not biases) */
+	uint32_t optimizer;    /* enum dml_optimizer */
+	uint32_t max_iter;     /* L-BFGS / GD iterations */
+	double tol;            /* stop when max |gradient| <= tol */
+	uint32_t memory;       /* L-BFGS pairs kept */
+	uint32_t epochs;       /* SGD passes */
+	double learning_rate;  /* SGD step */
+	uint32_t batch;        /* SGD mini-batch rows */
+	uint64_t seed;
+};
+
+void dml_params_default(struct dml_params *p);
+enum dml_err dml_params_check(const struct dml_params *p,
+			      struct dml_error *err);
+
+/* Sorted, duplicate-free set of leaf identities. */
+struct dml_leaves {
+	uint64_t n;
+	uint64_t *id;
+};
+
+void dml_leaves_free(struct dml_leaves *l);
+enum dml_err dml_leaves_set1(struct dml_leaves *l, uint64_t id);
+/* dst = dst U src; DML_EDUPLICATE if they share a leaf (its id in err). */
+enum dml_err dml_leaves_merge(struct dml_leaves *dst,
+			      const struct dml_leaves *src,
+			      struct dml_error *err);
+int dml_leaves_equal(const struct dml_leaves *a, const struct dml_leaves *b);
+void dml_leaves_write(struct dml_buf *b, const struct dml_leaves *l);
+enum dml_err dml_leaves_read(const struct dml_record *rec,
+			     struct dml_leaves *l, struct dml_error *err);
+
+/* ---- statistics of a shard: label counts and feature moments ---- */
+struct dml_stats {
+	uint32_t family;
+	struct dml_schema schema;
+	struct dml_labels labels;
+	struct dml_fx *sums;  /* nfeat sums, then nfeat sums of squares */
+	uint64_t samples, contributions;
+	struct dml_leaves leaves;
+};
+
+void dml_stats_free(struct dml_stats *s);
+enum dml_err dml_stats_from_data(struct dml_stats *s,
+				 const struct dml_data *d,
+				 struct dml_error *err);
+enum dml_err dml_stats_encode(const struct dml_stats *s, struct dml_buf *b);
+enum dml_err dml_stats_decode(const struct dml_record *rec,
+			      struct dml_stats *s, struct dml_error *err);
+
+/* ---- linear model ---- */
+struct dml_model {
+	uint32_t family;
+	struct dml_schema schema;
+	struct dml_labels labels;
+	struct dml_params params;
+	uint32_t nout;        /* 1 for logistic, classes for softmax */
+	uint32_t rows;        /* features + 1 (bias row last) */
+	double *mean, *scale; /* x' = (x - mean) * scale, per feature */
+	double *w;            /* rows * nout, row-major: the model */
+	struct dml_opt opt;
+	uint64_t iteration, samples, contributions;
+	struct dml_leaves leaves;
+};
+
+void dml_model_free(struct dml_model *m);
+/* A new model at zero from reduced statistics. */
+enum dml_err dml_model_from_stats(struct dml_model *m,
+				  const struct dml_stats *s, uint32_t family,
+				  const struct dml_params *p,
+				  struct dml_error *err);
+enum dml_err dml_model_encode(const struct dml_model *m, struct dml_buf *b);
+enum dml_err dml_model_decode(const struct dml_record *rec,
+			      struct dml_model *m, struct dml_error *err);
+uint64_t dml_model_nweights(const struct dml_model *m);
+/* Where the next gradient is wanted (trial point, or w when done). */
+const double *dml_model_point(const struct dml_model *m);
+/* Standardize n rows in place with the model's scaler. */
+void dml_model_standardize(const struct dml_model *m, double *x, uint64_t n);
+
+/* Loss and gradient sums at w over n standardized rows with class
+ * indices y, added exactly into acc[0] (loss) and acc[1..] (gradient). */
+enum dml_err dml_model_eval(const struct dml_model *m, const double *w,
+			    const double *x, const uint32_t *y, uint64_t n,
+			    struct dml_fx *acc, struct dml_error *err);
+/* Objective (mean loss + penalty) and its gradient from sums. */
+void dml_model_objective(const struct dml_model *m, const double *w,
+			 const struct dml_fx *acc, uint64_t n, double *f,
+			 double *g);
+/* Class probabilities for n standardized rows into p (n * classes). */
+void dml_model_proba(const struct dml_model *m, const double *x, uint64_t n,
+		     double *p);
+
+typedef void (*dml_progress_fn)(void *ctx, const struct dml_model *m,
+				double objective);
+/* Fit on n standardized rows in this process, from the model's current
+ * point, with the model's optimizer.  progress may be NULL. */
+enum dml_err dml_model_fit(struct dml_model *m, const double *x,
+			   const uint32_t *y, uint64_t n,
+			   dml_progress_fn progress, void *ctx,
+			   struct dml_error *err);
+
+/* ---- gradient records ---- */
+struct dml_grad {
+	uint32_t family;
+	uint64_t schema, basis, iteration, samples, contributions;
+	uint64_t count;        /* 1 + weights */
+	struct dml_fx *sums;
+	struct dml_leaves leaves;
+};
+
+void dml_grad_free(struct dml_grad *g);
+enum dml_err dml_grad_encode(const struct dml_grad *g, struct dml_buf *b);
+enum dml_err dml_grad_decode(const struct dml_record *rec,
+			     struct dml_grad *g, struct dml_error *err);
+/* One optimizer step of m from a reduced gradient taken at it. */
+enum dml_err dml_model_apply(struct dml_model *m, uint64_t model_hash,
+			     const struct dml_grad *g, struct dml_error *err);
+
+/* ---- reduction: any number of records of one kind into one ---- */
+struct dml_reducer;
+struct dml_reducer *dml_reducer_new(void);
+void dml_reducer_free(struct dml_reducer *r);
+enum dml_err dml_reducer_add(struct dml_reducer *r,
+			     const struct dml_record *rec,
+			     struct dml_error *err);
+uint64_t dml_reducer_contributions(const struct dml_reducer *r);
+/* The reduced record; DML_EEMPTY if nothing was added. */
+enum dml_err dml_reducer_finish(struct dml_reducer *r, struct dml_buf *b,
+				struct dml_error *err);
+
+/* ---- ensembles: several models whose class probabilities are averaged */
+struct dml_ensemble {
+	uint32_t n;
+	struct dml_model *members;
+};
+
+void dml_ensemble_free(struct dml_ensemble *e);
+/* A model record gives a one-member ensemble; an ensemble its members. */
+enum dml_err dml_ensemble_decode(const struct dml_record *rec,
+				 struct dml_ensemble *e,
+				 struct dml_error *err);
+/* Append the members of rec (model or ensemble) to e, checking that the
+ * schema and classes agree with the members already there. */
+enum dml_err dml_ensemble_add(struct dml_ensemble *e,
+			      const struct dml_record *rec,
+			      struct dml_error *err);
+enum dml_err dml_ensemble_encode(const struct dml_ensemble *e,
+				 struct dml_buf *b);
+/* Mean class probabilities of n raw (unstandardized) rows. */
+enum dml_err dml_ensemble_proba(const struct dml_ensemble *e,
+				const double *x, uint64_t n, double *p);
+
+#endif

@@ -1,0 +1,158 @@
+/* record.h - the dml record format (see man/dml-format.5).
+ *
+ * A record is an 80-byte header, a payload of tagged sections, and an
+ * 8-byte trailer.  All integers little-endian, all fields fixed width.
+ *
+ *   header:  magic[8] version:u16 kind:u16 flags:u32 family:u32
+ *            nsections:u32 payload_len:u64 schema:u64 basis:u64
+ *            iteration:u64 samples:u64 contributions:u64 reserved:u32
+ *            header_crc:u32          (CRC-32C of bytes 0..75)
+ *   payload: sections, each  tag:u32 flags:u32 length:u64 data[length]
+ *            zero padding to a multiple of 8
+ *   trailer: crc:u32 (CRC-32C of header and payload) reserved:u32 = 0
+ */
+#ifndef DML_RECORD_H
+#define DML_RECORD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+
+#define DML_MAGIC "\x89" "DML\r\n\x1a"  /* followed by a NUL: 8 bytes */
+#define DML_MAGIC_LEN 8
+#define DML_VERSION 1
+#define DML_HEADER_SIZE 80
+#define DML_TRAILER_SIZE 8
+#define DML_SECTION_HEADER 16
+/* Largest payload a reader accepts (a data block or a big model). */
+#define DML_MAX_PAYLOAD (UINT64_C(1) << 32)
+#define DML_MAX_SECTIONS 4096
+#define DML_MAX_STRING (UINT32_C(1) << 20)
+
+enum dml_kind {
+	DML_KIND_MODEL = 1,
+	DML_KIND_GRADIENT = 2,
+	DML_KIND_STATS = 3,
+	DML_KIND_ENSEMBLE = 4,
+	DML_KIND_DATA = 5,
+};
+#define DML_KIND_MAX 5
+
+/* Section tags (required unless the section's flags say optional). */
+enum dml_tag {
+	DML_SEC_SCHEMA = 1,   /* feature names and label column */
+	DML_SEC_LABELS = 2,   /* class labels, with counts */
+	DML_SEC_LEAVES = 3,   /* sorted 64-bit leaf identities */
+	DML_SEC_PARAMS = 4,   /* hyper-parameters: (key:u32, 0:u32, f64) */
+	DML_SEC_SCALER = 5,   /* per-feature mean and scale, f64 */
+	DML_SEC_WEIGHTS = 6,  /* rows:u32 cols:u32 f64[rows*cols] */
+	DML_SEC_OPTIM = 7,    /* optimizer state */
+	DML_SEC_SUMS = 8,     /* exact sums: count:u64, 24-byte fixed point */
+	DML_SEC_MEMBER = 9,   /* an embedded record (ensembles) */
+	DML_SEC_NOTE = 10,    /* free text (optional) */
+};
+#define DML_SECF_OPTIONAL 1u
+
+struct dml_header {
+	uint16_t version;
+	uint16_t kind;
+	uint32_t flags;
+	uint32_t family;
+	uint32_t nsections;
+	uint64_t payload_len;
+	uint64_t schema;        /* feature schema fingerprint */
+	uint64_t basis;         /* hash of the model a gradient was taken at */
+	uint64_t iteration;
+	uint64_t samples;
+	uint64_t contributions;
+};
+
+struct dml_record {
+	struct dml_header h;
+	unsigned char *payload; /* owned; h.payload_len bytes */
+	size_t cap;
+};
+
+struct dml_section {
+	uint32_t tag;
+	uint32_t flags;
+	const unsigned char *data;
+	uint64_t len;
+};
+
+const char *dml_kind_name(uint32_t kind);
+
+void dml_record_init(struct dml_record *rec);
+void dml_record_free(struct dml_record *rec);
+
+/* Read the next record.  Returns DML_OK and fills rec, or DML_EEMPTY at a
+ * clean end of input (no byte read), or an error.  Memory grows with the
+ * bytes actually read, never with what a header claims. */
+enum dml_err dml_record_read(FILE *f, struct dml_record *rec,
+			     struct dml_error *err);
+/* Same over a byte buffer; *used is set to the bytes consumed. */
+enum dml_err dml_record_parse(const unsigned char *buf, size_t len,
+			      size_t *used, struct dml_record *rec,
+			      struct dml_error *err);
+
+/* Find the first section with this tag: 1 if found. */
+int dml_record_find(const struct dml_record *rec, uint32_t tag,
+		    struct dml_section *sec);
+/* Iterate: *pos starts at 0; returns 1 while there is a section. */
+int dml_record_next(const struct dml_record *rec, uint64_t *pos,
+		    struct dml_section *sec);
+/* Fail on a required section whose tag is not in known[]. */
+enum dml_err dml_record_check_known(const struct dml_record *rec,
+				    const uint32_t *known, size_t nknown,
+				    struct dml_error *err);
+/* Hash of the record as written (header and payload). */
+uint64_t dml_record_hash(const struct dml_record *rec);
+
+/* ---- building a record ---- */
+struct dml_buf {
+	unsigned char *p;
+	size_t len, cap;
+	size_t sec_start;   /* offset of the open section header, or 0 */
+	uint32_t nsections;
+	int oom;
+};
+
+void dml_buf_init(struct dml_buf *b);          /* reserves the header */
+void dml_buf_free(struct dml_buf *b);
+void dml_buf_section(struct dml_buf *b, uint32_t tag, uint32_t flags);
+void dml_buf_end(struct dml_buf *b);           /* close the open section */
+void dml_buf_u32(struct dml_buf *b, uint32_t v);
+void dml_buf_u64(struct dml_buf *b, uint64_t v);
+void dml_buf_f64(struct dml_buf *b, double v);
+void dml_buf_f64s(struct dml_buf *b, const double *v, size_t n);
+void dml_buf_str(struct dml_buf *b, const char *s);  /* u32 len + bytes */
+void dml_buf_bytes(struct dml_buf *b, const void *p, size_t n);
+unsigned char *dml_buf_reserve(struct dml_buf *b, size_t n);
+/* Fill the header (version, nsections, payload_len set here) and trailer.
+ * Afterwards b->p / b->len hold the whole record. */
+enum dml_err dml_buf_finish(struct dml_buf *b, const struct dml_header *h);
+
+/* ---- reading section contents, bounds-checked ---- */
+struct dml_cur {
+	const unsigned char *p;
+	uint64_t left;
+	int bad;
+};
+
+void dml_cur_init(struct dml_cur *c, const struct dml_section *sec);
+uint32_t dml_cur_u32(struct dml_cur *c);
+uint64_t dml_cur_u64(struct dml_cur *c);
+double dml_cur_f64(struct dml_cur *c);
+/* Returns a pointer into the section, not NUL-terminated. */
+const char *dml_cur_str(struct dml_cur *c, uint32_t *len);
+const unsigned char *dml_cur_bytes(struct dml_cur *c, uint64_t n);
+/* Read n f64 into out (n checked against what is left first). */
+int dml_cur_f64s(struct dml_cur *c, double *out, uint64_t n);
+
+uint64_t dml_get64(const unsigned char *p);
+uint32_t dml_get32(const unsigned char *p);
+void dml_put64(unsigned char *p, uint64_t v);
+void dml_put32(unsigned char *p, uint32_t v);
+
+#endif

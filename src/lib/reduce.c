@@ -1,0 +1,265 @@
+/* reduce.c - combine records of one kind exactly: gradients and statistics
+ * by summing, models by the sample-weighted mean of their weights.  Every
+ * sum is fixed-point, leaves and labels are kept sorted, so the result does
+ * not depend on the order or grouping of the inputs. */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct dml_reducer {
+	int started;
+	struct dml_header h;
+	uint64_t samples, contributions;
+	struct dml_leaves leaves;
+	struct dml_fx *sums;
+	uint64_t count;
+	/* stats */
+	struct dml_schema schema;
+	struct dml_strtab labels;
+	uint64_t *label_counts;
+	uint32_t label_cap;
+	/* models */
+	struct dml_model model;
+};
+
+struct dml_reducer *dml_reducer_new(void)
+{
+	return calloc(1, sizeof(struct dml_reducer));
+}
+
+void dml_reducer_free(struct dml_reducer *r)
+{
+	if (!r)
+		return;
+	dml_leaves_free(&r->leaves);
+	free(r->sums);
+	dml_schema_free(&r->schema);
+	dml_strtab_free(&r->labels);
+	free(r->label_counts);
+	dml_model_free(&r->model);
+	free(r);
+}
+
+uint64_t dml_reducer_contributions(const struct dml_reducer *r)
+{
+	return r->contributions;
+}
+
+static enum dml_err add_labels(struct dml_reducer *r,
+			       const struct dml_labels *l,
+			       struct dml_error *err)
+{
+	for (uint32_t i = 0; i < l->n; i++) {
+		uint32_t id = dml_strtab_intern(&r->labels, l->names[i]);
+		if (id == UINT32_MAX)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		if (id >= r->label_cap) {
+			uint32_t cap = r->label_cap ? r->label_cap * 2 : 16;
+			while (cap <= id)
+				cap *= 2;
+			uint64_t *c = realloc(r->label_counts,
+					      cap * sizeof *c);
+			if (!c)
+				return dml_fail(err, DML_ENOMEM, NULL);
+			memset(c + r->label_cap, 0,
+			       (cap - r->label_cap) * sizeof *c);
+			r->label_counts = c;
+			r->label_cap = cap;
+		}
+		r->label_counts[id] += l->counts[i];
+	}
+	return DML_OK;
+}
+
+static enum dml_err add_sums(struct dml_reducer *r, const struct dml_fx *s,
+			     uint64_t n, struct dml_error *err)
+{
+	if (!r->sums) {
+		r->sums = calloc(n ? n : 1, sizeof *r->sums);
+		if (!r->sums)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		r->count = n;
+	}
+	if (n != r->count)
+		return dml_fail(err, DML_EMISMATCH,
+				"records of %llu and %llu values",
+				(unsigned long long)r->count,
+				(unsigned long long)n);
+	for (uint64_t i = 0; i < n; i++)
+		if (dml_fx_add(&r->sums[i], &s[i]))
+			return dml_fail(err, DML_ERANGE,
+					"sum out of range");
+	return DML_OK;
+}
+
+static int same_model_setup(const struct dml_model *a,
+			    const struct dml_model *b)
+{
+	uint32_t nf = a->schema.nfeat;
+	return a->nout == b->nout && a->rows == b->rows &&
+	       dml_labels_equal(&a->labels, &b->labels) &&
+	       !memcmp(a->mean, b->mean, nf * sizeof *a->mean) &&
+	       !memcmp(a->scale, b->scale, nf * sizeof *a->scale) &&
+	       !memcmp(&a->params.l2, &b->params.l2, sizeof(double)) &&
+	       a->params.optimizer == b->params.optimizer;
+}
+
+enum dml_err dml_reducer_add(struct dml_reducer *r,
+			     const struct dml_record *rec,
+			     struct dml_error *err)
+{
+	const struct dml_header *h = &rec->h;
+	enum dml_err rc;
+	if (h->kind != DML_KIND_GRADIENT && h->kind != DML_KIND_STATS &&
+	    h->kind != DML_KIND_MODEL)
+		return dml_fail(err, DML_EKIND,
+				"%s records cannot be reduced (use "
+				"dml-ensemble to combine models into "
+				"ensembles)",
+				dml_kind_name(h->kind));
+	if (r->started) {
+		if (h->kind != r->h.kind)
+			return dml_fail(err, DML_EKIND,
+					"a %s record among %s records",
+					dml_kind_name(h->kind),
+					dml_kind_name(r->h.kind));
+		if (h->schema != r->h.schema)
+			return dml_fail(err, DML_ESCHEMA,
+					"feature schema %016llx differs from "
+					"%016llx of the first record",
+					(unsigned long long)h->schema,
+					(unsigned long long)r->h.schema);
+		if (h->family != r->h.family)
+			return dml_fail(err, DML_EMISMATCH,
+					"a %s record among %s records",
+					dml_family_name(h->family),
+					dml_family_name(r->h.family));
+		if (h->iteration != r->h.iteration)
+			return dml_fail(err, DML_EMISMATCH,
+					"iteration %llu differs from "
+					"iteration %llu of the first record",
+					(unsigned long long)h->iteration,
+					(unsigned long long)r->h.iteration);
+		if (h->basis != r->h.basis)
+			return dml_fail(err, DML_EMISMATCH,
+					"gradient taken at another model than "
+					"the first record's");
+	}
+	struct dml_leaves leaves;
+	if ((rc = dml_leaves_read(rec, &leaves, err)))
+		return rc;
+	rc = dml_leaves_merge(&r->leaves, &leaves, err);
+	dml_leaves_free(&leaves);
+	if (rc)
+		return rc;
+	if (h->kind == DML_KIND_GRADIENT) {
+		struct dml_grad g;
+		if ((rc = dml_grad_decode(rec, &g, err)))
+			return rc;
+		rc = add_sums(r, g.sums, g.count, err);
+		dml_grad_free(&g);
+	} else if (h->kind == DML_KIND_STATS) {
+		struct dml_stats s;
+		if ((rc = dml_stats_decode(rec, &s, err)))
+			return rc;
+		if (!r->started && dml_schema_copy(&r->schema, &s.schema))
+			rc = dml_fail(err, DML_ENOMEM, NULL);
+		if (!rc)
+			rc = add_labels(r, &s.labels, err);
+		if (!rc)
+			rc = add_sums(r, s.sums, 2 * (uint64_t)s.schema.nfeat,
+				      err);
+		dml_stats_free(&s);
+	} else {
+		struct dml_model m;
+		if ((rc = dml_model_decode(rec, &m, err)))
+			return rc;
+		size_t nw = (size_t)dml_model_nweights(&m);
+		double *wn = malloc((nw + 1) * sizeof *wn);
+		struct dml_fx *fx = calloc(nw + 1, sizeof *fx);
+		if (!wn || !fx)
+			rc = dml_fail(err, DML_ENOMEM, NULL);
+		if (!rc && r->started && !same_model_setup(&r->model, &m))
+			rc = dml_fail(err, DML_EMISMATCH,
+				      "models differ in classes, scaler or "
+				      "parameters: they do not come from the "
+				      "same initial model");
+		for (size_t i = 0; !rc && i < nw; i++) {
+			wn[i] = m.w[i] * (double)m.samples;
+			if (dml_fx_from_double(wn[i], &fx[i]))
+				rc = dml_fail(err, DML_ERANGE,
+					      "weight out of range");
+		}
+		if (!rc)
+			rc = add_sums(r, fx, nw, err);
+		free(wn);
+		free(fx);
+		if (!rc && !r->started)
+			r->model = m;
+		else
+			dml_model_free(&m);
+	}
+	if (rc)
+		return rc;
+	if (!r->started) {
+		r->h = *h;
+		r->started = 1;
+	}
+	if (r->samples + h->samples < r->samples)
+		return dml_fail(err, DML_ERANGE, "sample count overflows");
+	r->samples += h->samples;
+	r->contributions += h->contributions;
+	return DML_OK;
+}
+
+enum dml_err dml_reducer_finish(struct dml_reducer *r, struct dml_buf *b,
+				struct dml_error *err)
+{
+	enum dml_err rc = DML_OK;
+	if (!r->started)
+		return dml_fail(err, DML_EEMPTY, "no records to reduce");
+	if (r->h.kind == DML_KIND_GRADIENT) {
+		struct dml_grad g = {
+			.family = r->h.family, .schema = r->h.schema,
+			.basis = r->h.basis, .iteration = r->h.iteration,
+			.samples = r->samples,
+			.contributions = r->contributions, .count = r->count,
+			.sums = r->sums, .leaves = r->leaves,
+		};
+		rc = dml_grad_encode(&g, b);
+	} else if (r->h.kind == DML_KIND_STATS) {
+		struct dml_stats s = {
+			.family = r->h.family, .schema = r->schema,
+			.sums = r->sums, .samples = r->samples,
+			.contributions = r->contributions,
+			.leaves = r->leaves,
+		};
+		s.labels.n = r->labels.n;
+		s.labels.names = r->labels.s;
+		s.labels.counts = r->label_counts;
+		dml_labels_sort(&s.labels);
+		rc = dml_stats_encode(&s, b);
+	} else {
+		struct dml_model *m = &r->model;
+		size_t nw = (size_t)dml_model_nweights(m);
+		for (size_t i = 0; i < nw; i++)
+			m->w[i] = r->samples
+				? dml_fx_to_double(&r->sums[i]) /
+				  (double)r->samples
+				: 0.0;
+		uint32_t method = m->opt.method;
+		dml_opt_free(&m->opt);
+		if (dml_opt_init(&m->opt, method, nw, m->params.memory, m->w))
+			return dml_fail(err, DML_ENOMEM, NULL);
+		m->samples = r->samples;
+		m->contributions = r->contributions;
+		dml_leaves_free(&m->leaves);
+		m->leaves = r->leaves;
+		memset(&r->leaves, 0, sizeof r->leaves);
+		rc = dml_model_encode(m, b);
+	}
+	if (rc)
+		return dml_fail(err, rc, NULL);
+	return DML_OK;
+}

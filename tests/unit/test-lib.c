@@ -1,0 +1,179 @@
+/* test-lib.c - unit tests of the dml library, TAP output. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32c.h"
+#include "fixed.h"
+#include "hash.h"
+#include "numeric.h"
+#include "record.h"
+
+static int ntest, nfail;
+
+static void ok(int cond, const char *what)
+{
+	ntest++;
+	if (!cond)
+		nfail++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, what);
+}
+
+static void test_crc(void)
+{
+	ok(dml_crc32c(0, "123456789", 9) == 0xE3069283u,
+	   "crc32c check value of '123456789'");
+	ok(dml_crc32c(0, "", 0) == 0, "crc32c of nothing is 0");
+	/* incremental equals one-shot, at every split and alignment */
+	unsigned char buf[300];
+	for (int i = 0; i < 300; i++)
+		buf[i] = (unsigned char)(i * 7 + 3);
+	uint32_t whole = dml_crc32c(0, buf + 1, 299);
+	int same = 1;
+	for (int k = 0; k <= 299; k++)
+		same &= dml_crc32c(dml_crc32c(0, buf + 1, (size_t)k),
+				   buf + 1 + k, (size_t)(299 - k)) == whole;
+	ok(same, "crc32c is the same however the input is split");
+}
+
+static void test_hash(void)
+{
+	char buf[100];
+	for (int i = 0; i < 100; i++)
+		buf[i] = (char)i;
+	uint64_t whole = dml_hash(buf, 100, 7);
+	int same = 1;
+	for (int k = 0; k <= 100; k++)
+		for (int j = k; j <= 100; j += 13) {
+			struct dml_hash h;
+			dml_hash_init(&h, 7);
+			dml_hash_update(&h, buf, (size_t)k);
+			dml_hash_update(&h, buf + k, (size_t)(j - k));
+			dml_hash_update(&h, buf + j, (size_t)(100 - j));
+			same &= dml_hash_final(&h) == whole;
+		}
+	ok(same, "hash is independent of how updates split the input");
+	ok(dml_hash("a", 1, 7) != dml_hash("b", 1, 7) &&
+	   dml_hash("", 0, 7) != dml_hash("\0", 1, 7),
+	   "hash tells short inputs apart");
+}
+
+static void test_fixed(void)
+{
+	struct dml_fx a;
+	double vals[] = { 0.0, 1.0, -1.0, 0.1, -0.1, 3.0e20, -7.25e-20,
+			  123456789.123456789, 0x1p94, -0x1p94, 1e-29 };
+	int exact = 1;
+	for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+		dml_fx_from_double(vals[i], &a);
+		double back = dml_fx_to_double(&a);
+		/* values with bits below 2^-96 are rounded */
+		if (fabs(vals[i]) >= 1e-9 || vals[i] == 0)
+			exact &= back == vals[i];
+	}
+	ok(exact, "fixed point round-trips doubles in range");
+	ok(dml_fx_from_double(0x1p95, &a) == DML_ERANGE &&
+	   dml_fx_from_double(NAN, &a) == DML_ERANGE &&
+	   dml_fx_from_double(-INFINITY, &a) == DML_ERANGE,
+	   "fixed point refuses 2^95, NaN and infinity");
+	/* associativity: the same values in many orders, same bits */
+	struct dml_rng r;
+	dml_rng_seed(&r, 42);
+	enum { N = 1000 };
+	double v[N];
+	for (int i = 0; i < N; i++)
+		v[i] = (dml_rng_unit(&r) - 0.5) *
+		       pow(10, (double)dml_rng_below(&r, 30) - 15);
+	struct dml_fx ref = {{0}};
+	for (int i = 0; i < N; i++) {
+		dml_fx_from_double(v[i], &a);
+		dml_fx_add(&ref, &a);
+	}
+	int same = 1;
+	for (int t = 0; t < 20; t++) {
+		for (int i = N - 1; i > 0; i--) {
+			int j = (int)dml_rng_below(&r, (uint64_t)i + 1);
+			double tmp = v[i];
+			v[i] = v[j];
+			v[j] = tmp;
+		}
+		struct dml_fx s = {{0}}, left = {{0}}, right = {{0}};
+		int cut = (int)dml_rng_below(&r, N);
+		for (int i = 0; i < cut; i++) {
+			dml_fx_from_double(v[i], &a);
+			dml_fx_add(&left, &a);
+		}
+		for (int i = cut; i < N; i++) {
+			dml_fx_from_double(v[i], &a);
+			dml_fx_add(&right, &a);
+		}
+		dml_fx_add(&s, &right);
+		dml_fx_add(&s, &left);
+		same &= !memcmp(&s, &ref, sizeof s);
+	}
+	ok(same, "fixed-point sums are the same in any order and grouping");
+	struct dml_fx big, big2;
+	dml_fx_from_double(0x1p94, &big);
+	dml_fx_from_double(0x1p94, &big2);
+	ok(dml_fx_add(&big, &big2) == DML_ERANGE, "fixed-point overflow is "
+	   "detected");
+	unsigned char bytes[DML_FX_BYTES];
+	dml_fx_from_double(-2.5, &a);
+	dml_fx_store(bytes, &a);
+	struct dml_fx b;
+	dml_fx_load(&b, bytes);
+	ok(dml_fx_to_double(&b) == -2.5 && bytes[23] == 0xff &&
+	   bytes[12] == 0xfd && bytes[11] == 0x80 && bytes[0] == 0,
+	   "fixed point is stored little-endian two's complement");
+}
+
+static void test_record(void)
+{
+	struct dml_buf b;
+	dml_buf_init(&b);
+	dml_buf_section(&b, DML_SEC_NOTE, DML_SECF_OPTIONAL);
+	dml_buf_str(&b, "hello");
+	dml_buf_section(&b, DML_SEC_LEAVES, 0);
+	dml_buf_u64(&b, 0);
+	struct dml_header h = { .kind = DML_KIND_STATS, .iteration = 3,
+				.samples = 10 };
+	ok(dml_buf_finish(&b, &h) == DML_OK && b.len == 80 + 32 + 24 + 8,
+	   "a record is header, padded sections and trailer");
+	struct dml_record rec;
+	struct dml_error err;
+	size_t used;
+	dml_record_init(&rec);
+	ok(dml_record_parse(b.p, b.len, &used, &rec, &err) == DML_OK &&
+	   used == b.len && rec.h.iteration == 3 && rec.h.nsections == 2,
+	   "a record parses back");
+	uint32_t known[] = { DML_SEC_LEAVES };
+	ok(dml_record_check_known(&rec, known, 1, &err) == DML_OK,
+	   "an unknown optional section is skipped");
+	int all = 1;
+	for (size_t i = 0; i < b.len * 8; i++) {
+		b.p[i / 8] ^= (unsigned char)(1u << (i % 8));
+		enum dml_err rc = dml_record_parse(b.p, b.len, &used, &rec,
+						   &err);
+		all &= rc != DML_OK;
+		b.p[i / 8] ^= (unsigned char)(1u << (i % 8));
+	}
+	ok(all, "every single flipped bit is detected");
+	int cut = 1;
+	for (size_t n = 0; n < b.len; n++)
+		cut &= dml_record_parse(b.p, n, &used, &rec, &err) != DML_OK;
+	ok(cut, "every truncation is detected");
+	dml_record_free(&rec);
+	dml_buf_free(&b);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	test_crc();
+	test_hash();
+	test_fixed();
+	test_record();
+	printf("1..%d\n", ntest);
+	return nfail != 0;
+}
