@@ -54,6 +54,8 @@ static void usage(void)
 	      "      --epochs=N          SGD passes over the data (default 5)\n"
 	      "      --learning-rate=X   SGD initial step (default 0.1)\n"
 	      "      --batch=N           SGD mini-batch rows (default 64)\n"
+	      "      --warm-start=N      SGD epochs before L-BFGS/GD when fitting in\n"
+	      "                            one process (default 3; 0 for none)\n"
 	      "      --seed=S            random seed (default 1)\n"
 	      "\n"
 	      "Output:\n"
@@ -79,7 +81,7 @@ static void usage(void)
 
 enum {
 	OPT_EMIT = 256, OPT_APPLY, OPT_NO_HEADER, OPT_OPTIMIZER, OPT_MAX_ITER,
-	OPT_TOL, OPT_L2, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED,
+	OPT_TOL, OPT_L2, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_WARM,
 };
 
 static const struct option longopts[] = {
@@ -98,6 +100,7 @@ static const struct option longopts[] = {
 	{ "learning-rate", required_argument, NULL, OPT_LR },
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "warm-start", required_argument, NULL, OPT_WARM },
 	{ "output", required_argument, NULL, 'o' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -108,13 +111,15 @@ static const struct option longopts[] = {
 static void progress(void *ctx, const struct dml_model *m, double f)
 {
 	(void)ctx;
-	if (m->params.optimizer == DML_OPT_SGD)
-		fprintf(stderr, "%s: epoch %llu: mean loss %.10g\n", cli_prog,
+	if (m->opt.evals == 0)
+		fprintf(stderr, "%s: iteration %llu: SGD epoch, mean loss "
+			"%.12g\n", cli_prog,
 			(unsigned long long)m->iteration, f);
 	else
-		fprintf(stderr, "%s: evaluation %llu: iteration %llu: "
+		fprintf(stderr, "%s: iteration %llu: %s step %llu, "
 			"objective %.12g\n", cli_prog,
-			(unsigned long long)m->opt.evals,
+			(unsigned long long)m->iteration,
+			dml_optimizer_name(m->opt.method),
 			(unsigned long long)m->opt.iters, f);
 }
 
@@ -267,6 +272,7 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		m.params.learning_rate = o->params.learning_rate;
 		m.params.batch = o->params.batch;
 		m.params.seed = o->params.seed;
+		m.params.warm_start = o->params.warm_start;
 		uint32_t method = o->params.optimizer == DML_OPT_SGD
 				  ? DML_OPT_GD : o->params.optimizer;
 		dml_opt_free(&m.opt);
@@ -383,6 +389,10 @@ int main(int argc, char **argv)
 		case OPT_SEED:
 			o.params.seed = cli_uint("--seed", optarg, 0,
 						 UINT64_MAX);
+			break;
+		case OPT_WARM:
+			o.params.warm_start = (uint32_t)cli_uint(
+				"--warm-start", optarg, 0, 1000000);
 			break;
 		case 'o': o.output = optarg; break;
 		case 'v': o.verbose = 1; break;

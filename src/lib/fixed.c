@@ -21,16 +21,25 @@ static int is_negative(const struct dml_fx *x)
 
 enum dml_err dml_fx_from_double(double v, struct dml_fx *out)
 {
-	memset(out, 0, sizeof *out);
-	if (!isfinite(v) || fabs(v) >= 0x1p95)
-		return DML_ERANGE;
-	if (v == 0.0)
-		return DML_OK;
-	int e;
-	double m = frexp(fabs(v), &e);          /* 0.5 <= m < 1 */
-	uint64_t mant = (uint64_t)ldexp(m, 53); /* exact, < 2^53 */
-	int s = e - 53 + DML_FX_FRAC;            /* value * 2^96 = mant * 2^s */
+	uint64_t bits;
+	memcpy(&bits, &v, 8);
+	int biased = (int)((bits >> 52) & 0x7ff);
+	uint64_t mant = bits & ((UINT64_C(1) << 52) - 1);
+	out->w[0] = out->w[1] = out->w[2] = 0;
+	if (biased == 0x7ff)
+		return DML_ERANGE; /* NaN or infinity */
+	if (biased == 0) {
+		if (mant == 0)
+			return DML_OK;
+		biased = 1; /* subnormal: far below 2^-96, rounds to 0 */
+	} else {
+		mant |= UINT64_C(1) << 52;
+	}
+	/* |v| = mant * 2^(biased - 1075); times 2^96: shift by s */
+	int s = biased - 1075 + DML_FX_FRAC;
 	if (s >= 0) {
+		if (s + 53 > 191)
+			return DML_ERANGE; /* |v| >= 2^95 */
 		int limb = s / 64, bit = s % 64;
 		out->w[limb] = mant << bit;
 		if (bit && limb + 1 < 3)
@@ -38,7 +47,7 @@ enum dml_err dml_fx_from_double(double v, struct dml_fx *out)
 	} else {
 		int r = -s;
 		if (r > 54)
-			return DML_OK; /* below half an ulp of 2^-96: rounds to 0 */
+			return DML_OK; /* below half a unit of 2^-96 */
 		uint64_t q = mant >> r;
 		uint64_t rem = mant & ((UINT64_C(1) << r) - 1);
 		uint64_t half = UINT64_C(1) << (r - 1);
@@ -46,7 +55,7 @@ enum dml_err dml_fx_from_double(double v, struct dml_fx *out)
 			q++;
 		out->w[0] = q;
 	}
-	if (v < 0)
+	if (bits >> 63)
 		negate(out);
 	return DML_OK;
 }

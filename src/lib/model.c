@@ -8,7 +8,8 @@
 
 #include "numeric.h"
 
-#define BLOCK 256 /* rows per exactly-added partial sum */
+#define BLOCK 256  /* rows per matrix product */
+#define CHUNK 4096 /* rows per exactly-added partial sum */
 
 const char *dml_family_name(uint32_t family)
 {
@@ -33,7 +34,7 @@ uint32_t dml_family_parse(const char *name)
 
 enum {
 	P_L2 = 1, P_OPTIMIZER, P_MAX_ITER, P_TOL, P_MEMORY, P_EPOCHS,
-	P_LEARNING_RATE, P_BATCH, P_SEED,
+	P_LEARNING_RATE, P_BATCH, P_SEED, P_WARM_START,
 };
 
 void dml_params_default(struct dml_params *p)
@@ -47,6 +48,7 @@ void dml_params_default(struct dml_params *p)
 	p->learning_rate = 0.1;
 	p->batch = 64;
 	p->seed = 1;
+	p->warm_start = 3;
 }
 
 enum dml_err dml_params_check(const struct dml_params *p,
@@ -86,6 +88,7 @@ static void params_write(struct dml_buf *b, const struct dml_params *p)
 	REAL(P_LEARNING_RATE, p->learning_rate);
 	INT(P_BATCH, p->batch);
 	INT(P_SEED, p->seed);
+	INT(P_WARM_START, p->warm_start);
 #undef REAL
 #undef INT
 	dml_buf_end(b);
@@ -117,6 +120,7 @@ static enum dml_err params_read(const struct dml_record *rec,
 		case P_LEARNING_RATE: p->learning_rate = v; break;
 		case P_BATCH: p->batch = (uint32_t)u; break;
 		case P_SEED: p->seed = u; break;
+		case P_WARM_START: p->warm_start = (uint32_t)u; break;
 		default: break; /* a newer parameter: ignored */
 		}
 	}
@@ -679,22 +683,28 @@ enum dml_err dml_model_eval(const struct dml_model *m, const double *w,
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
 	enum dml_err rc = DML_OK;
-	for (uint64_t r0 = 0; r0 < n && !rc; r0 += BLOCK) {
-		uint64_t nr = n - r0 < BLOCK ? n - r0 : BLOCK;
-		const double *xb = x + r0 * nf;
-		scores(m, w, xb, nr, z);
-		g[0] = residual(m, z, y + r0, nr);
+	/* Rows are taken in chunks of CHUNK; each chunk's sums are formed in
+	 * double, BLOCK rows per product, then added exactly.  The chunking
+	 * depends only on the row index, never on threads or buffering. */
+	for (uint64_t c0 = 0; c0 < n && !rc; c0 += CHUNK) {
+		uint64_t c1 = n - c0 < CHUNK ? n : c0 + CHUNK;
 		double *gw = g + 1, *gb = g + 1 + (size_t)nf * k;
-		double one = 1.0, zero = 0.0;
-		if (nf)
-			bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, nf, k,
-				  (dim_t)nr, &one, (double *)xb, nf, 1, z, k,
-				  1, &zero, gw, k, 1);
-		for (uint32_t c = 0; c < k; c++) {
-			double s = 0;
+		g[0] = 0;
+		memset(gb, 0, k * sizeof *gb);
+		for (uint64_t r0 = c0; r0 < c1; r0 += BLOCK) {
+			uint64_t nr = c1 - r0 < BLOCK ? c1 - r0 : BLOCK;
+			const double *xb = x + r0 * nf;
+			scores(m, w, xb, nr, z);
+			g[0] += residual(m, z, y + r0, nr);
+			double one = 1.0, beta = r0 == c0 ? 0.0 : 1.0;
+			if (nf)
+				bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE,
+					  nf, k, (dim_t)nr, &one,
+					  (double *)xb, nf, 1, z, k, 1, &beta,
+					  gw, k, 1);
 			for (uint64_t r = 0; r < nr; r++)
-				s += z[r * k + c];
-			gb[c] = s;
+				for (uint32_t c = 0; c < k; c++)
+					gb[c] += z[r * k + c];
 		}
 		if (dml_fx_add_doubles(acc, g, nw + 1))
 			rc = dml_fail(err, DML_ERANGE,
@@ -757,7 +767,7 @@ void dml_model_proba(const struct dml_model *m, const double *x, uint64_t n,
 }
 
 static enum dml_err fit_sgd(struct dml_model *m, const double *x,
-			    const uint32_t *y, uint64_t n,
+			    const uint32_t *y, uint64_t n, uint32_t epochs,
 			    dml_progress_fn progress, void *ctx,
 			    struct dml_error *err)
 {
@@ -780,7 +790,7 @@ static enum dml_err fit_sgd(struct dml_model *m, const double *x,
 	for (uint64_t i = 0; i < n; i++)
 		perm[i] = i;
 	uint64_t t = 0, steps_per_epoch = (n + bs - 1) / bs;
-	for (uint32_t e = 0; e < m->params.epochs; e++) {
+	for (uint32_t e = 0; e < epochs; e++) {
 		for (uint64_t i = n; i > 1; i--) {
 			uint64_t j = dml_rng_below(&rng, i);
 			uint64_t tmp = perm[i - 1];
@@ -827,6 +837,7 @@ static enum dml_err fit_sgd(struct dml_model *m, const double *x,
 						"SGD diverged (lower "
 						"--learning-rate)");
 			}
+		m->iteration++;
 		if (progress)
 			progress(ctx, m, loss / (double)n);
 	}
@@ -847,7 +858,13 @@ enum dml_err dml_model_fit(struct dml_model *m, const double *x,
 	if (n == 0)
 		return dml_fail(err, DML_EEMPTY, "no rows to fit");
 	if (m->params.optimizer == DML_OPT_SGD)
-		return fit_sgd(m, x, y, n, progress, ctx, err);
+		return fit_sgd(m, x, y, n, m->params.epochs, progress, ctx,
+			       err);
+	enum dml_err rc;
+	if (m->params.warm_start && m->opt.phase == DML_PHASE_START &&
+	    (rc = fit_sgd(m, x, y, n, m->params.warm_start, progress, ctx,
+			  err)))
+		return rc;
 	size_t nw = (size_t)dml_model_nweights(m);
 	struct dml_fx *acc = malloc((nw + 1) * sizeof *acc);
 	double *g = malloc(nw * sizeof *g);
@@ -860,7 +877,7 @@ enum dml_err dml_model_fit(struct dml_model *m, const double *x,
 		.max_iter = m->params.max_iter, .tol = m->params.tol,
 		.ftol = 1e-12,
 	};
-	enum dml_err rc = DML_OK;
+	rc = DML_OK;
 	while (m->opt.phase != DML_PHASE_DONE) {
 		const double *w = dml_model_point(m);
 		memset(acc, 0, (nw + 1) * sizeof *acc);

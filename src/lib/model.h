@@ -31,6 +31,7 @@ struct dml_params {
 	double learning_rate;  /* SGD step */
 	uint32_t batch;        /* SGD mini-batch rows */
 	uint64_t seed;
+	uint32_t warm_start;   /* SGD epochs before L-BFGS/GD in one process */
 };
 
 void dml_params_default(struct dml_params *p);
