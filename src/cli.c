@@ -163,6 +163,12 @@ unsigned char cli_delimiter(const char *value)
 	return (unsigned char)value[0];
 }
 
+uint32_t cli_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 1024 ? 1024 : (uint32_t)n;
+}
+
 const char *cli_name(const char *path)
 {
 	return !path || !strcmp(path, "-") ? "(standard input)" : path;
@@ -326,7 +332,7 @@ void cli_load_csv(char **files, int nfiles, const struct dml_load_opts *o,
 	for (int i = 0; i < nfiles; i++) {
 		FILE *f = cli_open(files[i]);
 		struct dml_error err = {0};
-		enum dml_err rc = dml_data_load_csv(d, fileno(f), o, &err);
+		enum dml_err rc = dml_data_load(d, fileno(f), o, &err);
 		if (rc)
 			cli_die_err(&err, cli_name(files[i]));
 		cli_close(f, files[i]);

@@ -36,6 +36,8 @@ uint64_t cli_uint(const char *name, const char *value, uint64_t min,
 double cli_double(const char *name, const char *value, double min,
 		  double max);
 unsigned char cli_delimiter(const char *value);
+/* Online CPUs, at least 1. */
+uint32_t cli_cpus(void);
 
 /* Open an input; "-" is standard input.  Dies with the name on failure. */
 FILE *cli_open(const char *path);

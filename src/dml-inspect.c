@@ -21,7 +21,8 @@ static void usage(void)
 	      "  -j, --json              one JSON object per record, one per line\n"
 	      "  -f, --field=NAME        print only this field of each record: kind,\n"
 	      "                            family, iteration, samples, contributions,\n"
-	      "                            features, classes, status, objective\n"
+	      "                            features, classes, status, objective,\n"
+	      "                            members\n"
 	      "  -h, --help              display this help and exit\n"
 	      "  -V, --version           output version information and exit\n"
 	      "\n"
@@ -44,7 +45,7 @@ static const struct option longopts[] = {
 
 static const char *fields[] = {
 	"kind", "family", "iteration", "samples", "contributions",
-	"features", "classes", "status", "objective", NULL,
+	"features", "classes", "status", "objective", "members", NULL,
 };
 
 static void json_str(const char *s)
@@ -74,6 +75,10 @@ struct info {
 	int has_model;
 	struct dml_ensemble ens;
 	int has_ens;
+	/* what to show: the record's own sections, or an ensemble's first
+	 * member's (all members share features and classes) */
+	const struct dml_schema *sch;
+	const struct dml_labels *lab;
 };
 
 static void gather(struct info *in, const struct dml_record *rec)
@@ -90,6 +95,10 @@ static void gather(struct info *in, const struct dml_record *rec)
 	if (rec->h.kind == DML_KIND_ENSEMBLE)
 		in->has_ens = dml_ensemble_decode(rec, &in->ens, &err) ==
 			      DML_OK;
+	in->sch = in->has_schema ? &in->schema
+		  : in->has_ens ? &in->ens.members[0].schema : NULL;
+	in->lab = in->has_labels ? &in->labels
+		  : in->has_ens ? &in->ens.members[0].labels : NULL;
 }
 
 static void release(struct info *in)
@@ -129,13 +138,16 @@ static void print_field(const struct info *in, const char *f)
 	else if (!strcmp(f, "contributions"))
 		printf("%llu\n", (unsigned long long)h->contributions);
 	else if (!strcmp(f, "features"))
-		printf("%u\n", in->has_schema ? in->schema.nfeat : 0);
+		printf("%u\n", in->sch ? in->sch->nfeat : 0);
 	else if (!strcmp(f, "classes"))
-		printf("%u\n", in->has_labels ? in->labels.n : 0);
+		printf("%u\n", in->lab ? in->lab->n : 0);
 	else if (!strcmp(f, "status"))
 		puts(status(in));
 	else if (!strcmp(f, "objective"))
 		printf("%.17g\n", in->has_model ? in->model.opt.f : NAN);
+	else if (!strcmp(f, "members"))
+		printf("%u\n", in->has_ens ? in->ens.n
+				       : (uint32_t)in->has_model);
 }
 
 static void print_text(const struct info *in, const char *name, uint64_t n)
@@ -149,23 +161,23 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 	       (unsigned long long)(h->payload_len + DML_HEADER_SIZE +
 				    DML_TRAILER_SIZE));
 	printf("  schema         %016llx\n", (unsigned long long)h->schema);
-	if (in->has_schema) {
-		printf("  features       %u:", in->schema.nfeat);
-		for (uint32_t i = 0; i < in->schema.nfeat && i < 8; i++)
-			printf(" %s", in->schema.names[i]);
-		if (in->schema.nfeat > 8)
+	if (in->sch) {
+		printf("  features       %u:", in->sch->nfeat);
+		for (uint32_t i = 0; i < in->sch->nfeat && i < 8; i++)
+			printf(" %s", in->sch->names[i]);
+		if (in->sch->nfeat > 8)
 			printf(" ...");
-		printf("\n  label column   %s\n", in->schema.label);
+		printf("\n  label column   %s\n", in->sch->label);
 	}
-	if (in->has_labels) {
-		printf("  classes        %u:", in->labels.n);
-		for (uint32_t i = 0; i < in->labels.n && i < 20; i++) {
-			printf(" %s", in->labels.names[i]);
+	if (in->lab) {
+		printf("  classes        %u:", in->lab->n);
+		for (uint32_t i = 0; i < in->lab->n && i < 20; i++) {
+			printf(" %s", in->lab->names[i]);
 			if (h->kind == DML_KIND_STATS)
 				printf(" (%llu)",
-				       (unsigned long long)in->labels.counts[i]);
+				       (unsigned long long)in->lab->counts[i]);
 		}
-		printf(in->labels.n > 20 ? " ...\n" : "\n");
+		printf(in->lab->n > 20 ? " ...\n" : "\n");
 	}
 	printf("  iteration      %llu\n", (unsigned long long)h->iteration);
 	printf("  samples        %llu\n", (unsigned long long)h->samples);
@@ -213,25 +225,30 @@ static void print_json(const struct info *in, const char *name, uint64_t n)
 	       (unsigned long long)h->schema, (unsigned long long)h->iteration,
 	       (unsigned long long)h->samples,
 	       (unsigned long long)h->contributions);
-	if (in->has_schema) {
+	if (h->basis)
+		printf(",\"basis\":\"%016llx\"", (unsigned long long)h->basis);
+	if (in->sch) {
 		printf(",\"label\":");
-		json_str(in->schema.label);
+		json_str(in->sch->label);
 		printf(",\"features\":[");
-		for (uint32_t i = 0; i < in->schema.nfeat; i++) {
+		for (uint32_t i = 0; i < in->sch->nfeat; i++) {
 			if (i)
 				putchar(',');
-			json_str(in->schema.names[i]);
+			json_str(in->sch->names[i]);
+		}
+		putchar(']');
+	}
+	if (in->lab) {
+		printf(",\"classes\":[");
+		for (uint32_t i = 0; i < in->lab->n; i++) {
+			if (i)
+				putchar(',');
+			json_str(in->lab->names[i]);
 		}
 		putchar(']');
 	}
 	if (in->has_labels) {
-		printf(",\"classes\":[");
-		for (uint32_t i = 0; i < in->labels.n; i++) {
-			if (i)
-				putchar(',');
-			json_str(in->labels.names[i]);
-		}
-		printf("],\"class_counts\":[");
+		printf(",\"class_counts\":[");
 		for (uint32_t i = 0; i < in->labels.n; i++)
 			printf("%s%llu", i ? "," : "",
 			       (unsigned long long)in->labels.counts[i]);

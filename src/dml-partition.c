@@ -24,6 +24,7 @@ struct shard {
 	FILE *pipe;         /* or a --filter command */
 	FILE *f;
 	char *name;
+	struct dml_block block; /* --format bin: rows not yet written */
 };
 
 struct part {
@@ -42,6 +43,12 @@ struct part {
 	struct dml_strtab classes;
 	uint64_t *class_count;
 	uint32_t class_cap;
+	/* --format bin */
+	int bin;
+	uint32_t dtype;
+	struct dml_colmap map;
+	struct dml_schema schema;
+	double *x;
 	int started;
 	const char *input;
 };
@@ -68,6 +75,11 @@ static void usage(void)
 	      "                            appear whole or not at all\n"
 	      "      --filter=CMD        pipe shard i into the shell command CMD, with\n"
 	      "                            DML_SHARD=i in its environment\n"
+	      "  -f, --format=FORMAT     csv (default) or bin: binary data records,\n"
+	      "                            rows in blocks of 4096, which every dml\n"
+	      "                            reader detects; -y names the label column\n"
+	      "      --dtype=TYPE        value type of --format bin: f32 (default)\n"
+	      "                            or f64\n"
 	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
 	      "      --no-header         the input has no header row\n"
 	      "  -h, --help              display this help and exit\n"
@@ -75,6 +87,7 @@ static void usage(void)
 	      "\n"
 	      "Examples:\n"
 	      "  dml-partition -n 4 -o 'shard-%d.csv' train.csv\n"
+	      "  dml-partition -n 1 -f bin -y label -o train.bin train.csv\n"
 	      "  dml-partition -n 2 -s stratified -y label \\\n"
 	      "    --filter 'ssh worker$DML_SHARD \"cat > shard.csv\"' train.csv\n"
 	      "\n"
@@ -83,7 +96,7 @@ static void usage(void)
 	exit(0);
 }
 
-enum { OPT_SEED = 256, OPT_FILTER, OPT_NO_HEADER };
+enum { OPT_SEED = 256, OPT_FILTER, OPT_NO_HEADER, OPT_DTYPE };
 
 static const struct option longopts[] = {
 	{ "shards", required_argument, NULL, 'n' },
@@ -93,6 +106,8 @@ static const struct option longopts[] = {
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "output", required_argument, NULL, 'o' },
 	{ "filter", required_argument, NULL, OPT_FILTER },
+	{ "format", required_argument, NULL, 'f' },
+	{ "dtype", required_argument, NULL, OPT_DTYPE },
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
 	{ "help", no_argument, NULL, 'h' },
@@ -100,9 +115,12 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* A pattern must hold exactly one %d (with optional zero-padded width). */
-static void check_pattern(const char *p)
+/* A pattern must hold exactly one %d (with optional zero-padded width);
+ * with one shard it may also be a plain file name. */
+static void check_pattern(const char *p, uint64_t n)
 {
+	if (n == 1 && !strchr(p, '%'))
+		return;
 	int conv = 0;
 	for (const char *s = p; *s; s++) {
 		if (*s != '%')
@@ -142,11 +160,16 @@ static void open_shards(struct part *pt)
 			s->f = s->pipe;
 			continue;
 		}
-		int len = snprintf(NULL, 0, pt->pattern, (int)i);
-		s->name = malloc((size_t)len + 1);
-		if (!s->name)
+		if (strchr(pt->pattern, '%')) {
+			int len = snprintf(NULL, 0, pt->pattern, (int)i);
+			s->name = malloc((size_t)len + 1);
+			if (!s->name)
+				cli_die("out of memory");
+			snprintf(s->name, (size_t)len + 1, pt->pattern,
+				 (int)i);
+		} else if (!(s->name = strdup(pt->pattern))) {
 			cli_die("out of memory");
-		snprintf(s->name, (size_t)len + 1, pt->pattern, (int)i);
+		}
 		cli_out_open(&s->out, s->name);
 		s->f = s->out.f;
 		setvbuf(s->f, NULL, _IOFBF, 1 << 16);
@@ -227,10 +250,42 @@ static enum dml_err on_header(void *ctx, char **f, size_t n, uint64_t line,
 			return dml_fail(err, DML_ENOCOLUMN,
 					"column '%s' not found", want);
 	}
+	if (pt->bin) {
+		struct dml_load_opts lo = { .csv = pt->csv, .label = pt->label };
+		enum dml_err rc = dml_colmap_build(&pt->map, f, n, &lo,
+						   &pt->schema, err);
+		if (rc)
+			return rc;
+		pt->x = malloc(((size_t)pt->schema.nfeat + 1) * sizeof *pt->x);
+		if (!pt->x)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		for (uint64_t i = 0; i < pt->n; i++)
+			if (dml_block_init(&pt->shards[i].block,
+					   pt->schema.nfeat, pt->dtype,
+					   pt->map.label_col >= 0))
+				return dml_fail(err, DML_ENOMEM, NULL);
+		return DML_OK;
+	}
 	if (f)
 		for (uint64_t i = 0; i < pt->n; i++)
 			put_row(pt, pt->shards[i].f, f, n);
 	return DML_OK;
+}
+
+/* Write a shard's pending rows as one data record. */
+static enum dml_err flush_block(struct part *pt, uint64_t i,
+				struct dml_error *err)
+{
+	struct shard *s = &pt->shards[i];
+	if (s->block.n == 0)
+		return DML_OK;
+	struct dml_buf b;
+	enum dml_err rc = dml_block_encode(&s->block, &pt->schema, &b);
+	if (!rc && fwrite(b.p, 1, b.len, s->f) != b.len)
+		rc = dml_fail(err, DML_EIO, "cannot write shard %llu: %s",
+			      (unsigned long long)i, strerror(errno));
+	dml_buf_free(&b);
+	return rc == DML_ENOMEM ? dml_fail(err, rc, NULL) : rc;
 }
 
 static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
@@ -281,6 +336,16 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 	}
 	}
 	pt->row++;
+	if (pt->bin) {
+		const char *label;
+		if ((rc = dml_colmap_row(&pt->map, f, n, pt->x, &label, err)))
+			return rc;
+		if (dml_block_add(&pt->shards[shard].block, pt->x, label))
+			return dml_fail(err, DML_ENOMEM, NULL);
+		if (pt->shards[shard].block.n == DML_BLOCK_ROWS)
+			return flush_block(pt, shard, err);
+		return DML_OK;
+	}
 	put_row(pt, pt->shards[shard].f, f, n);
 	if (ferror(pt->shards[shard].f))
 		return dml_fail(err, DML_EIO, "cannot write shard %llu: %s",
@@ -323,7 +388,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 1;
 	int c;
 	cli_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "n:s:k:y:o:d:hV", longopts,
+	while ((c = getopt_long(argc, argv, "n:s:k:y:o:f:d:hV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -348,6 +413,22 @@ int main(int argc, char **argv)
 			break;
 		case 'o': pt.pattern = optarg; break;
 		case OPT_FILTER: pt.filter = optarg; break;
+		case 'f':
+			if (!strcmp(optarg, "bin"))
+				pt.bin = 1;
+			else if (strcmp(optarg, "csv"))
+				cli_usage("--format: unknown format '%s' (csv, "
+					  "bin)", optarg);
+			break;
+		case OPT_DTYPE:
+			if (!strcmp(optarg, "f32"))
+				pt.dtype = DML_F32;
+			else if (!strcmp(optarg, "f64"))
+				pt.dtype = DML_F64;
+			else
+				cli_usage("--dtype: unknown type '%s' (f32, "
+					  "f64)", optarg);
+			break;
 		case 'd': pt.csv.delim = cli_delimiter(optarg); break;
 		case OPT_NO_HEADER: pt.csv.no_header = 1; break;
 		case 'h': usage();
@@ -361,7 +442,11 @@ int main(int argc, char **argv)
 		cli_usage("-s hash needs the key column (-k)");
 	if (pt.strategy == S_STRATIFIED && !pt.label)
 		cli_usage("-s stratified needs the label column (-y)");
-	check_pattern(pt.pattern);
+	if (pt.dtype && !pt.bin)
+		cli_usage("--dtype goes with --format bin");
+	if (!pt.dtype)
+		pt.dtype = DML_F32;
+	check_pattern(pt.pattern, pt.n);
 	pt.delim = pt.csv.delim ? pt.csv.delim : ',';
 	dml_rng_seed(&pt.rng, seed);
 	signal(SIGPIPE, SIG_IGN);
@@ -376,9 +461,10 @@ int main(int argc, char **argv)
 		if (pt.strategy == S_RANGE) {
 			in[i] = seekable(files[i], in[i]);
 			struct dml_error err = {0};
-			enum dml_err rc = dml_csv_read(fileno(in[i]), &pt.csv,
-						       NULL, count_rows, &pt,
-						       NULL, &err);
+			struct dml_src src;
+			dml_src_init(&src, fileno(in[i]), NULL);
+			enum dml_err rc = dml_csv_read(&src, &pt.csv, NULL,
+						       count_rows, &pt, &err);
 			if (rc && rc != DML_EEMPTY)
 				cli_die_err(&err, cli_name(files[i]));
 			if (lseek(fileno(in[i]), 0, SEEK_SET) != 0)
@@ -389,15 +475,22 @@ int main(int argc, char **argv)
 	open_shards(&pt);
 	for (int i = 0; i < nfiles; i++) {
 		struct dml_error err = {0};
-		enum dml_err rc = dml_csv_read(fileno(in[i]), &pt.csv,
-					       on_header, on_row, &pt, NULL,
-					       &err);
+		struct dml_src src;
+		dml_src_init(&src, fileno(in[i]), NULL);
+		enum dml_err rc = dml_csv_read(&src, &pt.csv, on_header,
+					       on_row, &pt, &err);
 		if (rc == DML_EEMPTY && !err.detail[0])
 			cli_die("%s: empty input", cli_name(files[i]));
 		if (rc && rc != DML_EEMPTY)
 			cli_die_err(&err, cli_name(files[i]));
 		if (in[i] != stdin)
 			fclose(in[i]);
+	}
+	for (uint64_t i = 0; pt.bin && i < pt.n; i++) {
+		struct dml_error err = {0};
+		if (flush_block(&pt, i, &err))
+			cli_die_err(&err, "output");
+		dml_block_free(&pt.shards[i].block);
 	}
 	for (uint64_t i = 0; i < pt.n; i++) {
 		struct shard *s = &pt.shards[i];

@@ -119,7 +119,9 @@ static void flush_batch(struct pred *s)
 	}
 	s->nb = 0;
 	if (s->stream && !s->eval && fflush(out.f) != 0)
-		cli_die("write error: %s", strerror(errno));
+		cli_die("%s: write error: %s",
+			out.to_stdout ? "standard output" : out.path,
+			strerror(errno));
 }
 
 static enum dml_err on_header(void *ctx, char **f, size_t n, uint64_t line,
@@ -159,6 +161,32 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 	return DML_OK;
 }
 
+/* Binary data records: rows mapped by feature name, in batches. */
+static enum dml_err predict_records(struct pred *s, struct dml_src *src,
+				    struct dml_error *err)
+{
+	struct dml_data d;
+	struct dml_load_opts lo = s->lo;
+	lo.classes = NULL;
+	dml_data_init(&d);
+	enum dml_err rc = dml_data_load_src(&d, src, &lo, err);
+	if (!rc && s->eval && !d.has_label)
+		rc = dml_fail(err, DML_ENOLABEL,
+			      "label column '%s' not found (needed by "
+			      "--eval)", s->lo.label);
+	for (uint64_t r = 0; !rc && r < d.n; r++) {
+		memcpy(s->x + s->nb * s->nf, d.x + r * s->nf,
+		       s->nf * sizeof *s->x);
+		if (s->eval)
+			s->y[s->nb] = dml_labels_find(&s->first->labels,
+						      d.labels.s[d.y[r]]);
+		if (++s->nb == s->batch)
+			flush_batch(s);
+	}
+	dml_data_free(&d);
+	return rc;
+}
+
 static void predict_input(struct pred *s, const char *path)
 {
 	FILE *f = cli_open(path);
@@ -167,8 +195,16 @@ static void predict_input(struct pred *s, const char *path)
 	s->batch = s->stream && !s->eval ? 1 : BATCH;
 	s->have_map = 0;
 	struct dml_error err = {0};
-	enum dml_err rc = dml_csv_read(fileno(f), &s->lo.csv, on_header,
-				       on_row, s, NULL, &err);
+	struct dml_src src;
+	dml_src_init(&src, fileno(f), NULL);
+	int isrec = dml_src_is_record(&src);
+	enum dml_err rc;
+	if (isrec > 0) {
+		rc = predict_records(s, &src, &err);
+	} else {
+		rc = dml_csv_read(&src, &s->lo.csv, on_header, on_row, s,
+				  &err);
+	}
 	if (rc)
 		cli_die_err(&err, cli_name(path));
 	flush_batch(s);

@@ -103,9 +103,9 @@ int main(int argc, char **argv)
 	uint64_t got = dml_reducer_contributions(r);
 	if (have_expect && got != expect)
 		cli_die("expected %llu contributions, got %llu (from %llu "
-			"records)",
+			"record%s)",
 			(unsigned long long)expect, (unsigned long long)got,
-			(unsigned long long)total);
+			(unsigned long long)total, total == 1 ? "" : "s");
 	struct dml_buf b;
 	struct dml_error err = {0};
 	struct cli_out out;

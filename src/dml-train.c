@@ -18,6 +18,7 @@ struct opts {
 	struct dml_params params;
 	struct dml_csv_opts csv;
 	int verbose;
+	uint32_t threads;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -61,6 +62,8 @@ static void usage(void)
 	      "Output:\n"
 	      "  -o, --output=FILE       write the record to FILE (default standard\n"
 	      "                            output); it appears whole or not at all\n"
+	      "  -j, --threads=N         threads for gradient passes (default: the\n"
+	      "                            number of CPUs); results do not depend on N\n"
 	      "  -v, --verbose           print the objective at every iteration\n"
 	      "  -h, --help              display this help and exit\n"
 	      "  -V, --version           output version information and exit\n"
@@ -102,6 +105,7 @@ static const struct option longopts[] = {
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "warm-start", required_argument, NULL, OPT_WARM },
 	{ "output", required_argument, NULL, 'o' },
+	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -241,6 +245,7 @@ static void do_gradient(const struct opts *o, char **files, int nfiles)
 	g.sums = calloc(nw + 1, sizeof *g.sums);
 	if (!g.sums || dml_leaves_set1(&g.leaves, dml_data_leaf(&d)))
 		cli_die("out of memory");
+	m.threads = o->threads;
 	if (dml_model_eval(&m, dml_model_point(&m), d.x, d.y, d.n, g.sums,
 			   &err))
 		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
@@ -307,6 +312,7 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		free(map);
 		dml_model_standardize(&m, d.x, d.n);
 	}
+	m.threads = o->threads;
 	if (dml_model_fit(&m, d.x, d.y, d.n, o->verbose ? progress : NULL,
 			  NULL, &err))
 		cli_die_err(&err, first);
@@ -324,11 +330,11 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .emit = EMIT_MODEL };
+	struct opts o = { .emit = EMIT_MODEL, .threads = cli_cpus() };
 	dml_params_default(&o.params);
 	cli_init(argv[0]);
 	int c;
-	while ((c = getopt_long(argc, argv, "a:m:y:d:o:vhV", longopts,
+	while ((c = getopt_long(argc, argv, "a:m:y:d:o:j:vhV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'a':
@@ -395,6 +401,10 @@ int main(int argc, char **argv)
 				"--warm-start", optarg, 0, 1000000);
 			break;
 		case 'o': o.output = optarg; break;
+		case 'j':
+			o.threads = (uint32_t)cli_uint("--threads", optarg, 1,
+						       1024);
+			break;
 		case 'v': o.verbose = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();

@@ -18,6 +18,7 @@ struct state {
 	enum dml_err rc;
 	uint64_t line;     /* 1-based line being fed */
 	uint64_t rows;     /* rows seen, header included */
+	uint64_t row_line; /* line on which the current row began */
 	char *arena;
 	size_t alen, acap;
 	size_t *offs;
@@ -61,6 +62,8 @@ static void on_field(void *s, size_t len, void *data)
 		st->fields = f;
 		st->fcap = cap;
 	}
+	if (st->nf == 0) /* blank lines before the row are skipped */
+		st->row_line = st->line;
 	if (len)
 		memcpy(st->arena + st->alen, s, len);
 	st->arena[st->alen + len] = '\0';
@@ -91,25 +94,32 @@ static void on_row(int c, void *data)
 		}
 	}
 	st->nf = st->alen = 0;
+	st->row_line = st->line + 1; /* the row ended on this line */
 }
 
-static enum dml_err parse_error(struct state *st, struct csv_parser *p)
+/* at_end: the input ended inside a quoted field, which may have begun
+ * lines before; name the line where its row began. */
+static enum dml_err parse_error(struct state *st, struct csv_parser *p,
+				int at_end)
 {
 	int e = csv_error(p);
 	if (e == CSV_ENOMEM || e == CSV_ETOOBIG)
 		return dml_fail(st->err, DML_ENOMEM, NULL);
-	dml_fail(st->err, DML_ECSV, "malformed quoting");
-	st->err->line = st->line;
+	dml_fail(st->err, DML_ECSV, at_end ? "unterminated quoted field"
+					   : "malformed quoting");
+	if (st->err)
+		st->err->line = at_end ? st->row_line : st->line;
 	return DML_ECSV;
 }
 
-enum dml_err dml_csv_read(int fd, const struct dml_csv_opts *opts,
+enum dml_err dml_csv_read(struct dml_src *src,
+			  const struct dml_csv_opts *opts,
 			  dml_csv_fn header_fn, dml_csv_fn row_fn, void *ctx,
-			  struct dml_hash *hash, struct dml_error *err)
+			  struct dml_error *err)
 {
 	struct state st = {
 		.opts = opts, .header_fn = header_fn, .row_fn = row_fn,
-		.ctx = ctx, .err = err, .line = 1,
+		.ctx = ctx, .err = err, .line = 1, .row_line = 1,
 	};
 	struct csv_parser p;
 	unsigned char delim = opts->delim ? opts->delim : ',';
@@ -125,18 +135,14 @@ enum dml_err dml_csv_read(int fd, const struct dml_csv_opts *opts,
 	int first = 1;
 	uint64_t total = 0;
 	for (;;) {
-		ssize_t got = read(fd, buf, READ_SIZE);
+		long long got = dml_src_read_some(src, buf, READ_SIZE);
 		if (got < 0) {
-			if (errno == EINTR)
-				continue;
 			st.rc = dml_fail(err, DML_EIO, "%s", strerror(errno));
 			break;
 		}
 		if (got == 0)
 			break;
 		total += (uint64_t)got;
-		if (hash)
-			dml_hash_update(hash, buf, (size_t)got);
 		char *q = buf, *end = buf + got;
 		if (first) {
 			first = 0;
@@ -148,7 +154,7 @@ enum dml_err dml_csv_read(int fd, const struct dml_csv_opts *opts,
 			size_t n = nl ? (size_t)(nl - q) + 1 : (size_t)(end - q);
 			if (csv_parse(&p, q, n, on_field, on_row, &st) != n &&
 			    !st.rc)
-				st.rc = parse_error(&st, &p);
+				st.rc = parse_error(&st, &p, 0);
 			q += n;
 			if (nl)
 				st.line++;
@@ -158,7 +164,7 @@ enum dml_err dml_csv_read(int fd, const struct dml_csv_opts *opts,
 	}
 	if (!st.rc) {
 		if (csv_fini(&p, on_field, on_row, &st) != 0 && !st.rc)
-			st.rc = parse_error(&st, &p);
+			st.rc = parse_error(&st, &p, 1);
 	}
 	if (!st.rc && st.rows == 0)
 		st.rc = dml_fail(err, DML_EEMPTY, total ? "no rows" : NULL);

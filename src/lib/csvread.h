@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "hash.h"
+#include "record.h"
 
 struct dml_csv_opts {
 	unsigned char delim; /* ',' when 0 */
@@ -18,13 +19,13 @@ struct dml_csv_opts {
 typedef enum dml_err (*dml_csv_fn)(void *ctx, char **fields, size_t n,
 				   uint64_t line, struct dml_error *err);
 
-/* Read all of fd.  header_fn gets the header row (unless no_header), row_fn
- * every data row.  Reads with read(2), so rows arriving on a pipe are handed
- * on as soon as their line is complete.  If hash is given, every byte read
- * is fed to it.  A UTF-8 byte-order mark is skipped.  DML_EEMPTY if the
- * input holds no row at all. */
-enum dml_err dml_csv_read(int fd, const struct dml_csv_opts *opts,
+/* Read all of src.  header_fn gets the header row (unless no_header),
+ * row_fn every data row.  Reads with read(2), so rows arriving on a pipe are
+ * handed on as soon as their line is complete.  A UTF-8 byte-order mark is
+ * skipped.  DML_EEMPTY if the input holds no row at all. */
+enum dml_err dml_csv_read(struct dml_src *src,
+			  const struct dml_csv_opts *opts,
 			  dml_csv_fn header_fn, dml_csv_fn row_fn, void *ctx,
-			  struct dml_hash *hash, struct dml_error *err);
+			  struct dml_error *err);
 
 #endif

@@ -1,6 +1,8 @@
 /* data.c - schemas, labels, and loading CSV into memory. */
 #include "data.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,6 +390,14 @@ enum dml_err dml_colmap_build(struct dml_colmap *m, char **names,
 			if (k >= 1 && k <= ncols)
 				m->label_col = (int64_t)k - 1;
 		}
+		/* without a header, columns are named col1, col2... (as a
+		 * model trained with --no-header remembers them) */
+		if (m->label_col < 0 && !names &&
+		    !strncmp(o->label, "col", 3) && all_digits(o->label + 3)) {
+			unsigned long long k = strtoull(o->label + 3, NULL, 10);
+			if (k >= 1 && k <= ncols)
+				m->label_col = (int64_t)k - 1;
+		}
 		if (m->label_col < 0 && !o->label_optional)
 			return dml_fail(err, DML_ENOLABEL,
 					"label column '%s' not found",
@@ -611,14 +621,344 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 	return DML_OK;
 }
 
-enum dml_err dml_data_load_csv(struct dml_data *d, int fd,
+/* ---- binary data blocks ---- */
+
+enum dml_err dml_block_init(struct dml_block *b, uint32_t nfeat,
+			    uint32_t dtype, int has_label)
+{
+	memset(b, 0, sizeof *b);
+	b->nfeat = nfeat;
+	b->dtype = dtype;
+	b->has_label = has_label;
+	size_t size = dtype == DML_F32 ? 4 : 8;
+	b->x = malloc((size_t)DML_BLOCK_ROWS * nfeat * size + 8);
+	b->y = malloc(DML_BLOCK_ROWS * sizeof *b->y);
+	b->counts = calloc(DML_BLOCK_ROWS, sizeof *b->counts);
+	if (!b->x || !b->y || !b->counts) {
+		dml_block_free(b);
+		return DML_ENOMEM;
+	}
+	return DML_OK;
+}
+
+void dml_block_free(struct dml_block *b)
+{
+	free(b->x);
+	free(b->y);
+	free(b->counts);
+	dml_strtab_free(&b->labels);
+	memset(b, 0, sizeof *b);
+}
+
+enum dml_err dml_block_add(struct dml_block *b, const double *x,
+			   const char *label)
+{
+	if (b->n >= DML_BLOCK_ROWS)
+		return DML_ETOOBIG;
+	if (b->dtype == DML_F32) {
+		float *p = (float *)b->x + b->n * b->nfeat;
+		for (uint32_t j = 0; j < b->nfeat; j++)
+			p[j] = (float)x[j];
+	} else {
+		memcpy((double *)b->x + b->n * b->nfeat, x,
+		       b->nfeat * sizeof *x);
+	}
+	uint32_t id = UINT32_MAX;
+	if (b->has_label) {
+		id = dml_strtab_intern(&b->labels, label ? label : "");
+		if (id == UINT32_MAX)
+			return DML_ENOMEM;
+		b->counts[id]++;
+	}
+	b->y[b->n++] = id;
+	return DML_OK;
+}
+
+enum dml_err dml_block_encode(struct dml_block *b,
+			      const struct dml_schema *s, struct dml_buf *out)
+{
+	dml_buf_init(out);
+	dml_schema_write(out, s);
+	struct dml_labels l = {
+		.n = b->labels.n, .names = b->labels.s, .counts = b->counts,
+	};
+	dml_labels_write(out, &l);
+	dml_buf_section(out, DML_SEC_ROWS, 0);
+	dml_buf_u64(out, b->n);
+	dml_buf_u32(out, b->nfeat);
+	dml_buf_u32(out, b->dtype);
+	dml_buf_u32(out, (uint32_t)b->has_label);
+	dml_buf_u32(out, 0);
+	size_t nval = (size_t)b->n * b->nfeat;
+	if (b->dtype == DML_F32) {
+		unsigned char *p = dml_buf_reserve(out, nval * 4);
+		const float *x = b->x;
+		for (size_t i = 0; p && i < nval; i++) {
+			uint32_t u;
+			memcpy(&u, &x[i], 4);
+			dml_put32(p + 4 * i, u);
+		}
+		if (nval % 2)
+			dml_buf_reserve(out, 4);
+	} else {
+		dml_buf_f64s(out, b->x, nval);
+	}
+	if (b->has_label) {
+		for (uint64_t i = 0; i < b->n; i++)
+			dml_buf_u32(out, b->y[i]);
+		if (b->n % 2)
+			dml_buf_u32(out, 0);
+	}
+	struct dml_header h = {
+		.kind = DML_KIND_DATA, .schema = s->fingerprint,
+		.samples = b->n,
+	};
+	enum dml_err rc = dml_buf_finish(out, &h);
+	b->n = 0;
+	memset(b->counts, 0, b->labels.n * sizeof *b->counts);
+	dml_strtab_free(&b->labels);
+	return rc;
+}
+
+enum dml_err dml_block_decode(const struct dml_record *rec,
+			      struct dml_block *b, struct dml_error *err)
+{
+	struct dml_section sec;
+	memset(b, 0, sizeof *b);
+	if (rec->h.kind != DML_KIND_DATA)
+		return dml_fail(err, DML_EKIND, "expected data, found a %s "
+				"record", dml_kind_name(rec->h.kind));
+	if (!dml_record_find(rec, DML_SEC_ROWS, &sec))
+		return dml_fail(err, DML_EFORMAT, "no rows section");
+	struct dml_cur c;
+	dml_cur_init(&c, &sec);
+	uint64_t n = dml_cur_u64(&c);
+	uint32_t nfeat = dml_cur_u32(&c), dtype = dml_cur_u32(&c);
+	uint32_t has_label = dml_cur_u32(&c);
+	dml_cur_u32(&c);
+	size_t size = dtype == DML_F32 ? 4 : 8;
+	if (c.bad || (dtype != DML_F32 && dtype != DML_F64) ||
+	    has_label > 1 || n > DML_BLOCK_ROWS || n != rec->h.samples)
+		return dml_fail(err, DML_EFORMAT, "malformed rows section");
+	uint64_t xbytes = (n * nfeat * size + 7) & ~UINT64_C(7);
+	uint64_t ybytes = has_label ? (n * 4 + 7) & ~UINT64_C(7) : 0;
+	if (nfeat > c.left || xbytes + ybytes != c.left)
+		return dml_fail(err, DML_ETOOBIG,
+				"rows section holds %llu bytes, %llu rows of "
+				"%u features need %llu",
+				(unsigned long long)c.left,
+				(unsigned long long)n, nfeat,
+				(unsigned long long)(xbytes + ybytes));
+	b->n = n;
+	b->nfeat = nfeat;
+	b->dtype = dtype;
+	b->has_label = (int)has_label;
+	b->x = malloc((size_t)(n * nfeat) * size + 8);
+	b->y = malloc((size_t)n * sizeof *b->y + 4);
+	if (!b->x || !b->y) {
+		dml_block_free(b);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	const unsigned char *p = dml_cur_bytes(&c, xbytes);
+	for (uint64_t i = 0; i < n * nfeat; i++) {
+		if (dtype == DML_F32) {
+			uint32_t u = dml_get32(p + 4 * i);
+			memcpy((float *)b->x + i, &u, 4);
+		} else {
+			uint64_t u = dml_get64(p + 8 * i);
+			memcpy((double *)b->x + i, &u, 8);
+		}
+	}
+	p = dml_cur_bytes(&c, ybytes);
+	for (uint64_t i = 0; i < n; i++)
+		b->y[i] = has_label ? dml_get32(p + 4 * i) : UINT32_MAX;
+	return DML_OK;
+}
+
+static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
+				 const struct dml_load_opts *o,
+				 struct dml_error *err)
+{
+	struct dml_record rec;
+	struct dml_block blk;
+	struct dml_schema rs = {0};
+	struct dml_labels rl = {0};
+	int64_t *map = NULL;
+	int use_label = 0;
+	uint64_t first_fp = 0;
+	enum dml_err rc = DML_OK;
+	dml_record_init(&rec);
+	memset(&blk, 0, sizeof blk);
+	for (uint64_t r = 1;; r++) {
+		rc = dml_record_read_src(src, &rec, err);
+		if (rc == DML_EEMPTY) {
+			rc = r == 1 ? dml_fail(err, DML_EEMPTY, NULL) : DML_OK;
+			break;
+		}
+		if (!rc && rec.h.kind != DML_KIND_DATA)
+			rc = dml_fail(err, DML_EKIND, "expected data rows, "
+				      "found a %s record",
+				      dml_kind_name(rec.h.kind));
+		if (!rc && r > 1 && rec.h.schema != first_fp)
+			rc = dml_fail(err, DML_ESCHEMA, "columns differ from "
+				      "the first record's");
+		if (!rc && r == 1)
+			rc = dml_schema_read(&rec, &rs, err);
+		if (!rc)
+			rc = dml_labels_read(&rec, &rl, err);
+		if (!rc)
+			rc = dml_block_decode(&rec, &blk, err);
+		if (!rc && blk.nfeat != rs.nfeat)
+			rc = dml_fail(err, DML_EFORMAT, "rows of %u values for "
+				      "%u features", blk.nfeat, rs.nfeat);
+		if (!rc && r == 1) {
+			first_fp = rec.h.schema;
+			const struct dml_schema *want = o->schema;
+			if (!want && d->files > 0)
+				want = &d->schema;
+			use_label = o->label && blk.has_label &&
+				    !strcmp(o->label, rs.label);
+			if (o->label && !use_label && !o->label_optional)
+				rc = dml_fail(err, DML_ENOLABEL,
+					      "label column '%s' not found "
+					      "(the data's label column is "
+					      "'%s')", o->label,
+					      blk.has_label ? rs.label
+							    : "none");
+			uint32_t nf = want ? want->nfeat : rs.nfeat;
+			map = malloc((nf + 1) * sizeof *map);
+			if (!rc && !map)
+				rc = dml_fail(err, DML_ENOMEM, NULL);
+			for (uint32_t f = 0; !rc && f < nf; f++) {
+				map[f] = -1;
+				if (!want) {
+					map[f] = f;
+					continue;
+				}
+				for (uint32_t j = 0; j < rs.nfeat; j++)
+					if (!strcmp(rs.names[j],
+						    want->names[f])) {
+						map[f] = j;
+						break;
+					}
+				if (map[f] < 0)
+					rc = dml_fail(err, DML_ENOCOLUMN,
+						      "column '%s' not found "
+						      "(the model needs %u "
+						      "features)",
+						      want->names[f], nf);
+			}
+			if (!rc && d->files == 0) {
+				if (want)
+					rc = dml_schema_copy(&d->schema, want);
+				else
+					rc = dml_schema_copy(&d->schema, &rs);
+				if (rc)
+					rc = dml_fail(err, rc, NULL);
+			}
+			d->has_label = use_label;
+		}
+		uint32_t nf = d->schema.nfeat;
+		if (!rc && d->n + blk.n > d->cap) {
+			uint64_t cap = d->cap ? d->cap : 4096;
+			while (cap < d->n + blk.n)
+				cap *= 2;
+			double *x = realloc(d->x, (size_t)cap * nf * sizeof *x
+						  + 1);
+			uint32_t *y = x ? realloc(d->y, (size_t)cap *
+						  sizeof *y) : NULL;
+			if (x)
+				d->x = x;
+			if (y) {
+				d->y = y;
+				d->cap = cap;
+			} else {
+				rc = dml_fail(err, DML_ENOMEM, NULL);
+			}
+		}
+		for (uint64_t i = 0; !rc && i < blk.n; i++) {
+			double *dst = d->x + (d->n + i) * nf;
+			for (uint32_t f = 0; f < nf; f++) {
+				uint64_t k = i * blk.nfeat + (uint64_t)map[f];
+				dst[f] = blk.dtype == DML_F32
+					 ? (double)((float *)blk.x)[k]
+					 : ((double *)blk.x)[k];
+				if (!isfinite(dst[f]))
+					rc = dml_fail(err, DML_ENUMBER,
+						      "row %llu: non-finite "
+						      "value",
+						      (unsigned long long)i + 1);
+			}
+			uint32_t id = 0;
+			if (use_label) {
+				if (blk.y[i] >= rl.n) {
+					rc = dml_fail(err, DML_EFORMAT,
+						      "label id out of range");
+					break;
+				}
+				const char *label = rl.names[blk.y[i]];
+				if (o->classes) {
+					int64_t k = dml_labels_find(o->classes,
+								    label);
+					if (k < 0) {
+						rc = dml_fail(err, DML_ELABELS,
+							"label '%.40s' is not "
+							"one of the model's "
+							"classes", label);
+						break;
+					}
+					id = (uint32_t)k;
+				} else {
+					id = dml_strtab_intern(&d->labels,
+							       label);
+					if (id == UINT32_MAX)
+						rc = dml_fail(err, DML_ENOMEM,
+							      NULL);
+				}
+			}
+			d->y[d->n + i] = id;
+		}
+		if (!rc)
+			d->n += blk.n;
+		dml_block_free(&blk);
+		dml_labels_free(&rl);
+		if (rc) {
+			if (err)
+				err->record = r;
+			break;
+		}
+	}
+	free(map);
+	dml_schema_free(&rs);
+	dml_record_free(&rec);
+	return rc;
+}
+
+enum dml_err dml_data_load(struct dml_data *d, int fd,
+			   const struct dml_load_opts *o,
+			   struct dml_error *err)
+{
+	struct dml_src src;
+	dml_src_init(&src, fd, &d->hash);
+	return dml_data_load_src(d, &src, o, err);
+}
+
+enum dml_err dml_data_load_src(struct dml_data *d, struct dml_src *src,
 			       const struct dml_load_opts *o,
 			       struct dml_error *err)
 {
+	int isrec = dml_src_is_record(src);
+	if (isrec < 0)
+		return dml_fail(err, DML_EIO, "%s", strerror(errno));
+	enum dml_err rc;
+	if (isrec) {
+		rc = load_records(d, src, o, err);
+		d->files++;
+		return rc;
+	}
 	d->opts = o;
 	dml_colmap_free(&d->map);
-	enum dml_err rc = dml_csv_read(fd, &o->csv, on_header, on_row, d,
-				       &d->hash, err);
+	rc = dml_csv_read(src, &o->csv, on_header, on_row, d, err);
 	if (rc == DML_OK && !d->map.feat)
 		rc = dml_fail(err, DML_EEMPTY, "no data rows");
 	d->files++;

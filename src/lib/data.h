@@ -101,11 +101,45 @@ struct dml_data {
 
 void dml_data_init(struct dml_data *d);
 void dml_data_free(struct dml_data *d);
-/* Append the rows of one CSV input; later inputs must have the same
- * features (matched by name). */
-enum dml_err dml_data_load_csv(struct dml_data *d, int fd,
+/* Append the rows of one input, CSV or binary data records (told apart by
+ * the record magic); later inputs must have the same features (matched by
+ * name). */
+enum dml_err dml_data_load(struct dml_data *d, int fd,
+			   const struct dml_load_opts *o,
+			   struct dml_error *err);
+
+/* The same from a byte source (whose hash, if any, sees every byte). */
+enum dml_err dml_data_load_src(struct dml_data *d, struct dml_src *src,
 			       const struct dml_load_opts *o,
 			       struct dml_error *err);
+
+/* ---- binary data records: blocks of rows ready for BLAS ---- */
+#define DML_BLOCK_ROWS 4096
+enum dml_dtype { DML_F32 = 1, DML_F64 = 2 };
+
+struct dml_block {
+	uint32_t nfeat, dtype;
+	int has_label;
+	uint64_t n;
+	void *x;                  /* n * nfeat values of dtype */
+	uint32_t *y;              /* label ids into labels */
+	struct dml_strtab labels;
+	uint64_t *counts;
+};
+
+enum dml_err dml_block_init(struct dml_block *b, uint32_t nfeat,
+			    uint32_t dtype, int has_label);
+void dml_block_free(struct dml_block *b);
+/* Add a row (label NULL when there is none); the block holds at most
+ * DML_BLOCK_ROWS rows. */
+enum dml_err dml_block_add(struct dml_block *b, const double *x,
+			   const char *label);
+/* Encode the rows as one data record and empty the block. */
+enum dml_err dml_block_encode(struct dml_block *b,
+			      const struct dml_schema *s, struct dml_buf *out);
+/* Decode a data record's rows section (used by dml-inspect as well). */
+enum dml_err dml_block_decode(const struct dml_record *rec,
+			      struct dml_block *b, struct dml_error *err);
 /* Identity of the data as a leaf: a hash of every byte read. */
 uint64_t dml_data_leaf(const struct dml_data *d);
 

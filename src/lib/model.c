@@ -3,6 +3,8 @@
 
 #include <blis.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -669,51 +671,131 @@ static double residual(const struct dml_model *m, double *z,
 	return loss;
 }
 
+/* Sums of one chunk of rows [c0, c1) into g (1 + weights doubles). */
+static void eval_chunk(const struct dml_model *m, const double *w,
+		       const double *x, const uint32_t *y, uint64_t c0,
+		       uint64_t c1, double *z, double *g)
+{
+	uint32_t nf = m->schema.nfeat, k = m->nout;
+	double *gw = g + 1, *gb = g + 1 + (size_t)nf * k;
+	g[0] = 0;
+	memset(gb, 0, k * sizeof *gb);
+	for (uint64_t r0 = c0; r0 < c1; r0 += BLOCK) {
+		uint64_t nr = c1 - r0 < BLOCK ? c1 - r0 : BLOCK;
+		const double *xb = x + r0 * nf;
+		scores(m, w, xb, nr, z);
+		g[0] += residual(m, z, y + r0, nr);
+		double one = 1.0, beta = r0 == c0 ? 0.0 : 1.0;
+		if (nf)
+			bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, nf, k,
+				  (dim_t)nr, &one, (double *)xb, nf, 1, z, k,
+				  1, &beta, gw, k, 1);
+		for (uint64_t r = 0; r < nr; r++)
+			for (uint32_t c = 0; c < k; c++)
+				gb[c] += z[r * k + c];
+	}
+}
+
+struct eval_job {
+	const struct dml_model *m;
+	const double *w, *x;
+	const uint32_t *y;
+	uint64_t n;
+	atomic_uint_fast64_t next; /* next chunk to take */
+	atomic_int failed;
+};
+
+struct eval_worker {
+	struct eval_job *job;
+	struct dml_fx *acc;
+	enum dml_err rc;
+	pthread_t tid;
+};
+
+static void *eval_worker(void *arg)
+{
+	struct eval_worker *wk = arg;
+	struct eval_job *j = wk->job;
+	size_t nw = (size_t)dml_model_nweights(j->m);
+	double *z = malloc((size_t)BLOCK * j->m->nout * sizeof *z);
+	double *g = malloc((nw + 1) * sizeof *g);
+	if (!z || !g) {
+		wk->rc = DML_ENOMEM;
+		atomic_store(&j->failed, 1);
+	}
+	while (!wk->rc && !atomic_load(&j->failed)) {
+		uint64_t c = atomic_fetch_add(&j->next, 1);
+		uint64_t c0 = c * CHUNK;
+		if (c0 >= j->n)
+			break;
+		uint64_t c1 = j->n - c0 < CHUNK ? j->n : c0 + CHUNK;
+		eval_chunk(j->m, j->w, j->x, j->y, c0, c1, z, g);
+		if (dml_fx_add_doubles(wk->acc, g, nw + 1)) {
+			wk->rc = DML_ERANGE;
+			atomic_store(&j->failed, 1);
+		}
+	}
+	free(z);
+	free(g);
+	return NULL;
+}
+
+/* Chunks are handed to threads in any order; each thread sums exactly,
+ * and the thread sums are added exactly: the same bits for any -j. */
 enum dml_err dml_model_eval(const struct dml_model *m, const double *w,
 			    const double *x, const uint32_t *y, uint64_t n,
 			    struct dml_fx *acc, struct dml_error *err)
 {
-	uint32_t nf = m->schema.nfeat, k = m->nout;
 	size_t nw = (size_t)dml_model_nweights(m);
-	double *z = malloc((size_t)BLOCK * k * sizeof *z);
-	double *g = malloc((nw + 1) * sizeof *g);
-	if (!z || !g) {
-		free(z);
-		free(g);
+	uint64_t nchunks = (n + CHUNK - 1) / CHUNK;
+	uint32_t nt = m->threads ? m->threads : 1;
+	if (nt > nchunks)
+		nt = nchunks ? (uint32_t)nchunks : 1;
+	struct eval_job job = { .m = m, .w = w, .x = x, .y = y, .n = n };
+	atomic_init(&job.next, 0);
+	atomic_init(&job.failed, 0);
+	struct eval_worker *wk = calloc(nt, sizeof *wk);
+	if (!wk)
 		return dml_fail(err, DML_ENOMEM, NULL);
-	}
 	enum dml_err rc = DML_OK;
-	/* Rows are taken in chunks of CHUNK; each chunk's sums are formed in
-	 * double, BLOCK rows per product, then added exactly.  The chunking
-	 * depends only on the row index, never on threads or buffering. */
-	for (uint64_t c0 = 0; c0 < n && !rc; c0 += CHUNK) {
-		uint64_t c1 = n - c0 < CHUNK ? n : c0 + CHUNK;
-		double *gw = g + 1, *gb = g + 1 + (size_t)nf * k;
-		g[0] = 0;
-		memset(gb, 0, k * sizeof *gb);
-		for (uint64_t r0 = c0; r0 < c1; r0 += BLOCK) {
-			uint64_t nr = c1 - r0 < BLOCK ? c1 - r0 : BLOCK;
-			const double *xb = x + r0 * nf;
-			scores(m, w, xb, nr, z);
-			g[0] += residual(m, z, y + r0, nr);
-			double one = 1.0, beta = r0 == c0 ? 0.0 : 1.0;
-			if (nf)
-				bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE,
-					  nf, k, (dim_t)nr, &one,
-					  (double *)xb, nf, 1, z, k, 1, &beta,
-					  gw, k, 1);
-			for (uint64_t r = 0; r < nr; r++)
-				for (uint32_t c = 0; c < k; c++)
-					gb[c] += z[r * k + c];
+	uint32_t started = 0;
+	for (uint32_t t = 0; t < nt; t++) {
+		wk[t].job = &job;
+		wk[t].acc = t == 0 ? acc : calloc(nw + 1, sizeof *wk[t].acc);
+		if (!wk[t].acc) {
+			rc = DML_ENOMEM;
+			break;
 		}
-		if (dml_fx_add_doubles(acc, g, nw + 1))
-			rc = dml_fail(err, DML_ERANGE,
-				      "loss or gradient out of range "
-				      "(diverged?)");
+		if (t > 0 && pthread_create(&wk[t].tid, NULL, eval_worker,
+					    &wk[t])) {
+			free(wk[t].acc);
+			wk[t].acc = NULL;
+			rc = DML_ENOMEM;
+			break;
+		}
+		started = t + 1;
 	}
-	free(z);
-	free(g);
-	return rc;
+	if (started > 0)
+		eval_worker(&wk[0]); /* this thread works too */
+	for (uint32_t t = 1; t < started; t++) {
+		pthread_join(wk[t].tid, NULL);
+		if (!wk[t].rc)
+			for (size_t i = 0; i < nw + 1 && !wk[t].rc; i++)
+				if (dml_fx_add(&acc[i], &wk[t].acc[i]))
+					wk[t].rc = DML_ERANGE;
+		if (wk[t].rc && !rc)
+			rc = wk[t].rc;
+		free(wk[t].acc);
+	}
+	if (wk[0].rc && !rc)
+		rc = wk[0].rc;
+	free(wk);
+	if (rc == DML_ENOMEM)
+		return dml_fail(err, rc, NULL);
+	if (rc)
+		return dml_fail(err, DML_ERANGE,
+				"loss or gradient out of range (diverged?)");
+	return DML_OK;
 }
 
 void dml_model_objective(const struct dml_model *m, const double *w,

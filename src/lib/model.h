@@ -86,6 +86,7 @@ struct dml_model {
 	struct dml_opt opt;
 	uint64_t iteration, samples, contributions;
 	struct dml_leaves leaves;
+	uint32_t threads;     /* run time only: threads for gradient passes */
 };
 
 void dml_model_free(struct dml_model *m);

@@ -5,8 +5,10 @@
  * checked, and the section framing walked.  Each failure has its own code. */
 #include "record.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crc32c.h"
 #include "hash.h"
@@ -192,22 +194,36 @@ static enum dml_err finish_read(struct dml_record *rec,
 	return check_sections(rec, err);
 }
 
-enum dml_err dml_record_read(FILE *f, struct dml_record *rec,
-			     struct dml_error *err)
+/* Read exactly n bytes unless the input ends: returns the count, or -1
+ * on a read error. */
+typedef long long (*read_fn)(void *ctx, void *buf, size_t n);
+
+static long long file_read(void *ctx, void *buf, size_t n)
+{
+	FILE *f = ctx;
+	size_t got = fread(buf, 1, n, f);
+	if (got < n && ferror(f))
+		return -1;
+	return (long long)got;
+}
+
+static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
+				struct dml_error *err)
 {
 	unsigned char hdr[DML_HEADER_SIZE], trailer[DML_TRAILER_SIZE];
-	size_t got = fread(hdr, 1, sizeof hdr, f);
-	if (got == 0) {
-		if (ferror(f))
-			return dml_fail(err, DML_EIO, NULL);
+	long long got = rd(ctx, hdr, sizeof hdr);
+	if (got < 0)
+		return dml_fail(err, DML_EIO, NULL);
+	if (got == 0)
 		return DML_EEMPTY;
-	}
-	if (got < 8 && memcmp(hdr, DML_MAGIC, got) != 0)
+	if ((size_t)got < 8 && memcmp(hdr, DML_MAGIC, (size_t)got) != 0)
 		return dml_fail(err, DML_EMAGIC, NULL);
-	if (got < sizeof hdr)
-		return dml_fail(err, ferror(f) ? DML_EIO : DML_ETRUNC,
-				ferror(f) ? NULL
-					  : "stream ends inside a record header");
+	if ((size_t)got < sizeof hdr) {
+		if (memcmp(hdr, DML_MAGIC, 8) != 0)
+			return dml_fail(err, DML_EMAGIC, NULL);
+		return dml_fail(err, DML_ETRUNC,
+				"stream ends inside a record header");
+	}
 	enum dml_err rc = decode_header(hdr, &rec->h, err);
 	if (rc)
 		return rc;
@@ -226,24 +242,102 @@ enum dml_err dml_record_read(FILE *f, struct dml_record *rec,
 		}
 		if (chunk > step)
 			chunk = step;
-		size_t n = fread(rec->payload + have, 1, (size_t)chunk, f);
-		have += n;
-		if (n < chunk) {
-			if (ferror(f))
-				return dml_fail(err, DML_EIO, NULL);
+		got = rd(ctx, rec->payload + have, (size_t)chunk);
+		if (got < 0)
+			return dml_fail(err, DML_EIO, NULL);
+		have += (uint64_t)got;
+		if ((uint64_t)got < chunk)
 			return dml_fail(err, DML_ETRUNC,
 					"stream ends after %llu of %llu "
 					"payload bytes",
 					(unsigned long long)have,
 					(unsigned long long)want);
-		}
 	}
-	got = fread(trailer, 1, sizeof trailer, f);
-	if (got < sizeof trailer)
-		return dml_fail(err, ferror(f) ? DML_EIO : DML_ETRUNC,
-				ferror(f) ? NULL
-					  : "stream ends before the checksum");
+	got = rd(ctx, trailer, sizeof trailer);
+	if (got < 0)
+		return dml_fail(err, DML_EIO, NULL);
+	if ((size_t)got < sizeof trailer)
+		return dml_fail(err, DML_ETRUNC,
+				"stream ends before the checksum");
 	return finish_read(rec, hdr, trailer, err);
+}
+
+enum dml_err dml_record_read(FILE *f, struct dml_record *rec,
+			     struct dml_error *err)
+{
+	return read_record(file_read, f, rec, err);
+}
+
+/* ---- byte sources over a file descriptor ---- */
+
+void dml_src_init(struct dml_src *s, int fd, struct dml_hash *hash)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = fd;
+	s->hash = hash;
+}
+
+long long dml_src_read_some(struct dml_src *s, void *buf, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (s->pos < s->npre) {
+		size_t k = s->npre - s->pos;
+		if (k > n)
+			k = n;
+		memcpy(buf, s->pre + s->pos, k);
+		s->pos += k;
+		return (long long)k;
+	}
+	for (;;) {
+		ssize_t got = read(s->fd, buf, n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -1;
+		if (got > 0 && s->hash)
+			dml_hash_update(s->hash, buf, (size_t)got);
+		return got;
+	}
+}
+
+long long dml_src_read(struct dml_src *s, void *buf, size_t n)
+{
+	size_t have = 0;
+	while (have < n) {
+		long long got = dml_src_read_some(s, (char *)buf + have,
+						  n - have);
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			break;
+		have += (size_t)got;
+	}
+	return (long long)have;
+}
+
+int dml_src_is_record(struct dml_src *s)
+{
+	if (s->npre == 0 && s->pos == 0) {
+		long long got = dml_src_read(s, s->pre, DML_MAGIC_LEN);
+		if (got < 0)
+			return -1;
+		s->npre = (size_t)got;
+		s->pos = 0;
+	}
+	return s->npre == DML_MAGIC_LEN &&
+	       memcmp(s->pre, DML_MAGIC, DML_MAGIC_LEN) == 0;
+}
+
+static long long src_read(void *ctx, void *buf, size_t n)
+{
+	return dml_src_read(ctx, buf, n);
+}
+
+enum dml_err dml_record_read_src(struct dml_src *s, struct dml_record *rec,
+				 struct dml_error *err)
+{
+	return read_record(src_read, s, rec, err);
 }
 
 enum dml_err dml_record_parse(const unsigned char *buf, size_t len,

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "hash.h"
 
 #define DML_MAGIC "\x89" "DML\r\n\x1a"  /* followed by a NUL: 8 bytes */
 #define DML_MAGIC_LEN 8
@@ -51,6 +52,7 @@ enum dml_tag {
 	DML_SEC_SUMS = 8,     /* exact sums: count:u64, 24-byte fixed point */
 	DML_SEC_MEMBER = 9,   /* an embedded record (ensembles) */
 	DML_SEC_NOTE = 10,    /* free text (optional) */
+	DML_SEC_ROWS = 11,    /* a block of data rows */
 };
 #define DML_SECF_OPTIONAL 1u
 
@@ -95,6 +97,26 @@ enum dml_err dml_record_read(FILE *f, struct dml_record *rec,
 enum dml_err dml_record_parse(const unsigned char *buf, size_t len,
 			      size_t *used, struct dml_record *rec,
 			      struct dml_error *err);
+
+/* A byte source over a file descriptor.  Bytes peeked to tell a record
+ * from text are handed back first; every byte read from the descriptor
+ * is fed to hash when one is given. */
+struct dml_src {
+	int fd;
+	unsigned char pre[8];
+	size_t npre, pos;
+	struct dml_hash *hash;
+};
+
+void dml_src_init(struct dml_src *s, int fd, struct dml_hash *hash);
+/* 1 if the input starts with the record magic, 0 if not, -1 on error. */
+int dml_src_is_record(struct dml_src *s);
+/* What one read(2) gives (peeked bytes first): 0 at the end, -1 error. */
+long long dml_src_read_some(struct dml_src *s, void *buf, size_t n);
+/* n bytes unless the input ends first. */
+long long dml_src_read(struct dml_src *s, void *buf, size_t n);
+enum dml_err dml_record_read_src(struct dml_src *s, struct dml_record *rec,
+				 struct dml_error *err);
 
 /* Find the first section with this tag: 1 if found. */
 int dml_record_find(const struct dml_record *rec, uint32_t tag,
