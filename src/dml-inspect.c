@@ -19,6 +19,8 @@ static void usage(void)
 	      "\n"
 	      "Options:\n"
 	      "  -j, --json              one JSON object per record, one per line\n"
+	      "  -s, --system            describe this system instead: dml version,\n"
+	      "                            BLIS version, kernels and threads, CPUs\n"
 	      "  -f, --field=NAME        print only this field of each record: kind,\n"
 	      "                            family, iteration, samples, contributions,\n"
 	      "                            features, classes, status, objective,\n"
@@ -37,6 +39,7 @@ static void usage(void)
 
 static const struct option longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
+	{ "system", no_argument, NULL, 's' },
 	{ "field", required_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -277,14 +280,38 @@ static void print_json(const struct info *in, const char *name, uint64_t n)
 	printf("}\n");
 }
 
+static void print_system(int json)
+{
+	struct dml_blas_info bi;
+	dml_blas_info(&bi);
+	const char *env = getenv("BLIS_ARCH_TYPE");
+	if (json) {
+		printf("{\"dml\":\"%s\",\"blis\":\"%s\",\"kernels\":\"%s\","
+		       "\"blis_arch_type\":\"%s\",\"blis_threads\":%ld,"
+		       "\"blis_openmp\":%s,\"cpus\":%u}\n",
+		       PACKAGE_VERSION, bi.version, bi.kernels,
+		       env ? env : "", bi.threads,
+		       bi.openmp ? "true" : "false", cli_cpus());
+		return;
+	}
+	printf("dml             %s\n", PACKAGE_VERSION);
+	printf("blis            %s%s\n", bi.version,
+	       bi.openmp ? " (OpenMP)" : "");
+	printf("blis kernels    %s (BLIS_ARCH_TYPE=%s)\n", bi.kernels,
+	       env ? env : "unset");
+	printf("blis threads    %ld per call\n", bi.threads);
+	printf("cpus            %u\n", cli_cpus());
+}
+
 int main(int argc, char **argv)
 {
-	int json = 0, c;
+	int json = 0, sys_info = 0, c;
 	const char *field = NULL;
 	cli_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "jf:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jf:shV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
+		case 's': sys_info = 1; break;
 		case 'f':
 			field = optarg;
 			for (c = 0; fields[c] && strcmp(fields[c], field); c++)
@@ -296,6 +323,12 @@ int main(int argc, char **argv)
 		case 'V': cli_version();
 		default: cli_try_help();
 		}
+	}
+	if (sys_info) {
+		if (optind < argc)
+			cli_usage("--system takes no files");
+		print_system(json);
+		return 0;
 	}
 	char *dash[] = { "-" };
 	char **files = optind < argc ? argv + optind : dash;

@@ -1083,3 +1083,14 @@ enum dml_err dml_model_apply(struct dml_model *m, uint64_t model_hash,
 	m->iteration++;
 	return DML_OK;
 }
+
+void dml_blas_info(struct dml_blas_info *info)
+{
+	bli_init();
+	info->version = bli_info_get_version_str();
+	info->kernels = bli_arch_string(bli_arch_query_id());
+	info->threads = (long)bli_thread_get_num_threads();
+	if (info->threads < 1)
+		info->threads = 1; /* unset: BLIS runs single-threaded */
+	info->openmp = (int)bli_info_get_enable_openmp();
+}

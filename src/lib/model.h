@@ -177,4 +177,14 @@ enum dml_err dml_ensemble_encode(const struct dml_ensemble *e,
 enum dml_err dml_ensemble_proba(const struct dml_ensemble *e,
 				const double *x, uint64_t n, double *p);
 
+/* ---- the linear algebra underneath ---- */
+struct dml_blas_info {
+	const char *version;    /* BLIS version */
+	const char *kernels;    /* configuration in use, e.g. "zen3" */
+	long threads;           /* BLIS threads per call */
+	int openmp;             /* BLIS built with OpenMP */
+};
+
+void dml_blas_info(struct dml_blas_info *info);
+
 #endif

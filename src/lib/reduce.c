@@ -114,9 +114,10 @@ enum dml_err dml_reducer_add(struct dml_reducer *r,
 	if (h->kind != DML_KIND_GRADIENT && h->kind != DML_KIND_STATS &&
 	    h->kind != DML_KIND_MODEL)
 		return dml_fail(err, DML_EKIND,
-				"%s records cannot be reduced (use "
-				"dml-ensemble to combine models into "
-				"ensembles)",
+				h->kind == DML_KIND_ENSEMBLE
+				? "ensemble records cannot be reduced (give "
+				  "them to dml-ensemble)"
+				: "%s records cannot be reduced",
 				dml_kind_name(h->kind));
 	if (r->started) {
 		if (h->kind != r->h.kind)
