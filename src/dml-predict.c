@@ -161,29 +161,99 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 	return DML_OK;
 }
 
-/* Binary data records: rows mapped by feature name, in batches. */
+/* Binary data records: one block at a time, features mapped by name. */
 static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 				    struct dml_error *err)
 {
-	struct dml_data d;
-	struct dml_load_opts lo = s->lo;
-	lo.classes = NULL;
-	dml_data_init(&d);
-	enum dml_err rc = dml_data_load_src(&d, src, &lo, err);
-	if (!rc && s->eval && !d.has_label)
-		rc = dml_fail(err, DML_ENOLABEL,
-			      "label column '%s' not found (needed by "
-			      "--eval)", s->lo.label);
-	for (uint64_t r = 0; !rc && r < d.n; r++) {
-		memcpy(s->x + s->nb * s->nf, d.x + r * s->nf,
-		       s->nf * sizeof *s->x);
-		if (s->eval)
-			s->y[s->nb] = dml_labels_find(&s->first->labels,
-						      d.labels.s[d.y[r]]);
-		if (++s->nb == s->batch)
-			flush_batch(s);
+	struct dml_record rec;
+	struct dml_schema rs = {0};
+	int64_t *map = malloc(((size_t)s->nf + 1) * sizeof *map);
+	int64_t *cls = NULL;
+	enum dml_err rc = map ? DML_OK : dml_fail(err, DML_ENOMEM, NULL);
+	int use_label = 0;
+	uint32_t ncls = 0;
+	dml_record_init(&rec);
+	for (uint64_t r = 1; !rc; r++) {
+		struct dml_block blk;
+		struct dml_labels rl;
+		rc = dml_record_read_src(src, &rec, err);
+		if (rc == DML_EEMPTY) {
+			rc = DML_OK;
+			break;
+		}
+		if (!rc && r == 1) {
+			rc = dml_schema_read(&rec, &rs, err);
+			for (uint32_t f = 0; !rc && f < s->nf; f++) {
+				map[f] = -1;
+				for (uint32_t j = 0; j < rs.nfeat; j++)
+					if (!strcmp(rs.names[j],
+						    s->first->schema.names[f])) {
+						map[f] = j;
+						break;
+					}
+				if (map[f] < 0)
+					rc = dml_fail(err, DML_ENOCOLUMN,
+						      "column '%s' not found "
+						      "(the model needs %u "
+						      "features)",
+						      s->first->schema.names[f],
+						      s->nf);
+			}
+		} else if (!rc && rec.h.schema != rs.fingerprint) {
+			rc = dml_fail(err, DML_ESCHEMA, "columns differ from "
+				      "the first record's");
+		}
+		if (!rc && (rc = dml_block_decode(&rec, &blk, err)) == DML_OK) {
+			if (r == 1) {
+				use_label = blk.has_label && s->lo.label &&
+					    !strcmp(rs.label, s->lo.label);
+				if (s->eval && !use_label)
+					rc = dml_fail(err, DML_ENOLABEL,
+						      "label column '%s' not "
+						      "found (needed by "
+						      "--eval)", s->lo.label);
+			}
+			if (!rc && blk.nfeat != rs.nfeat)
+				rc = dml_fail(err, DML_EFORMAT, "rows of %u "
+					      "values for %u features",
+					      blk.nfeat, rs.nfeat);
+			if (!rc && use_label &&
+			    (rc = dml_labels_read(&rec, &rl, err)) == DML_OK) {
+				free(cls);
+				cls = malloc((rl.n + 1) * sizeof *cls);
+				if (!cls)
+					rc = dml_fail(err, DML_ENOMEM, NULL);
+				ncls = cls ? rl.n : 0;
+				for (uint32_t i = 0; cls && i < rl.n; i++)
+					cls[i] = dml_labels_find(
+						&s->first->labels,
+						rl.names[i]);
+				dml_labels_free(&rl);
+			}
+			for (uint64_t i = 0; !rc && i < blk.n; i++) {
+				double *x = s->x + s->nb * s->nf;
+				for (uint32_t f = 0; f < s->nf; f++) {
+					uint64_t k = i * blk.nfeat +
+						     (uint64_t)map[f];
+					x[f] = blk.dtype == DML_F32
+					       ? (double)((float *)blk.x)[k]
+					       : ((double *)blk.x)[k];
+				}
+				if (s->eval)
+					s->y[s->nb] = blk.y[i] < ncls
+						      ? cls[blk.y[i]] : -1;
+				if (++s->nb == s->batch)
+					flush_batch(s);
+			}
+			dml_block_free(&blk);
+		}
+		if (rc && err)
+			err->record = r;
 	}
-	dml_data_free(&d);
+	free(map);
+	free(cls);
+	dml_schema_free(&rs);
+	dml_record_free(&rec);
 	return rc;
 }
 

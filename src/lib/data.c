@@ -760,6 +760,10 @@ enum dml_err dml_block_decode(const struct dml_record *rec,
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
 	const unsigned char *p = dml_cur_bytes(&c, xbytes);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(b->x, p, (size_t)(n * nfeat) * size); /* the wire order */
+	if (0)
+#endif
 	for (uint64_t i = 0; i < n * nfeat; i++) {
 		if (dtype == DML_F32) {
 			uint32_t u = dml_get32(p + 4 * i);

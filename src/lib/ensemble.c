@@ -132,39 +132,28 @@ enum dml_err dml_ensemble_encode(const struct dml_ensemble *e,
 	return dml_buf_finish(b, &h);
 }
 
-enum dml_err dml_ensemble_proba(const struct dml_ensemble *e,
+enum dml_err dml_ensemble_proba(struct dml_ensemble *e,
 				const double *x, uint64_t n, double *p)
 {
-	const struct dml_model *f = &e->members[0];
-	uint32_t nf = f->schema.nfeat, nc = f->labels.n;
-	if (e->n == 1) {
-		double *xs = malloc((size_t)n * nf * sizeof *xs + 1);
-		if (!xs)
+	uint32_t nc = e->members[0].labels.n;
+	for (uint32_t i = 0; i < e->n; i++)
+		if (!e->members[i].raw_w && dml_model_fold(&e->members[i]))
 			return DML_ENOMEM;
-		memcpy(xs, x, (size_t)n * nf * sizeof *xs);
-		dml_model_standardize(f, xs, n);
-		dml_model_proba(f, xs, n, p);
-		free(xs);
+	if (e->n == 1) {
+		dml_model_proba_raw(&e->members[0], x, n, p);
 		return DML_OK;
 	}
-	double *xs = malloc((size_t)n * nf * sizeof *xs + 1);
-	double *q = malloc((size_t)n * nc * sizeof *q);
-	if (!xs || !q) {
-		free(xs);
-		free(q);
+	double *q = malloc((size_t)n * nc * sizeof *q + 1);
+	if (!q)
 		return DML_ENOMEM;
-	}
 	memset(p, 0, (size_t)n * nc * sizeof *p);
 	for (uint32_t i = 0; i < e->n; i++) {
-		memcpy(xs, x, (size_t)n * nf * sizeof *xs);
-		dml_model_standardize(&e->members[i], xs, n);
-		dml_model_proba(&e->members[i], xs, n, q);
+		dml_model_proba_raw(&e->members[i], x, n, q);
 		for (size_t j = 0; j < (size_t)n * nc; j++)
 			p[j] += q[j];
 	}
 	for (size_t j = 0; j < (size_t)n * nc; j++)
 		p[j] /= e->n;
-	free(xs);
 	free(q);
 	return DML_OK;
 }

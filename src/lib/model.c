@@ -400,6 +400,7 @@ void dml_model_free(struct dml_model *m)
 	free(m->mean);
 	free(m->scale);
 	free(m->w);
+	free(m->raw_w);
 	dml_opt_free(&m->opt);
 	dml_leaves_free(&m->leaves);
 	memset(m, 0, sizeof *m);
@@ -814,8 +815,43 @@ void dml_model_objective(const struct dml_model *m, const double *w,
 	*f = dml_fx_to_double(&acc[0]) * inv + 0.5 * m->params.l2 * pen;
 }
 
+enum dml_err dml_model_fold(struct dml_model *m)
+{
+	uint32_t nf = m->schema.nfeat, k = m->nout;
+	free(m->raw_w);
+	m->raw_w = malloc(((size_t)dml_model_nweights(m) + 1) *
+			  sizeof *m->raw_w);
+	if (!m->raw_w)
+		return DML_ENOMEM;
+	/* w . ((x - mean) * scale) + b = (w * scale) . x + (b - sum) */
+	double *bias = m->raw_w + (size_t)nf * k;
+	memcpy(bias, m->w + (size_t)nf * k, k * sizeof *bias);
+	for (uint32_t j = 0; j < nf; j++)
+		for (uint32_t c = 0; c < k; c++) {
+			double wj = m->w[(size_t)j * k + c] * m->scale[j];
+			m->raw_w[(size_t)j * k + c] = wj;
+			bias[c] -= wj * m->mean[j];
+		}
+	return DML_OK;
+}
+
+static void proba_with(const struct dml_model *m, const double *w,
+		       const double *x, uint64_t n, double *p);
+
+void dml_model_proba_raw(const struct dml_model *m, const double *x,
+			 uint64_t n, double *p)
+{
+	proba_with(m, m->raw_w, x, n, p);
+}
+
 void dml_model_proba(const struct dml_model *m, const double *x, uint64_t n,
 		     double *p)
+{
+	proba_with(m, m->w, x, n, p);
+}
+
+static void proba_with(const struct dml_model *m, const double *w,
+		       const double *x, uint64_t n, double *p)
 {
 	uint32_t k = m->nout, nc = m->labels.n;
 	for (uint64_t r0 = 0; r0 < n; r0 += BLOCK) {
@@ -826,7 +862,7 @@ void dml_model_proba(const struct dml_model *m, const double *x, uint64_t n,
 			zz = heap = malloc((size_t)BLOCK * k * sizeof *zz);
 		if (!zz)
 			return;
-		scores(m, m->w, x + r0 * m->schema.nfeat, nr, zz);
+		scores(m, w, x + r0 * m->schema.nfeat, nr, zz);
 		for (uint64_t r = 0; r < nr; r++) {
 			double *out = p + (r0 + r) * nc;
 			if (m->family == DML_FAMILY_LOGISTIC) {

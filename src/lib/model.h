@@ -87,6 +87,7 @@ struct dml_model {
 	uint64_t iteration, samples, contributions;
 	struct dml_leaves leaves;
 	uint32_t threads;     /* run time only: threads for gradient passes */
+	double *raw_w;        /* run time only: weights on unscaled features */
 };
 
 void dml_model_free(struct dml_model *m);
@@ -113,6 +114,11 @@ enum dml_err dml_model_eval(const struct dml_model *m, const double *w,
 void dml_model_objective(const struct dml_model *m, const double *w,
 			 const struct dml_fx *acc, uint64_t n, double *f,
 			 double *g);
+/* Fold the scaler into raw_w, so that raw rows need no standardizing. */
+enum dml_err dml_model_fold(struct dml_model *m);
+/* Class probabilities for n raw rows (after dml_model_fold). */
+void dml_model_proba_raw(const struct dml_model *m, const double *x,
+			 uint64_t n, double *p);
 /* Class probabilities for n standardized rows into p (n * classes). */
 void dml_model_proba(const struct dml_model *m, const double *x, uint64_t n,
 		     double *p);
@@ -174,7 +180,7 @@ enum dml_err dml_ensemble_add(struct dml_ensemble *e,
 enum dml_err dml_ensemble_encode(const struct dml_ensemble *e,
 				 struct dml_buf *b);
 /* Mean class probabilities of n raw (unstandardized) rows. */
-enum dml_err dml_ensemble_proba(const struct dml_ensemble *e,
+enum dml_err dml_ensemble_proba(struct dml_ensemble *e,
 				const double *x, uint64_t n, double *p);
 
 /* ---- the linear algebra underneath ---- */
