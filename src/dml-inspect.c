@@ -146,8 +146,10 @@ static void print_field(const struct info *in, const char *f)
 		printf("%u\n", in->lab ? in->lab->n : 0);
 	else if (!strcmp(f, "status"))
 		puts(status(in));
+	else if (!strcmp(f, "objective") && !in->has_model)
+		puts("-"); /* like status: not a model */
 	else if (!strcmp(f, "objective"))
-		printf("%.17g\n", in->has_model ? in->model.opt.f : NAN);
+		printf("%.17g\n", in->model.opt.f);
 	else if (!strcmp(f, "members"))
 		printf("%u\n", in->has_ens ? in->ens.n
 				       : (uint32_t)in->has_model);

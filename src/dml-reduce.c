@@ -1,7 +1,9 @@
 /* dml-reduce - combine records of one kind into one, exactly. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "model.h"
@@ -20,6 +22,8 @@ static void usage(void)
 	      "Options:\n"
 	      "  -e, --expect=N          fail unless the result holds exactly N leaf\n"
 	      "                            contributions (a worker missing or extra)\n"
+	      "  -t, --timeout=SECONDS   fail if the input has not ended after\n"
+	      "                            SECONDS (a worker that never reports)\n"
 	      "  -o, --output=FILE       write to FILE (default standard output); it\n"
 	      "                            appears whole or not at all\n"
 	      "  -h, --help              display this help and exit\n"
@@ -40,11 +44,51 @@ static void usage(void)
 
 static const struct option longopts[] = {
 	{ "expect", required_argument, NULL, 'e' },
+	{ "timeout", required_argument, NULL, 't' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* For the timeout message, written from a signal handler. */
+static volatile uint64_t seen_contributions;
+static volatile uint64_t timeout_seconds;
+
+static size_t put_num(char *p, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0, k = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	while (n)
+		p[k++] = tmp[--n];
+	return k;
+}
+
+static size_t put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(p, s, n);
+	return n;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	char msg[256];
+	size_t n = 0;
+	n += put_str(msg + n, cli_prog);
+	n += put_str(msg + n, ": timed out after ");
+	n += put_num(msg + n, timeout_seconds);
+	n += put_str(msg + n, " s with ");
+	n += put_num(msg + n, seen_contributions);
+	n += put_str(msg + n, " contributions reduced; no output written\n");
+	if (write(STDERR_FILENO, msg, n) < 0)
+		_exit(1);
+	_exit(1);
+}
 
 static void reduce_input(struct dml_reducer *r, const char *path,
 			 uint64_t *total)
@@ -69,6 +113,7 @@ static void reduce_input(struct dml_reducer *r, const char *path,
 			cli_die_err(&err, cli_name(path));
 		}
 		(*total)++;
+		seen_contributions = dml_reducer_contributions(r);
 	}
 	dml_record_free(&rec);
 	cli_close(f, path);
@@ -80,17 +125,28 @@ int main(int argc, char **argv)
 	uint64_t expect = 0;
 	int have_expect = 0, c;
 	cli_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "e:o:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:t:o:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			expect = cli_uint("--expect", optarg, 1, UINT64_MAX);
 			have_expect = 1;
+			break;
+		case 't':
+			timeout_seconds = cli_uint("--timeout", optarg, 1,
+						   1000000);
 			break;
 		case 'o': output = optarg; break;
 		case 'h': usage();
 		case 'V': cli_version();
 		default: cli_try_help();
 		}
+	}
+	if (timeout_seconds) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_alarm;
+		sigaction(SIGALRM, &sa, NULL);
+		alarm((unsigned)timeout_seconds);
 	}
 	struct dml_reducer *r = dml_reducer_new();
 	if (!r)
@@ -109,6 +165,7 @@ int main(int argc, char **argv)
 	struct dml_buf b;
 	struct dml_error err = {0};
 	struct cli_out out;
+	alarm(0);
 	if (dml_reducer_finish(r, &b, &err))
 		cli_die_err(&err, "output");
 	cli_out_open(&out, output);
