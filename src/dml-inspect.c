@@ -30,7 +30,7 @@ static void usage(void)
 	      "\n"
 	      "Examples:\n"
 	      "  dml-inspect model.dml\n"
-	      "  dml-inspect --field status model.dml   # running or converged\n"
+	      "  dml-inspect --field status model.dml   # running, converged...\n"
 	      "\n"
 	      "See dml-inspect(1) and dml-format(5).\n",
 	      stdout);

@@ -53,6 +53,21 @@ struct part {
 	const char *input;
 };
 
+static void free_part(struct part *pt)
+{
+	for (uint64_t i = 0; pt->shards && i < pt->n; i++)
+		free(pt->shards[i].name);
+	free(pt->shards);
+	for (size_t i = 0; pt->header && i < pt->ncols; i++)
+		free(pt->header[i]);
+	free(pt->header);
+	dml_strtab_free(&pt->classes);
+	free(pt->class_count);
+	dml_colmap_free(&pt->map);
+	dml_schema_free(&pt->schema);
+	free(pt->x);
+}
+
 static void usage(void) __attribute__((noreturn));
 
 static void usage(void)
@@ -313,6 +328,8 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 	case S_RANGE:
 		shard = (uint64_t)((unsigned __int128)pt->row * pt->n /
 				   (pt->total ? pt->total : 1));
+		if (shard >= pt->n) /* the input grew since it was counted */
+			shard = pt->n - 1;
 		break;
 	case S_STRATIFIED: {
 		uint32_t id = dml_strtab_intern(&pt->classes, f[pt->key_col]);
@@ -377,7 +394,7 @@ static FILE *seekable(const char *path, FILE *f)
 			cli_die("temporary file: %s", strerror(errno));
 	if (ferror(f))
 		cli_die("%s: %s", cli_name(path), strerror(errno));
-	if (fflush(t) != 0)
+	if (fflush(t) != 0 || lseek(fileno(t), 0, SEEK_SET) != 0)
 		cli_die("temporary file: %s", strerror(errno));
 	return t;
 }
@@ -508,5 +525,7 @@ int main(int argc, char **argv)
 	for (uint64_t i = 0; i < pt.n; i++)
 		if (!pt.shards[i].pipe)
 			cli_out_commit(&pt.shards[i].out);
+	free(in);
+	free_part(&pt);
 	return 0;
 }

@@ -298,7 +298,9 @@ enum dml_err dml_labels_read(const struct dml_record *rec,
 	struct dml_cur c;
 	dml_cur_init(&c, &sec);
 	uint32_t n = dml_cur_u32(&c);
-	dml_cur_u32(&c);
+	if (dml_cur_u32(&c) != 0)
+		return dml_fail(err, DML_EFORMAT,
+				"reserved field of the labels section is set");
 	if (n > c.left / 12)
 		return dml_fail(err, DML_ETOOBIG,
 				"labels section claims %u labels", n);
@@ -728,6 +730,12 @@ enum dml_err dml_block_decode(const struct dml_record *rec,
 	if (rec->h.kind != DML_KIND_DATA)
 		return dml_fail(err, DML_EKIND, "expected data, found a %s "
 				"record", dml_kind_name(rec->h.kind));
+	static const uint32_t known[] = {
+		DML_SEC_SCHEMA, DML_SEC_LABELS, DML_SEC_ROWS,
+	};
+	enum dml_err rc = dml_record_check_known(rec, known, 3, err);
+	if (rc)
+		return rc;
 	if (!dml_record_find(rec, DML_SEC_ROWS, &sec))
 		return dml_fail(err, DML_EFORMAT, "no rows section");
 	struct dml_cur c;
@@ -735,7 +743,9 @@ enum dml_err dml_block_decode(const struct dml_record *rec,
 	uint64_t n = dml_cur_u64(&c);
 	uint32_t nfeat = dml_cur_u32(&c), dtype = dml_cur_u32(&c);
 	uint32_t has_label = dml_cur_u32(&c);
-	dml_cur_u32(&c);
+	if (dml_cur_u32(&c) != 0)
+		return dml_fail(err, DML_EFORMAT,
+				"reserved field of the rows section is set");
 	size_t size = dtype == DML_F32 ? 4 : 8;
 	if (c.bad || (dtype != DML_F32 && dtype != DML_F64) ||
 	    has_label > 1 || n > DML_BLOCK_ROWS || n != rec->h.samples)

@@ -401,6 +401,7 @@ void dml_model_free(struct dml_model *m)
 	free(m->scale);
 	free(m->w);
 	free(m->raw_w);
+	free(m->wsum);
 	dml_opt_free(&m->opt);
 	dml_leaves_free(&m->leaves);
 	memset(m, 0, sizeof *m);
@@ -510,6 +511,16 @@ enum dml_err dml_model_encode(const struct dml_model *m, struct dml_buf *b)
 	dml_buf_f64s(b, m->w, (size_t)dml_model_nweights(m));
 	dml_opt_write(b, &m->opt);
 	dml_leaves_write(b, &m->leaves);
+	if (m->wsum) {
+		uint64_t nw = dml_model_nweights(m);
+		dml_buf_section(b, DML_SEC_SUMS, DML_SECF_OPTIONAL);
+		dml_buf_u64(b, nw);
+		unsigned char *p = dml_buf_reserve(b, (size_t)nw *
+						   DML_FX_BYTES);
+		for (uint64_t i = 0; p && i < nw; i++)
+			dml_fx_store(p + i * DML_FX_BYTES, &m->wsum[i]);
+		dml_buf_end(b);
+	}
 	struct dml_header h = {
 		.kind = DML_KIND_MODEL, .family = m->family,
 		.schema = m->schema.fingerprint, .iteration = m->iteration,
@@ -602,6 +613,12 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 		}
 	if ((rc = dml_opt_read(rec, &m->opt, dml_model_nweights(m), err)))
 		goto fail;
+	if (dml_record_find(rec, DML_SEC_SUMS, &sec)) {
+		uint64_t count;
+		if ((rc = sums_read(rec, dml_model_nweights(m), &m->wsum,
+				    &count, err)))
+			goto fail;
+	}
 	return DML_OK;
 fail:
 	dml_model_free(m);
@@ -975,6 +992,8 @@ enum dml_err dml_model_fit(struct dml_model *m, const double *x,
 {
 	if (n == 0)
 		return dml_fail(err, DML_EEMPTY, "no rows to fit");
+	free(m->wsum);
+	m->wsum = NULL;
 	if (m->params.optimizer == DML_OPT_SGD)
 		return fit_sgd(m, x, y, n, m->params.epochs, progress, ctx,
 			       err);
@@ -1103,6 +1122,8 @@ enum dml_err dml_model_apply(struct dml_model *m, uint64_t model_hash,
 				(unsigned long long)m->samples);
 	if (m->opt.phase == DML_PHASE_DONE)
 		return DML_OK;
+	free(m->wsum);
+	m->wsum = NULL;
 	double *grad = malloc((nw + 1) * sizeof *grad);
 	if (!grad)
 		return dml_fail(err, DML_ENOMEM, NULL);

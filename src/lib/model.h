@@ -88,6 +88,9 @@ struct dml_model {
 	struct dml_leaves leaves;
 	uint32_t threads;     /* run time only: threads for gradient passes */
 	double *raw_w;        /* run time only: weights on unscaled features */
+	/* Exact sum of samples * weights behind an averaged model (optional
+	 * section), so that averages of averages stay exact; NULL if none. */
+	struct dml_fx *wsum;
 };
 
 void dml_model_free(struct dml_model *m);

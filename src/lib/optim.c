@@ -44,23 +44,43 @@ void dml_opt_free(struct dml_opt *o)
 	memset(o, 0, sizeof *o);
 }
 
-static enum dml_err alloc_state(struct dml_opt *o)
+/* History storage for cap pairs, keeping the pairs already there (they
+ * sit at 0..nhist-1 until the ring first wraps, which needs cap == m). */
+static enum dml_err grow_history(struct dml_opt *o, uint32_t cap)
 {
-	size_t n = (size_t)o->n ? (size_t)o->n : 1, m = o->m ? o->m : 1;
+	size_t n = (size_t)o->n ? (size_t)o->n : 1;
+	if (cap <= o->cap)
+		return DML_OK;
+	if (n > SIZE_MAX / sizeof(double) / cap)
+		return DML_ENOMEM;
+	double *s = realloc(o->s, n * cap * sizeof *s);
+	if (!s)
+		return DML_ENOMEM;
+	o->s = s;
+	double *y = realloc(o->y, n * cap * sizeof *y);
+	if (!y)
+		return DML_ENOMEM;
+	o->y = y;
+	double *rho = realloc(o->rho, cap * sizeof *rho);
+	if (!rho)
+		return DML_ENOMEM;
+	o->rho = rho;
+	o->cap = cap;
+	return DML_OK;
+}
+
+/* Vectors, and history for the pairs there are (more as they come), so
+ * that reading a model allocates in proportion to what it holds. */
+static enum dml_err alloc_state(struct dml_opt *o, uint32_t pairs)
+{
+	size_t n = (size_t)o->n ? (size_t)o->n : 1;
 	o->g = calloc(n, sizeof *o->g);
 	o->d = calloc(n, sizeof *o->d);
 	o->trial = calloc(n, sizeof *o->trial);
-	o->rho = calloc(m, sizeof *o->rho);
-	if (o->method == DML_OPT_LBFGS && o->m) {
-		if (n > SIZE_MAX / sizeof(double) / m)
-			return DML_ENOMEM;
-		o->s = calloc(n * m, sizeof *o->s);
-		o->y = calloc(n * m, sizeof *o->y);
-		if (!o->s || !o->y)
-			return DML_ENOMEM;
-	}
-	if (!o->g || !o->d || !o->trial || !o->rho)
+	if (!o->g || !o->d || !o->trial)
 		return DML_ENOMEM;
+	if (o->method == DML_OPT_LBFGS && pairs)
+		return grow_history(o, pairs);
 	return DML_OK;
 }
 
@@ -72,7 +92,7 @@ enum dml_err dml_opt_init(struct dml_opt *o, uint32_t method, uint64_t n,
 	o->n = n;
 	o->m = method == DML_OPT_LBFGS ? m : 0;
 	o->phase = DML_PHASE_START;
-	if (alloc_state(o)) {
+	if (alloc_state(o, 0)) {
 		dml_opt_free(o);
 		return DML_ENOMEM;
 	}
@@ -173,6 +193,11 @@ enum dml_err dml_opt_step(struct dml_opt *o, double *x, double f,
 	}
 	if (isfinite(f) && f <= o->f + C1 * o->alpha * o->dg) {
 		/* accept */
+		if (o->method == DML_OPT_LBFGS && o->m && o->head >= o->cap &&
+		    grow_history(o, o->cap ? (o->cap * 2 < o->m ? o->cap * 2
+							       : o->m)
+					   : (o->m < 4 ? o->m : 4)))
+			return DML_ENOMEM;
 		if (o->method == DML_OPT_LBFGS && o->m) {
 			double *s = o->s + (size_t)o->head * n;
 			double *y = o->y + (size_t)o->head * n;
@@ -268,7 +293,7 @@ enum dml_err dml_opt_read(const struct dml_record *rec, struct dml_opt *o,
 	o->stop = dml_cur_u32(&c);
 	o->m = dml_cur_u32(&c);
 	o->nhist = dml_cur_u32(&c);
-	dml_cur_u32(&c);
+	uint32_t reserved1 = dml_cur_u32(&c);
 	o->n = dml_cur_u64(&c);
 	o->evals = dml_cur_u64(&c);
 	o->iters = dml_cur_u64(&c);
@@ -277,8 +302,9 @@ enum dml_err dml_opt_read(const struct dml_record *rec, struct dml_opt *o,
 	o->alpha = dml_cur_f64(&c);
 	o->dg = dml_cur_f64(&c);
 	uint32_t live = dml_cur_u32(&c);
-	dml_cur_u32(&c);
-	if (c.bad || o->n != n || o->method > DML_OPT_SGD ||
+	uint32_t reserved2 = dml_cur_u32(&c);
+	if (c.bad || reserved1 || reserved2 || o->n != n ||
+	    o->method > DML_OPT_SGD ||
 	    o->phase > DML_PHASE_DONE || o->stop > DML_STOP_LINESEARCH ||
 	    o->m > 1000 || o->nhist > o->m || live > 1 ||
 	    (live != (o->phase != DML_PHASE_DONE)) ||
@@ -295,7 +321,7 @@ enum dml_err dml_opt_read(const struct dml_record *rec, struct dml_opt *o,
 				"expected %llu",
 				(unsigned long long)c.left,
 				(unsigned long long)need);
-	if (alloc_state(o)) {
+	if (alloc_state(o, live ? o->nhist : 0)) {
 		dml_opt_free(o);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}

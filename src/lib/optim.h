@@ -40,6 +40,7 @@ struct dml_opt_params {
 
 struct dml_opt {
 	uint32_t method, phase, stop, m, nhist, head;
+	uint32_t cap;       /* history pairs allocated (grows up to m) */
 	uint64_t n;         /* dimension */
 	uint64_t evals;     /* gradient evaluations consumed */
 	uint64_t iters;     /* accepted steps */

@@ -45,7 +45,8 @@ enum dml_tag {
 	DML_SEC_SCHEMA = 1,   /* feature names and label column */
 	DML_SEC_LABELS = 2,   /* class labels, with counts */
 	DML_SEC_LEAVES = 3,   /* sorted 64-bit leaf identities */
-	DML_SEC_PARAMS = 4,   /* hyper-parameters: (key:u32, 0:u32, f64) */
+	DML_SEC_PARAMS = 4,   /* hyper-parameters: key:u32, type:u32 (0 u64,
+	                       * 1 f64), value:u64 */
 	DML_SEC_SCALER = 5,   /* per-feature mean and scale, f64 */
 	DML_SEC_WEIGHTS = 6,  /* rows:u32 cols:u32 f64[rows*cols] */
 	DML_SEC_OPTIM = 7,    /* optimizer state */

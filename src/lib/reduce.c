@@ -186,7 +186,20 @@ enum dml_err dml_reducer_add(struct dml_reducer *r,
 				      "models differ in classes, scaler or "
 				      "parameters: they do not come from the "
 				      "same initial model");
+		/* An averaged model brings its exact sum, if it still
+		 * matches its weights; a leaf model its weights times its
+		 * samples, rounded once. */
+		int exact = m.wsum != NULL && m.samples > 0;
+		for (size_t i = 0; exact && i < nw; i++) {
+			double w = dml_fx_to_double(&m.wsum[i]) /
+				   (double)m.samples;
+			exact = memcmp(&w, &m.w[i], sizeof w) == 0;
+		}
 		for (size_t i = 0; !rc && i < nw; i++) {
+			if (exact) {
+				fx[i] = m.wsum[i];
+				continue;
+			}
 			wn[i] = m.w[i] * (double)m.samples;
 			if (dml_fx_from_double(wn[i], &fx[i]))
 				rc = dml_fail(err, DML_ERANGE,
@@ -253,6 +266,9 @@ enum dml_err dml_reducer_finish(struct dml_reducer *r, struct dml_buf *b,
 		dml_opt_free(&m->opt);
 		if (dml_opt_init(&m->opt, method, nw, m->params.memory, m->w))
 			return dml_fail(err, DML_ENOMEM, NULL);
+		free(m->wsum);
+		m->wsum = r->sums; /* the exact sum travels with the mean */
+		r->sums = NULL;
 		m->samples = r->samples;
 		m->contributions = r->contributions;
 		dml_leaves_free(&m->leaves);
