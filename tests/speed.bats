@@ -1,0 +1,143 @@
+#!/usr/bin/env bats
+# The fast paths give the same answers as the plain ones: binary data
+# shards, threads, streaming prediction; and the bounded-time round.
+
+load setup
+
+setup() {
+	dml_setup
+	synth blobs -n 3000 --classes 3 --features 6 --seed 11 > train.csv
+	synth blobs -n 500 --classes 3 --features 6 --seed 12 > test.csv
+}
+
+@test "dml-partition --format bin converts CSV into data records" {
+	run $DML_WRAPPER dml-partition -n 1 --format bin -y label -o train.bin train.csv
+	assert_success
+	assert_output ''
+	# 3000 rows in blocks of 4096: one record
+	run $DML_WRAPPER dml-inspect --field kind train.bin
+	assert_output 'data'
+	run $DML_WRAPPER dml-inspect --field samples train.bin
+	assert_output '3000'
+	# f32 data: 6 features * 3000 rows * 4 bytes plus labels and framing
+	run stat -c %s train.bin
+	(( output > 72000 && output < 90000 )) || fail "size $output"
+}
+
+@test "training on binary shards gives the model of the same CSV" {
+	dml-partition -n 1 --format bin --dtype f64 -y label -o train.bin train.csv
+	$DML_WRAPPER dml-train -a softmax -y label train.csv -o csv.dml
+	$DML_WRAPPER dml-train -a softmax -y label train.bin -o bin.dml
+	# the leaf identities differ (other bytes), the fitted models do not
+	run $DML_WRAPPER dml-inspect --field objective csv.dml
+	local want=$output
+	run $DML_WRAPPER dml-inspect --field objective bin.dml
+	assert_output "$want"
+	dml-predict -m csv.dml test.csv > a.txt
+	dml-predict -m bin.dml test.csv > b.txt
+	cmp a.txt b.txt
+}
+
+@test "binary blocks of 4096 rows: several records, all rows kept" {
+	synth blobs -n 9000 --classes 3 --features 3 --seed 5 > big.csv
+	dml-partition -n 2 --format bin -y label -o 'big-%d.bin' big.csv
+	run $DML_WRAPPER dml-inspect --field samples big-0.bin big-1.bin
+	assert_output "$(printf '4096\n404\n4096\n404')"
+	dml-partition -n 2 --format bin -y label -o 'big-%d.bin' big.csv
+	$DML_WRAPPER dml-train --emit stats -y label big-0.bin big-1.bin -o s.dml
+	run $DML_WRAPPER dml-inspect --field samples s.dml
+	assert_output '9000'
+}
+
+@test "dml-predict reads binary data and matches columns by name" {
+	dml-partition -n 1 --format bin -y label -o test.bin test.csv
+	$DML_WRAPPER dml-train -a softmax -y label train.csv -o m.dml
+	run $DML_WRAPPER dml-predict -m m.dml --eval test.bin
+	assert_success
+	local bin=$output
+	run $DML_WRAPPER dml-predict -m m.dml --eval test.csv
+	assert_equal "$output" "$bin"
+	assert_line --index 2 $'rows\t500'
+	dml-predict -m m.dml test.bin > a.txt
+	dml-predict -m m.dml test.csv > b.txt
+	cmp a.txt b.txt
+}
+
+@test "binary data refuses a model whose features it lacks" {
+	cut -d, -f1,3- train.csv > fewer.csv
+	dml-partition -n 1 --format bin -y label -o fewer.bin fewer.csv
+	$DML_WRAPPER dml-train -a softmax -y label train.csv -o m.dml
+	run -1 --separate-stderr $DML_WRAPPER dml-predict -m m.dml fewer.bin
+	assert_equal "$stderr" "dml-predict: fewer.bin: record 1: column 'f2' not found (the model needs 6 features)"
+}
+
+@test "--dtype needs --format bin; unknown formats are usage errors" {
+	run -2 --separate-stderr dml-partition -n 2 --dtype f32 train.csv
+	assert_equal "${stderr_lines[0]}" "dml-partition: --dtype goes with --format bin"
+	run -2 --separate-stderr dml-partition -n 2 --format parquet train.csv
+	assert_equal "${stderr_lines[0]}" "dml-partition: --format: unknown format 'parquet' (csv, bin)"
+}
+
+@test "data records cannot be reduced" {
+	dml-partition -n 1 --format bin -y label -o train.bin train.csv
+	run -1 --separate-stderr $DML_WRAPPER dml-reduce train.bin
+	assert_equal "$stderr" "dml-reduce: train.bin: record 1: data records cannot be reduced"
+}
+
+@test "threads do not change the model: -j 1, 2 and 3 are byte-identical" {
+	synth blobs -n 9000 --classes 3 --features 6 --seed 3 > big.csv
+	for j in 1 2 3; do
+		$DML_WRAPPER dml-train -a softmax -y label -j $j --max-iter 8 big.csv -o m$j.dml
+	done
+	cmp m1.dml m2.dml
+	cmp m1.dml m3.dml
+	dml-train --emit stats -y label big.csv | dml-train --apply - -a softmax -o init.dml
+	$DML_WRAPPER dml-train --emit gradient -m init.dml -j 1 big.csv -o g1.dml
+	$DML_WRAPPER dml-train --emit gradient -m init.dml -j 2 big.csv -o g2.dml
+	cmp g1.dml g2.dml
+}
+
+@test "model averages are byte-identical in any tree" {
+	dml-train --emit stats -y label train.csv | dml-train --apply - -a softmax -o init.dml
+	dml-partition -n 4 -o 'p-%d.csv' train.csv
+	for i in 0 1 2 3; do
+		$DML_WRAPPER dml-train -m init.dml --optimizer sgd --epochs 1 p-$i.csv -o m$i.dml
+	done
+	$DML_WRAPPER dml-reduce m0.dml m1.dml m2.dml m3.dml -o flat.dml
+	$DML_WRAPPER dml-reduce m3.dml m1.dml -o a.dml
+	$DML_WRAPPER dml-reduce m2.dml a.dml -o b.dml
+	$DML_WRAPPER dml-reduce b.dml m0.dml -o chain.dml
+	cmp flat.dml chain.dml
+	$DML_WRAPPER dml-reduce m0.dml m2.dml -o l.dml
+	cat l.dml a.dml | $DML_WRAPPER dml-reduce -o tree.dml
+	cmp flat.dml tree.dml
+	# and the average is a model that predicts
+	run $DML_WRAPPER dml-predict -m flat.dml --eval test.csv
+	assert_success
+}
+
+@test "dml-reduce --timeout fails a round whose worker never reports" {
+	dml-train --emit stats -y label train.csv -o s.dml
+	mkfifo in.fifo
+	# a worker that sends one record, then hangs with the pipe open
+	(cat s.dml; exec sleep 30) > in.fifo 3>&- &
+	local writer=$!
+	SECONDS=0
+	run -1 --separate-stderr $DML_WRAPPER dml-reduce --timeout 1 -o out.dml < in.fifo
+	local took=$SECONDS
+	kill "$writer" 2>/dev/null || true
+	(( took < 20 )) || fail "took $took s"
+	assert_equal "$stderr" "dml-reduce: timed out after 1 s with 1 contributions reduced; no output written"
+	assert_file_not_exists out.dml
+}
+
+@test "dml-inspect --system names the BLIS kernels in use" {
+	run $DML_WRAPPER dml-inspect --system
+	assert_success
+	assert_line --regexp '^blis            [0-9]+\.[0-9]+'
+	assert_line --regexp '^blis kernels    [a-z0-9]+ \(BLIS_ARCH_TYPE='
+	BLIS_ARCH_TYPE=25 run $DML_WRAPPER dml-inspect --system
+	assert_line 'blis kernels    generic (BLIS_ARCH_TYPE=25)'
+	run $DML_WRAPPER dml-inspect --system --json
+	assert_output --regexp '^\{"dml":"0\.1\.0","blis":"[^"]+","kernels":"[^"]+"'
+}
