@@ -13,10 +13,15 @@
 
 
 const char *cli_prog = "dml";
+static int failing; /* cli_die said why; the exit check stays quiet */
 static struct cli_out *pending; /* list of temporaries to remove if we die */
 
 static void close_stdout(void)
 {
+	if (failing) {
+		fclose(stdout);
+		return;
+	}
 	int err = ferror(stdout);
 	if (fclose(stdout) != 0 || err) {
 		if (errno == EPIPE)
@@ -94,6 +99,7 @@ void cli_usage(const char *fmt, ...)
 void cli_die(const char *fmt, ...)
 {
 	va_list ap;
+	failing = 1;
 	cleanup();
 	fprintf(stderr, "%s: ", cli_prog);
 	va_start(ap, fmt);
@@ -128,7 +134,12 @@ uint64_t cli_uint(const char *name, const char *value, uint64_t min,
 	if (*value == '-' || *value == '\0')
 		goto bad;
 	unsigned long long v = strtoull(value, &end, 10);
-	if (errno || *end)
+	if (*end || end == value)
+		goto bad;
+	if (errno == ERANGE)
+		cli_usage("%s: %s is out of range %llu..%llu", name, value,
+			  (unsigned long long)min, (unsigned long long)max);
+	if (errno)
 		goto bad;
 	if (v < min || v > max)
 		cli_usage("%s: %s is out of range %llu..%llu", name, value,
@@ -302,6 +313,16 @@ void cli_read_one(const char *path, uint32_t kind, struct dml_record *rec)
 		cli_die("%s: expected a %s record, found a %s record",
 			cli_name(path), dml_kind_name(kind),
 			dml_kind_name(rec->h.kind));
+	struct dml_record extra;
+	dml_record_init(&extra);
+	rc = dml_record_read(f, &extra, &err);
+	dml_record_free(&extra);
+	if (rc == DML_OK)
+		cli_die("%s: holds more than one record (expected exactly "
+			"one)", cli_name(path));
+	if (rc != DML_EEMPTY)
+		cli_die("%s: unexpected bytes after the record",
+			cli_name(path));
 	cli_close(f, path);
 }
 

@@ -21,8 +21,9 @@ static void usage(void)
 	      "  -j, --json              one JSON object per record, one per line\n"
 	      "  -s, --system            describe this system instead: dml version,\n"
 	      "                            BLIS version, kernels and threads, CPUs\n"
-	      "  -f, --field=NAME        print only this field of each record: kind,\n"
-	      "                            family, iteration, samples, contributions,\n"
+	      "  -f, --field=LIST        print only these comma-separated fields of\n"
+	      "                            each record, tab-separated: kind, family,\n"
+	      "                            iteration, samples, contributions,\n"
 	      "                            features, classes, status, objective,\n"
 	      "                            members\n"
 	      "  -h, --help              display this help and exit\n"
@@ -131,28 +132,45 @@ static void print_field(const struct info *in, const char *f)
 {
 	const struct dml_header *h = &in->rec->h;
 	if (!strcmp(f, "kind"))
-		puts(dml_kind_name(h->kind));
+		fputs(dml_kind_name(h->kind), stdout);
 	else if (!strcmp(f, "family"))
-		puts(dml_family_name(h->family));
+		fputs(dml_family_name(h->family), stdout);
 	else if (!strcmp(f, "iteration"))
-		printf("%llu\n", (unsigned long long)h->iteration);
+		printf("%llu", (unsigned long long)h->iteration);
 	else if (!strcmp(f, "samples"))
-		printf("%llu\n", (unsigned long long)h->samples);
+		printf("%llu", (unsigned long long)h->samples);
 	else if (!strcmp(f, "contributions"))
-		printf("%llu\n", (unsigned long long)h->contributions);
+		printf("%llu", (unsigned long long)h->contributions);
 	else if (!strcmp(f, "features"))
-		printf("%u\n", in->sch ? in->sch->nfeat : 0);
+		printf("%u", in->sch ? in->sch->nfeat : 0);
 	else if (!strcmp(f, "classes"))
-		printf("%u\n", in->lab ? in->lab->n : 0);
+		printf("%u", in->lab ? in->lab->n : 0);
 	else if (!strcmp(f, "status"))
-		puts(status(in));
+		fputs(status(in), stdout);
 	else if (!strcmp(f, "objective") && !in->has_model)
-		puts("-"); /* like status: not a model */
+		fputs("-", stdout); /* like status: not a model */
 	else if (!strcmp(f, "objective"))
-		printf("%.17g\n", in->model.opt.f);
+		printf("%.17g", in->model.opt.f);
 	else if (!strcmp(f, "members"))
-		printf("%u\n", in->has_ens ? in->ens.n
+		printf("%u", in->has_ens ? in->ens.n
 				       : (uint32_t)in->has_model);
+}
+
+/* A comma-separated list of fields, tab-separated on one line. */
+static void print_fields(const struct info *in, const char *list)
+{
+	const char *p = list;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		char name[32];
+		snprintf(name, sizeof name, "%.*s", (int)n, p);
+		print_field(in, name);
+		if (!p[n])
+			break;
+		putchar('\t');
+		p += n + 1;
+	}
+	putchar('\n');
 }
 
 static void print_text(const struct info *in, const char *name, uint64_t n)
@@ -316,10 +334,19 @@ int main(int argc, char **argv)
 		case 's': sys_info = 1; break;
 		case 'f':
 			field = optarg;
-			for (c = 0; fields[c] && strcmp(fields[c], field); c++)
-				;
-			if (!fields[c])
-				cli_usage("--field: unknown field '%s'", field);
+			for (const char *p = field;; p++) {
+				size_t n = strcspn(p, ",");
+				for (c = 0; fields[c] &&
+					    (strlen(fields[c]) != n ||
+					     strncmp(fields[c], p, n)); c++)
+					;
+				if (!fields[c])
+					cli_usage("--field: unknown field '%.*s'",
+						  (int)n, p);
+				p += n;
+				if (!*p)
+					break;
+			}
 			break;
 		case 'h': usage();
 		case 'V': cli_version();
@@ -357,7 +384,7 @@ int main(int argc, char **argv)
 			struct info in;
 			gather(&in, &rec);
 			if (field)
-				print_field(&in, field);
+				print_fields(&in, field);
 			else if (json)
 				print_json(&in, name, n);
 			else

@@ -52,7 +52,7 @@ static void usage(void)
 	      "      --max-iter=N        L-BFGS/GD iterations, accepted steps\n"
 	      "                            (default 100)\n"
 	      "      --tol=X             stop when max |gradient| <= X (default 1e-5)\n"
-	      "      --l2=X              L2 penalty on the weights (default 1e-4)\n"
+	      "      --l2=X              L2 penalty on the weights (default 1e-3)\n"
 	      "      --epochs=N          SGD passes over the data (default 5)\n"
 	      "      --learning-rate=X   SGD initial step (default 0.1)\n"
 	      "      --batch=N           SGD mini-batch rows (default 64)\n"

@@ -13,7 +13,8 @@
 #   - DML_SRCDIR (the source tree, for test data) and DML_BUILDDIR (the
 #     build tree), both exported by `make check' and guessed when bats is
 #     run by hand;
-#   - PATH with $DML_BUILDDIR/src, then $DML_BUILDDIR/tools (idx2csv), first;
+#   - PATH with $DML_BUILDDIR/src, then $DML_BUILDDIR/tools (idx2csv, synth),
+#     first;
 #   - DML_WRAPPER: put it, unquoted, before every dml-* command, as in
 #         run $DML_WRAPPER dml-train --version
 #     It is empty by default; `make check DML_WRAPPER="valgrind -q

@@ -41,7 +41,7 @@ enum {
 
 void dml_params_default(struct dml_params *p)
 {
-	p->l2 = 1e-4;
+	p->l2 = 1e-3;
 	p->optimizer = DML_OPT_LBFGS;
 	p->max_iter = 100;
 	p->tol = 1e-5;
@@ -275,11 +275,21 @@ static enum dml_err sums_read(const struct dml_record *rec, uint64_t expect,
 
 /* ---- statistics ---- */
 
+void dml_range_add(double *lo, double *hi, double b)
+{
+	if (b < *lo || (b == *lo && signbit(b) && !signbit(*lo)))
+		*lo = b;
+	if (b > *hi || (b == *hi && !signbit(b) && signbit(*hi)))
+		*hi = b;
+}
+
 void dml_stats_free(struct dml_stats *s)
 {
 	dml_schema_free(&s->schema);
 	dml_labels_free(&s->labels);
 	free(s->sums);
+	free(s->min);
+	free(s->max);
 	dml_leaves_free(&s->leaves);
 	memset(s, 0, sizeof *s);
 }
@@ -301,6 +311,22 @@ enum dml_err dml_stats_from_data(struct dml_stats *s,
 		free(part);
 		dml_stats_free(s);
 		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	s->min = malloc(((size_t)nf + 1) * sizeof *s->min);
+	s->max = malloc(((size_t)nf + 1) * sizeof *s->max);
+	if (!s->min || !s->max) {
+		free(part);
+		dml_stats_free(s);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	for (uint32_t j = 0; j < nf; j++) {
+		s->min[j] = d->n ? d->x[j] : 0;
+		s->max[j] = d->n ? d->x[j] : 0;
+	}
+	for (uint64_t r = 1; r < d->n; r++) {
+		const double *x = d->x + r * nf;
+		for (uint32_t j = 0; j < nf; j++)
+			dml_range_add(&s->min[j], &s->max[j], x[j]);
 	}
 	s->labels.n = nl;
 	for (uint32_t i = 0; i < nl; i++)
@@ -347,6 +373,11 @@ enum dml_err dml_stats_encode(const struct dml_stats *s, struct dml_buf *b)
 	dml_schema_write(b, &s->schema);
 	dml_labels_write(b, &s->labels);
 	sums_write(b, s->sums, 2 * (uint64_t)s->schema.nfeat);
+	dml_buf_section(b, DML_SEC_RANGE, 0);
+	dml_buf_u32(b, s->schema.nfeat);
+	dml_buf_u32(b, 0);
+	dml_buf_f64s(b, s->min, s->schema.nfeat);
+	dml_buf_f64s(b, s->max, s->schema.nfeat);
 	dml_leaves_write(b, &s->leaves);
 	struct dml_header h = {
 		.kind = DML_KIND_STATS, .family = s->family,
@@ -357,7 +388,8 @@ enum dml_err dml_stats_encode(const struct dml_stats *s, struct dml_buf *b)
 }
 
 static const uint32_t stats_known[] = {
-	DML_SEC_SCHEMA, DML_SEC_LABELS, DML_SEC_SUMS, DML_SEC_LEAVES,
+	DML_SEC_SCHEMA, DML_SEC_LABELS, DML_SEC_SUMS, DML_SEC_RANGE,
+	DML_SEC_LEAVES,
 };
 
 enum dml_err dml_stats_decode(const struct dml_record *rec,
@@ -369,7 +401,7 @@ enum dml_err dml_stats_decode(const struct dml_record *rec,
 		return dml_fail(err, DML_EKIND, "expected a stats record, "
 				"found a %s record",
 				dml_kind_name(rec->h.kind));
-	if ((rc = dml_record_check_known(rec, stats_known, 4, err)))
+	if ((rc = dml_record_check_known(rec, stats_known, 5, err)))
 		return rc;
 	s->family = rec->h.family;
 	s->samples = rec->h.samples;
@@ -388,6 +420,34 @@ enum dml_err dml_stats_decode(const struct dml_record *rec,
 				"stats hold %llu sums for %u features",
 				(unsigned long long)count, s->schema.nfeat);
 	}
+	struct dml_section sec;
+	struct dml_cur c;
+	uint32_t nf = s->schema.nfeat;
+	if (!dml_record_find(rec, DML_SEC_RANGE, &sec)) {
+		dml_stats_free(s);
+		return dml_fail(err, DML_EFORMAT, "no range section");
+	}
+	dml_cur_init(&c, &sec);
+	if (dml_cur_u32(&c) != nf || dml_cur_u32(&c) != 0 ||
+	    c.left != 16 * (uint64_t)nf) {
+		dml_stats_free(s);
+		return dml_fail(err, DML_EFORMAT, "malformed range section");
+	}
+	s->min = malloc(((size_t)nf + 1) * sizeof *s->min);
+	s->max = malloc(((size_t)nf + 1) * sizeof *s->max);
+	if (!s->min || !s->max) {
+		dml_stats_free(s);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	dml_cur_f64s(&c, s->min, nf);
+	dml_cur_f64s(&c, s->max, nf);
+	for (uint32_t j = 0; j < nf; j++)
+		if (!isfinite(s->min[j]) || !isfinite(s->max[j]) ||
+		    s->min[j] > s->max[j]) {
+			dml_stats_free(s);
+			return dml_fail(err, DML_EFORMAT,
+					"malformed range section");
+		}
 	return DML_OK;
 }
 
@@ -438,7 +498,8 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 	if (family == DML_FAMILY_LOGISTIC && s->labels.n != 2)
 		return dml_fail(err, DML_ELABELS,
 				"logistic regression needs exactly 2 classes, "
-				"found %u (use -a softmax)", s->labels.n);
+				"found %u%s", s->labels.n,
+				s->labels.n > 2 ? " (use -a softmax)" : "");
 	if (family == DML_FAMILY_SOFTMAX && s->labels.n < 2)
 		return dml_fail(err, DML_ELABELS,
 				"softmax regression needs at least 2 classes, "
@@ -465,16 +526,21 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 	uint32_t nf = m->schema.nfeat;
 	double n = (double)s->samples;
 	for (uint32_t j = 0; j < nf; j++) {
-		double s1 = dml_fx_to_double(&s->sums[j]);
-		double s2 = dml_fx_to_double(&s->sums[nf + j]);
-		double mean = s1 / n;
-		double var = s2 / n - mean * mean;
-		if (var < 0)
-			var = 0;
-		double sd = sqrt(var);
+		long double s1 = dml_fx_to_double(&s->sums[j]);
+		long double s2 = dml_fx_to_double(&s->sums[nf + j]);
+		double mean = (double)(s1 / n);
+		double var = (double)((s2 - s1 * s1 / n) / n);
+		double sd = var > 0 ? sqrt(var) : 0;
 		m->mean[j] = mean;
-		/* a constant feature carries no information: weight 0 */
-		m->scale[j] = sd > 1e-12 * fmax(1.0, fabs(mean)) ? 1 / sd : 0;
+		/* A constant feature (known exactly from its range) carries
+		 * no information: weight 0.  Rounding can leave a tiny
+		 * variance where the range is not empty: fall back on it. */
+		if (s->min[j] == s->max[j])
+			m->scale[j] = 0;
+		else if (sd > 1e-9 * (s->max[j] - s->min[j]))
+			m->scale[j] = 1 / sd;
+		else
+			m->scale[j] = 2 / (s->max[j] - s->min[j]);
 	}
 	if (dml_opt_init(&m->opt, p->optimizer == DML_OPT_SGD ? DML_OPT_GD
 							       : p->optimizer,
@@ -1114,11 +1180,13 @@ enum dml_err dml_model_apply(struct dml_model *m, uint64_t model_hash,
 				(unsigned long long)g->count, nw + 1);
 	if (!dml_leaves_equal(&g->leaves, &m->leaves))
 		return dml_fail(err, DML_EMISMATCH,
-				"gradient covers %llu shards (%llu rows), the "
-				"model was set up on %llu shards (%llu rows)",
+				"gradient covers %llu shard%s (%llu rows), the "
+				"model was set up on %llu shard%s (%llu rows)",
 				(unsigned long long)g->leaves.n,
+				g->leaves.n == 1 ? "" : "s",
 				(unsigned long long)g->samples,
 				(unsigned long long)m->leaves.n,
+				m->leaves.n == 1 ? "" : "s",
 				(unsigned long long)m->samples);
 	if (m->opt.phase == DML_PHASE_DONE)
 		return DML_OK;

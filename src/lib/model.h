@@ -61,11 +61,15 @@ struct dml_stats {
 	struct dml_schema schema;
 	struct dml_labels labels;
 	struct dml_fx *sums;  /* nfeat sums, then nfeat sums of squares */
+	double *min, *max;    /* per feature (reduce exactly, too) */
 	uint64_t samples, contributions;
 	struct dml_leaves leaves;
 };
 
 void dml_stats_free(struct dml_stats *s);
+/* Fold b into a range [*lo, *hi] so that the result is independent of
+ * order, -0 counting as less than +0. */
+void dml_range_add(double *lo, double *hi, double b);
 enum dml_err dml_stats_from_data(struct dml_stats *s,
 				 const struct dml_data *d,
 				 struct dml_error *err);

@@ -216,11 +216,10 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
 		return dml_fail(err, DML_EIO, NULL);
 	if (got == 0)
 		return DML_EEMPTY;
-	if ((size_t)got < 8 && memcmp(hdr, DML_MAGIC, (size_t)got) != 0)
+	size_t cmp = (size_t)got < 8 ? (size_t)got : 8;
+	if (memcmp(hdr, DML_MAGIC, cmp) != 0)
 		return dml_fail(err, DML_EMAGIC, NULL);
 	if ((size_t)got < sizeof hdr) {
-		if (memcmp(hdr, DML_MAGIC, 8) != 0)
-			return dml_fail(err, DML_EMAGIC, NULL);
 		return dml_fail(err, DML_ETRUNC,
 				"stream ends inside a record header");
 	}

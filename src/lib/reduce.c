@@ -15,6 +15,7 @@ struct dml_reducer {
 	struct dml_fx *sums;
 	uint64_t count;
 	/* stats */
+	double *min, *max;
 	struct dml_schema schema;
 	struct dml_strtab labels;
 	uint64_t *label_counts;
@@ -34,6 +35,8 @@ void dml_reducer_free(struct dml_reducer *r)
 		return;
 	dml_leaves_free(&r->leaves);
 	free(r->sums);
+	free(r->min);
+	free(r->max);
 	dml_schema_free(&r->schema);
 	dml_strtab_free(&r->labels);
 	free(r->label_counts);
@@ -171,6 +174,24 @@ enum dml_err dml_reducer_add(struct dml_reducer *r,
 		if (!rc)
 			rc = add_sums(r, s.sums, 2 * (uint64_t)s.schema.nfeat,
 				      err);
+		uint32_t nf = s.schema.nfeat;
+		if (!rc && !r->min) {
+			r->min = malloc(((size_t)nf + 1) * sizeof *r->min);
+			r->max = malloc(((size_t)nf + 1) * sizeof *r->max);
+			if (!r->min || !r->max)
+				rc = dml_fail(err, DML_ENOMEM, NULL);
+			for (uint32_t j = 0; !rc && j < nf; j++) {
+				r->min[j] = s.min[j];
+				r->max[j] = s.max[j];
+			}
+		} else if (!rc) {
+			for (uint32_t j = 0; j < nf; j++) {
+				dml_range_add(&r->min[j], &r->max[j],
+					      s.min[j]);
+				dml_range_add(&r->min[j], &r->max[j],
+					      s.max[j]);
+			}
+		}
 		dml_stats_free(&s);
 	} else {
 		struct dml_model m;
@@ -245,7 +266,8 @@ enum dml_err dml_reducer_finish(struct dml_reducer *r, struct dml_buf *b,
 	} else if (r->h.kind == DML_KIND_STATS) {
 		struct dml_stats s = {
 			.family = r->h.family, .schema = r->schema,
-			.sums = r->sums, .samples = r->samples,
+			.sums = r->sums, .min = r->min, .max = r->max,
+			.samples = r->samples,
 			.contributions = r->contributions,
 			.leaves = r->leaves,
 		};
