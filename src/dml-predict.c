@@ -183,22 +183,9 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 		}
 		if (!rc && r == 1) {
 			rc = dml_schema_read(&rec, &rs, err);
-			for (uint32_t f = 0; !rc && f < s->nf; f++) {
-				map[f] = -1;
-				for (uint32_t j = 0; j < rs.nfeat; j++)
-					if (!strcmp(rs.names[j],
-						    s->first->schema.names[f])) {
-						map[f] = j;
-						break;
-					}
-				if (map[f] < 0)
-					rc = dml_fail(err, DML_ENOCOLUMN,
-						      "column '%s' not found "
-						      "(the model needs %u "
-						      "features)",
-						      s->first->schema.names[f],
-						      s->nf);
-			}
+			if (!rc)
+				rc = dml_schema_map(&rs, &s->first->schema, map,
+						    err);
 		} else if (!rc && rec.h.schema != rs.fingerprint) {
 			rc = dml_fail(err, DML_ESCHEMA, "columns differ from "
 				      "the first record's");

@@ -141,6 +141,35 @@ void dml_schema_write(struct dml_buf *b, const struct dml_schema *s)
 	dml_buf_end(b);
 }
 
+enum dml_err dml_schema_map(const struct dml_schema *have,
+			    const struct dml_schema *want, int64_t *map,
+			    struct dml_error *err)
+{
+	struct dml_strtab t = {0};
+	for (uint32_t j = 0; j < have->nfeat; j++)
+		if (dml_strtab_intern(&t, have->names[j]) == UINT32_MAX) {
+			dml_strtab_free(&t);
+			return dml_fail(err, DML_ENOMEM, NULL);
+		}
+	if (t.n != have->nfeat) {
+		dml_strtab_free(&t);
+		return dml_fail(err, DML_EFORMAT, "duplicate feature names");
+	}
+	enum dml_err rc = DML_OK;
+	for (uint32_t f = 0; !rc && f < want->nfeat; f++) {
+		/* names are unique, so interned ids are column indices */
+		uint32_t id = dml_strtab_find(&t, want->names[f]);
+		map[f] = id == UINT32_MAX ? -1 : (int64_t)id;
+		if (map[f] < 0)
+			rc = dml_fail(err, DML_ENOCOLUMN,
+				      "column '%s' not found (the model needs "
+				      "%u features)",
+				      want->names[f], want->nfeat);
+	}
+	dml_strtab_free(&t);
+	return rc;
+}
+
 static char *cur_strdup(struct dml_cur *c)
 {
 	uint32_t len;
@@ -843,25 +872,10 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 			map = malloc((nf + 1) * sizeof *map);
 			if (!rc && !map)
 				rc = dml_fail(err, DML_ENOMEM, NULL);
-			for (uint32_t f = 0; !rc && f < nf; f++) {
-				map[f] = -1;
-				if (!want) {
-					map[f] = f;
-					continue;
-				}
-				for (uint32_t j = 0; j < rs.nfeat; j++)
-					if (!strcmp(rs.names[j],
-						    want->names[f])) {
-						map[f] = j;
-						break;
-					}
-				if (map[f] < 0)
-					rc = dml_fail(err, DML_ENOCOLUMN,
-						      "column '%s' not found "
-						      "(the model needs %u "
-						      "features)",
-						      want->names[f], nf);
-			}
+			if (!rc && want)
+				rc = dml_schema_map(&rs, want, map, err);
+			for (uint32_t f = 0; !rc && !want && f < nf; f++)
+				map[f] = f;
 			if (!rc && d->files == 0) {
 				if (want)
 					rc = dml_schema_copy(&d->schema, want);

@@ -36,6 +36,11 @@ enum dml_err dml_schema_copy(struct dml_schema *dst,
 			     const struct dml_schema *src);
 void dml_schema_fingerprint(struct dml_schema *s);
 void dml_schema_write(struct dml_buf *b, const struct dml_schema *s);
+/* For each feature of want, its index among the features of have, by
+ * name, into map[want->nfeat]; DML_ENOCOLUMN naming the first missing. */
+enum dml_err dml_schema_map(const struct dml_schema *have,
+			    const struct dml_schema *want, int64_t *map,
+			    struct dml_error *err);
 enum dml_err dml_schema_read(const struct dml_record *rec,
 			     struct dml_schema *s, struct dml_error *err);
 
