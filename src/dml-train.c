@@ -146,6 +146,7 @@ static void load_for_model(const struct opts *o, const struct dml_model *m,
 		.label = o->label ? o->label : m->schema.label,
 		.schema = &m->schema,
 		.classes = &m->labels,
+		.threads = o->threads,
 	};
 	dml_data_init(d);
 	cli_load_csv(files, nfiles, &lo, d);
@@ -209,7 +210,8 @@ static void do_stats(const struct opts *o, char **files, int nfiles)
 {
 	if (!o->label)
 		cli_usage("--emit stats needs the label column (-y)");
-	struct dml_load_opts lo = { .csv = o->csv, .label = o->label };
+	struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
+				    .threads = o->threads };
 	struct dml_data d;
 	struct dml_stats s;
 	struct dml_error err = {0};
@@ -290,7 +292,8 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 			cli_usage("fitting needs a model family (-a)");
 		if (!o->label)
 			cli_usage("fitting needs the label column (-y)");
-		struct dml_load_opts lo = { .csv = o->csv, .label = o->label };
+		struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
+				    .threads = o->threads };
 		dml_data_init(&d);
 		cli_load_csv(files, nfiles, &lo, &d);
 		if (d.n == 0)

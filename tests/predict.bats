@@ -136,6 +136,8 @@ make_model() {
 	row3=$(sed -n 3p d.csv | cut -d, -f1-4)
 	row4=$(sed -n 4p d.csv | cut -d, -f1-4)
 	coproc PRED { $DML_WRAPPER dml-predict -m m.dml; }
+	# bash unsets PRED_PID once the coprocess ends: keep it
+	local pid=$PRED_PID
 	to=${PRED[1]} from=${PRED[0]}
 	printf 'f1,f2,f3,f4\n%s\n' "$row2" >&"$to"
 	read -r -t 30 first <&"$from" || fail "no answer to the first row"
@@ -144,7 +146,7 @@ make_model() {
 	printf '%s\n' "$row4" >&"$to"
 	read -r -t 30 third <&"$from" || fail "no answer to the third row"
 	exec {to}>&-
-	wait "$PRED_PID"
+	wait "$pid"
 	printf '%s\n' "$first" "$second" "$third" | cmp - expected
 }
 

@@ -141,3 +141,24 @@ setup() {
 	run $DML_WRAPPER dml-inspect --system --json
 	assert_output --regexp '^\{"dml":"0\.1\.0","blis":"[^"]+","kernels":"[^"]+"'
 }
+
+@test "a large CSV parsed by several threads gives the same records and errors" {
+	synth blobs -n 80000 --classes 3 --features 6 --seed 8 > big.csv
+	run stat -c %s big.csv
+	(( output > 4194304 )) || fail "big.csv is only $output bytes: too small for the parallel reader"
+	$DML_WRAPPER dml-train -j1 --emit stats -y label big.csv -o s1.dml
+	$DML_WRAPPER dml-train -j3 --emit stats -y label big.csv -o s3.dml
+	cmp s1.dml s3.dml
+	# the first bad row in file order is reported, with its line
+	awk 'NR == 45000 { $0 = $0 ",9" } NR == 50001 { sub(/^[^,]*/, "x") } 1' \
+		big.csv > bad.csv
+	run -1 --separate-stderr $DML_WRAPPER dml-train -j1 --emit stats -y label bad.csv
+	assert_equal "$stderr" "dml-train: bad.csv:45000: expected 7 fields, found 8"
+	run -1 --separate-stderr $DML_WRAPPER dml-train -j3 --emit stats -y label bad.csv
+	assert_equal "$stderr" "dml-train: bad.csv:45000: expected 7 fields, found 8"
+	# CRLF line ends and a byte-order mark take the same path
+	{ printf '\xef\xbb\xbf'; sed 's/$/\r/' big.csv; } > crlf.csv
+	$DML_WRAPPER dml-train -j2 --emit stats -y label crlf.csv -o c2.dml
+	run $DML_WRAPPER dml-inspect --field samples,classes c2.dml
+	assert_output $'80000\t3'
+}

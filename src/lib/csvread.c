@@ -177,3 +177,40 @@ enum dml_err dml_csv_read(struct dml_src *src,
 	free(st.fields);
 	return st.rc;
 }
+
+enum dml_err dml_csv_parse_lines(const char *q, size_t len,
+				 const struct dml_csv_opts *opts,
+				 uint64_t first_line, dml_csv_fn row_fn,
+				 void *ctx, struct dml_error *err)
+{
+	struct dml_csv_opts o = *opts;
+	o.no_header = 1; /* every row is data */
+	struct state st = {
+		.opts = &o, .row_fn = row_fn, .ctx = ctx, .err = err,
+		.line = first_line, .row_line = first_line,
+	};
+	struct csv_parser p;
+	unsigned char delim = opts->delim ? opts->delim : ',';
+	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	csv_set_delim(&p, delim);
+	if (delim == '\t')
+		csv_set_space_func(&p, is_space_tab);
+	const char *end = q + len;
+	while (q < end && !st.rc) {
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		size_t n = nl ? (size_t)(nl - q) + 1 : (size_t)(end - q);
+		if (csv_parse(&p, q, n, on_field, on_row, &st) != n && !st.rc)
+			st.rc = parse_error(&st, &p, 0);
+		q += n;
+		if (nl)
+			st.line++;
+	}
+	if (!st.rc && csv_fini(&p, on_field, on_row, &st) != 0)
+		st.rc = parse_error(&st, &p, 1);
+	csv_free(&p);
+	free(st.arena);
+	free(st.offs);
+	free(st.fields);
+	return st.rc;
+}

@@ -28,4 +28,11 @@ enum dml_err dml_csv_read(struct dml_src *src,
 			  dml_csv_fn header_fn, dml_csv_fn row_fn, void *ctx,
 			  struct dml_error *err);
 
+/* Parse a buffer of whole lines, every row data (no header), numbering
+ * lines from first_line.  For splitting a file between threads. */
+enum dml_err dml_csv_parse_lines(const char *p, size_t len,
+				 const struct dml_csv_opts *opts,
+				 uint64_t first_line, dml_csv_fn row_fn,
+				 void *ctx, struct dml_error *err);
+
 #endif

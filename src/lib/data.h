@@ -68,6 +68,7 @@ struct dml_load_opts {
 	int label_optional;             /* use the label column if present */
 	const struct dml_schema *schema; /* map features by name to these */
 	const struct dml_labels *classes; /* map labels to these indices */
+	uint32_t threads;               /* parse a large file in parallel */
 };
 
 struct dml_colmap {
