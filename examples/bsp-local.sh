@@ -31,6 +31,17 @@
 #              which the workers read without parsing text every round
 #   WORKDIR    where the shards go (default: a temporary directory,
 #              removed at exit)
+#   TIMEOUT    seconds a round may take (default: no limit): a worker
+#              that has not reported by then fails the round
+#              (dml-reduce --timeout) and is killed (parallel --timeout,
+#              2 s later, so that dml-reduce's message comes first)
+#   RESUME     yes: if MODEL exists, continue training it instead of
+#              starting afresh -- after the loop was killed, rerun it with
+#              the same settings and RESUME=yes.  The shards are made
+#              again (the same bytes), the stats round is skipped, and the
+#              gradient rounds go on from the model's iteration, so the
+#              result is byte-identical to an uninterrupted run
+#              (default no)
 #
 # The dml-* binaries must be on PATH (after a build: PATH=$PWD/build/src:$PATH).
 #
@@ -48,6 +59,7 @@ algorithm=${ALGORITHM:-softmax}
 max_iter=${MAX_ITER:-100}
 model=${MODEL:-model.dml}
 format=${FORMAT:-csv}
+timeout=${TIMEOUT:-}
 
 say() { printf '%s: %s\n' "$me" "$*" >&2; }
 
@@ -69,6 +81,15 @@ else
 	trap 'rm -rf "$work"' EXIT
 fi
 
+# With TIMEOUT, a hung worker fails the round: dml-reduce gives up, and
+# parallel kills the worker, without which the pipeline would wait for it.
+reduce_opts=(--expect "$workers")
+parallel_opts=()
+if [ -n "$timeout" ]; then
+	reduce_opts+=(--timeout "$timeout")
+	parallel_opts+=(--timeout $((timeout + 2)))
+fi
+
 # Split the data: shard-0.csv ... shard-(WORKERS-1).csv, header repeated
 # (or shard-0.dml ...).
 rm -f "$work"/shard-*."$ext"
@@ -83,23 +104,30 @@ done
 # write all their records to stdout.  -q passes every argument as is;
 # --halt stops the round at the first failing worker.
 fanout() {
-	parallel -q -j "$workers" --halt now,fail=1 dml-train "$@" {} ::: "${shards[@]}"
+	parallel -q -j "$workers" --halt now,fail=1 "${parallel_opts[@]}" \
+		dml-train "$@" {} ::: "${shards[@]}"
 }
 
-# Stats round: the initial model.
-fanout --emit stats -y "$label" |
-	dml-reduce --expect "$workers" |
-	dml-train --apply - -a "$algorithm" --max-iter "$max_iter" -o "$model"
+# Stats round: the initial model, unless resuming from one.  -o writes
+# MODEL whole or not at all, so a killed loop leaves the model of its last
+# complete round (or none).
+if [ "${RESUME:-no}" = yes ] && [ -e "$model" ]; then
+	say "resuming $model at iteration $(dml-inspect --field iteration "$model")"
+else
+	fanout --emit stats -y "$label" |
+		dml-reduce "${reduce_opts[@]}" |
+		dml-train --apply - -a "$algorithm" --max-iter "$max_iter" -o "$model"
+fi
 
 # Gradient rounds: one L-BFGS evaluation each.  Reading and writing the
 # model in one pipeline is safe: -o replaces the file only once the new
 # model is complete, and dml-train --apply reads the model only after the
 # reduced gradient has arrived.
-rounds=0
+rounds=$(dml-inspect --field iteration "$model") # one per round
 status=$(dml-inspect --field status "$model")
 while [ "$status" = running ]; do
 	fanout --emit gradient -m "$model" |
-		dml-reduce --expect "$workers" |
+		dml-reduce "${reduce_opts[@]}" |
 		dml-train --apply - -m "$model" -o "$model"
 	rounds=$((rounds + 1))
 	status=$(dml-inspect --field status "$model")

@@ -85,24 +85,85 @@ struct info {
 	const struct dml_labels *lab;
 };
 
-static void gather(struct info *in, const struct dml_record *rec)
+static void release(struct info *in);
+
+/* A data record's rows fit its schema and its labels. */
+static enum dml_err check_data(const struct dml_record *rec,
+			       const struct info *in, struct dml_error *err)
 {
-	struct dml_error err;
+	struct dml_block b;
+	enum dml_err rc = dml_block_decode(rec, &b, err);
+	if (rc)
+		return rc;
+	if (b.nfeat != in->schema.nfeat)
+		rc = dml_fail(err, DML_EFORMAT, "rows of %u values for %u "
+			      "features", b.nfeat, in->schema.nfeat);
+	for (uint64_t i = 0; !rc && b.has_label && i < b.n; i++)
+		if (b.y[i] >= in->labels.n)
+			rc = dml_fail(err, DML_EFORMAT, "row %llu: label id "
+				      "%u out of range (%u labels)",
+				      (unsigned long long)i + 1, b.y[i],
+				      in->labels.n);
+	dml_block_free(&b);
+	return rc;
+}
+
+/* Decode the record as the programs that use it do: a record that one of
+ * them would refuse is an error here too. */
+static enum dml_err gather(struct info *in, const struct dml_record *rec,
+			   struct dml_error *err)
+{
+	struct dml_error ignore;
+	enum dml_err rc = DML_OK;
 	memset(in, 0, sizeof *in);
 	in->rec = rec;
-	in->has_schema = dml_schema_read(rec, &in->schema, &err) == DML_OK;
-	in->has_labels = dml_labels_read(rec, &in->labels, &err) == DML_OK;
-	in->has_leaves = dml_leaves_read(rec, &in->leaves, &err) == DML_OK;
-	if (rec->h.kind == DML_KIND_MODEL)
-		in->has_model = dml_model_decode(rec, &in->model, &err) ==
-				DML_OK;
-	if (rec->h.kind == DML_KIND_ENSEMBLE)
-		in->has_ens = dml_ensemble_decode(rec, &in->ens, &err) ==
-			      DML_OK;
+	in->has_schema = dml_schema_read(rec, &in->schema, &ignore) == DML_OK;
+	in->has_labels = dml_labels_read(rec, &in->labels, &ignore) == DML_OK;
+	in->has_leaves = dml_leaves_read(rec, &in->leaves, &ignore) == DML_OK;
+	switch (rec->h.kind) {
+	case DML_KIND_MODEL:
+		rc = dml_model_decode(rec, &in->model, err);
+		in->has_model = rc == DML_OK;
+		break;
+	case DML_KIND_ENSEMBLE:
+		rc = dml_ensemble_decode(rec, &in->ens, err);
+		in->has_ens = rc == DML_OK;
+		break;
+	case DML_KIND_STATS: {
+		struct dml_stats s;
+		if ((rc = dml_stats_decode(rec, &s, err)) == DML_OK)
+			dml_stats_free(&s);
+		break;
+	}
+	case DML_KIND_GRADIENT: {
+		struct dml_grad g;
+		if ((rc = dml_grad_decode(rec, &g, err)) == DML_OK)
+			dml_grad_free(&g);
+		break;
+	}
+	case DML_KIND_DATA:
+		/* read again only to say why it failed */
+		if (!in->has_schema)
+			rc = dml_schema_read(rec, &in->schema, err);
+		else if (!in->has_labels)
+			rc = dml_labels_read(rec, &in->labels, err);
+		else
+			rc = check_data(rec, in, err);
+		break;
+	default:
+		rc = dml_fail(err, DML_EUNSUPPORTED, "unknown record kind %u",
+			      rec->h.kind);
+		break;
+	}
+	if (rc) {
+		release(in);
+		return rc;
+	}
 	in->sch = in->has_schema ? &in->schema
 		  : in->has_ens ? &in->ens.members[0].schema : NULL;
 	in->lab = in->has_labels ? &in->labels
 		  : in->has_ens ? &in->ens.members[0].labels : NULL;
+	return DML_OK;
 }
 
 static void release(struct info *in)
@@ -382,7 +443,11 @@ int main(int argc, char **argv)
 				cli_die_err(&err, name);
 			}
 			struct info in;
-			gather(&in, &rec);
+			if (gather(&in, &rec, &err)) {
+				fflush(stdout);
+				err.record = n;
+				cli_die_err(&err, name);
+			}
 			if (field)
 				print_fields(&in, field);
 			else if (json)

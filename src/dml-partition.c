@@ -359,7 +359,7 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 			return rc;
 		if (dml_block_add(&pt->shards[shard].block, pt->x, label))
 			return dml_fail(err, DML_ENOMEM, NULL);
-		if (pt->shards[shard].block.n == DML_BLOCK_ROWS)
+		if (pt->shards[shard].block.n == pt->shards[shard].block.cap)
 			return flush_block(pt, shard, err);
 		return DML_OK;
 	}

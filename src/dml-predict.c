@@ -86,6 +86,25 @@ static const struct option longopts[] = {
 
 static struct cli_out out;
 
+/* A label goes out on one line: a line break, tab or backslash in it is
+ * written as \n, \r, \t or \\. */
+static void put_label(const char *l, FILE *f)
+{
+	if (!strpbrk(l, "\n\r\t\\")) {
+		fputs(l, f);
+		return;
+	}
+	for (; *l; l++) {
+		switch (*l) {
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\\': fputs("\\\\", f); break;
+		default: putc(*l, f);
+		}
+	}
+}
+
 static void flush_batch(struct pred *s)
 {
 	if (!s->nb)
@@ -111,7 +130,7 @@ static void flush_batch(struct pred *s)
 			s->confusion[(uint64_t)y * s->nc + best]++;
 			continue;
 		}
-		fputs(cl->names[best], out.f);
+		put_label(cl->names[best], out.f);
 		if (s->proba)
 			for (uint32_t c = 0; c < s->nc; c++)
 				fprintf(out.f, "\t%.6g", p[c]);
@@ -322,8 +341,10 @@ int main(int argc, char **argv)
 	cli_out_open(&out, output);
 	if (s.proba) {
 		fputs("label", out.f);
-		for (uint32_t i = 0; i < s.nc; i++)
-			fprintf(out.f, "\t%s", s.first->labels.names[i]);
+		for (uint32_t i = 0; i < s.nc; i++) {
+			fputc('\t', out.f);
+			put_label(s.first->labels.names[i], out.f);
+		}
 		fputc('\n', out.f);
 	}
 	if (optind == argc)
@@ -344,12 +365,13 @@ int main(int argc, char **argv)
 				(unsigned long long)s.unknown);
 		if (s.verbose) {
 			fputs("confusion", out.f);
-			for (uint32_t j = 0; j < s.nc; j++)
-				fprintf(out.f, "\t%s",
-					s.first->labels.names[j]);
+			for (uint32_t j = 0; j < s.nc; j++) {
+				fputc('\t', out.f);
+				put_label(s.first->labels.names[j], out.f);
+			}
 			fputc('\n', out.f);
 			for (uint32_t i = 0; i < s.nc; i++) {
-				fputs(s.first->labels.names[i], out.f);
+				put_label(s.first->labels.names[i], out.f);
 				for (uint32_t j = 0; j < s.nc; j++)
 					fprintf(out.f, "\t%llu",
 						(unsigned long long)

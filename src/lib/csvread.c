@@ -33,6 +33,14 @@ static void on_field(void *s, size_t len, void *data)
 	struct state *st = data;
 	if (st->rc)
 		return;
+	if (len && memchr(s, '\0', len)) {
+		st->rc = dml_fail(st->err, DML_ECSV, "NUL byte in a field");
+		if (st->err) {
+			st->err->line = st->line;
+			st->err->column = st->nf + 1;
+		}
+		return;
+	}
 	if (st->acap - st->alen < len + 1) {
 		size_t cap = st->acap ? st->acap : 4096;
 		while (cap - st->alen < len + 1)
@@ -111,6 +119,43 @@ static enum dml_err parse_error(struct state *st, struct csv_parser *p,
 	return DML_ECSV;
 }
 
+/* Feed [q, end) to libcsv one text line at a time, counting lines: a
+ * line ends at LF, CR LF, or a CR alone (old Mac files); a CR that ends
+ * one buffer and an LF that starts the next are one line end. */
+static void feed(struct state *st, struct csv_parser *p, const char *q,
+		 const char *end, int *pending_cr)
+{
+	while (q < end && !st->rc) {
+		if (*pending_cr && *q == '\n') {
+			*pending_cr = 0;
+			if (csv_parse(p, q, 1, on_field, on_row, st) != 1 &&
+			    !st->rc)
+				st->rc = parse_error(st, p, 0);
+			q++;
+			continue;
+		}
+		*pending_cr = 0;
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		const char *stop = nl ? nl : end;
+		const char *cr = memchr(q, '\r', (size_t)(stop - q));
+		int lone_cr = 0;
+		if (cr && !(nl && cr + 1 == nl)) {
+			stop = cr; /* a CR alone ends this line */
+			lone_cr = 1;
+		}
+		size_t n = (size_t)(stop - q) + (stop < end);
+		if (csv_parse(p, q, n, on_field, on_row, st) != n && !st->rc)
+			st->rc = parse_error(st, p, 0);
+		q += n;
+		if (lone_cr) {
+			st->line++;
+			*pending_cr = q == end;
+		} else if (nl && stop == nl) {
+			st->line++;
+		}
+	}
+}
+
 enum dml_err dml_csv_read(struct dml_src *src,
 			  const struct dml_csv_opts *opts,
 			  dml_csv_fn header_fn, dml_csv_fn row_fn, void *ctx,
@@ -134,7 +179,7 @@ enum dml_err dml_csv_read(struct dml_src *src,
 		csv_free(&p);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
-	int first = 1;
+	int first = 1, pending_cr = 0;
 	uint64_t total = 0;
 	for (;;) {
 		long long got = dml_src_read_some(src, buf, READ_SIZE);
@@ -151,16 +196,7 @@ enum dml_err dml_csv_read(struct dml_src *src,
 			if (got >= 3 && memcmp(q, "\xEF\xBB\xBF", 3) == 0)
 				q += 3;
 		}
-		while (q < end && !st.rc) {
-			char *nl = memchr(q, '\n', (size_t)(end - q));
-			size_t n = nl ? (size_t)(nl - q) + 1 : (size_t)(end - q);
-			if (csv_parse(&p, q, n, on_field, on_row, &st) != n &&
-			    !st.rc)
-				st.rc = parse_error(&st, &p, 0);
-			q += n;
-			if (nl)
-				st.line++;
-		}
+		feed(&st, &p, q, end, &pending_cr);
 		if (st.rc)
 			break;
 	}
@@ -196,16 +232,8 @@ enum dml_err dml_csv_parse_lines(const char *q, size_t len,
 	csv_set_delim(&p, delim);
 	if (delim == '\t')
 		csv_set_space_func(&p, is_space_tab);
-	const char *end = q + len;
-	while (q < end && !st.rc) {
-		const char *nl = memchr(q, '\n', (size_t)(end - q));
-		size_t n = nl ? (size_t)(nl - q) + 1 : (size_t)(end - q);
-		if (csv_parse(&p, q, n, on_field, on_row, &st) != n && !st.rc)
-			st.rc = parse_error(&st, &p, 0);
-		q += n;
-		if (nl)
-			st.line++;
-	}
+	int pending_cr = 0;
+	feed(&st, &p, q, q + len, &pending_cr);
 	if (!st.rc && csv_fini(&p, on_field, on_row, &st) != 0)
 		st.rc = parse_error(&st, &p, 1);
 	csv_free(&p);

@@ -222,6 +222,24 @@ enum dml_err dml_schema_read(const struct dml_record *rec,
 		dml_schema_free(s);
 		return dml_fail(err, DML_EFORMAT, "malformed schema section");
 	}
+	struct dml_strtab names = {0};
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t before = names.n;
+		if (dml_strtab_intern(&names, s->names[i]) == UINT32_MAX) {
+			dml_strtab_free(&names);
+			dml_schema_free(s);
+			return dml_fail(err, DML_ENOMEM, NULL);
+		}
+		if (names.n == before) {
+			enum dml_err rc = dml_fail(err, DML_EFORMAT,
+						   "duplicate feature name "
+						   "'%.40s'", s->names[i]);
+			dml_strtab_free(&names);
+			dml_schema_free(s);
+			return rc;
+		}
+	}
+	dml_strtab_free(&names);
 	dml_schema_fingerprint(s);
 	if (s->fingerprint != rec->h.schema) {
 		dml_schema_free(s);
@@ -553,8 +571,15 @@ enum dml_err dml_colmap_row(const struct dml_colmap *m, char **fields,
 					"not a number: '%.40s'", fields[i]);
 		}
 	}
-	if (label)
+	if (label) {
 		*label = m->label_col >= 0 ? fields[m->label_col] : NULL;
+		if (*label && strlen(*label) > DML_MAX_STRING) {
+			err->column = (uint64_t)m->label_col + 1;
+			return dml_fail(err, DML_ETOOBIG,
+					"label longer than %u bytes",
+					DML_MAX_STRING);
+		}
+	}
 	return DML_OK;
 }
 
@@ -617,7 +642,10 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 	}
 	uint32_t nf = d->schema.nfeat;
 	if (d->n == d->cap) {
-		uint64_t cap = d->cap ? d->cap * 2 : 1024;
+		/* start at about 1 MiB of rows, however wide they are */
+		uint64_t first = nf ? (UINT64_C(1) << 20) / (8 * (uint64_t)nf)
+				    : 1024;
+		uint64_t cap = d->cap ? d->cap * 2 : first ? first : 1;
 		if (nf && cap > SIZE_MAX / sizeof(double) / nf)
 			return dml_fail(err, DML_ENOMEM, NULL);
 		double *x = realloc(d->x, (size_t)cap * nf * sizeof *x + 1);
@@ -666,9 +694,14 @@ enum dml_err dml_block_init(struct dml_block *b, uint32_t nfeat,
 	b->dtype = dtype;
 	b->has_label = has_label;
 	size_t size = dtype == DML_F32 ? 4 : 8;
-	b->x = malloc((size_t)DML_BLOCK_ROWS * nfeat * size + 8);
-	b->y = malloc(DML_BLOCK_ROWS * sizeof *b->y);
-	b->counts = calloc(DML_BLOCK_ROWS, sizeof *b->counts);
+	uint64_t row_bytes = (uint64_t)nfeat * size;
+	b->cap = DML_BLOCK_ROWS;
+	if (row_bytes && DML_BLOCK_BYTES / row_bytes < b->cap)
+		b->cap = DML_BLOCK_BYTES / row_bytes ? DML_BLOCK_BYTES /
+						       row_bytes : 1;
+	b->x = malloc((size_t)b->cap * nfeat * size + 8);
+	b->y = malloc((size_t)b->cap * sizeof *b->y);
+	b->counts = calloc((size_t)b->cap, sizeof *b->counts);
 	if (!b->x || !b->y || !b->counts) {
 		dml_block_free(b);
 		return DML_ENOMEM;
@@ -688,7 +721,7 @@ void dml_block_free(struct dml_block *b)
 enum dml_err dml_block_add(struct dml_block *b, const double *x,
 			   const char *label)
 {
-	if (b->n >= DML_BLOCK_ROWS)
+	if (b->n >= b->cap)
 		return DML_ETOOBIG;
 	if (b->dtype == DML_F32) {
 		float *p = (float *)b->x + b->n * b->nfeat;
@@ -892,7 +925,7 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 		}
 		uint32_t nf = d->schema.nfeat;
 		if (!rc && d->n + blk.n > d->cap) {
-			uint64_t cap = d->cap ? d->cap : 4096;
+			uint64_t cap = d->cap ? d->cap : blk.n ? blk.n : 1;
 			while (cap < d->n + blk.n)
 				cap *= 2;
 			double *x = realloc(d->x, (size_t)cap * nf * sizeof *x
@@ -1067,9 +1100,19 @@ static int load_parallel(struct dml_data *d, struct dml_src *src,
 		munmap(data, size);
 		return 0;
 	}
+	/* CR alone as a line end: the plain reader counts those lines */
+	for (const char *c = data; (c = memchr(c, '\r', size - (size_t)(c -
+						data))) != NULL; c++)
+		if ((size_t)(c + 1 - data) >= size || c[1] != '\n') {
+			munmap(data, size);
+			return 0;
+		}
 	size_t start = size >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3) ? 3 : 0;
 	const char *nl = memchr(data + start, '\n', size - start);
-	if (!nl) {
+	const char *cr = nl ? memchr(data + start, '\r',
+				      (size_t)(nl - data) - start) : NULL;
+	if (!nl || (cr && cr + 1 != nl)) {
+		/* no line end, or old Mac line ends: the plain reader */
 		munmap(data, size);
 		return 0;
 	}

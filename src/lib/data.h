@@ -123,8 +123,12 @@ enum dml_err dml_data_load_src(struct dml_data *d, struct dml_src *src,
 #define DML_BLOCK_ROWS 4096
 enum dml_dtype { DML_F32 = 1, DML_F64 = 2 };
 
+/* A block also stays under this many bytes of values (wide rows). */
+#define DML_BLOCK_BYTES (UINT64_C(1) << 24)
+
 struct dml_block {
 	uint32_t nfeat, dtype;
+	uint64_t cap;             /* rows this block takes before it is full */
 	int has_label;
 	uint64_t n;
 	void *x;                  /* n * nfeat values of dtype */
@@ -137,7 +141,7 @@ enum dml_err dml_block_init(struct dml_block *b, uint32_t nfeat,
 			    uint32_t dtype, int has_label);
 void dml_block_free(struct dml_block *b);
 /* Add a row (label NULL when there is none); the block holds at most
- * DML_BLOCK_ROWS rows. */
+ * cap rows: DML_BLOCK_ROWS, fewer when rows are wide. */
 enum dml_err dml_block_add(struct dml_block *b, const double *x,
 			   const char *label);
 /* Encode the rows as one data record and empty the block. */

@@ -1,6 +1,7 @@
 /* ensemble.c - models combined by averaging their class probabilities. */
 #include "model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,18 @@ static enum dml_err add_model(struct dml_ensemble *e, struct dml_model *m,
 
 static const uint32_t ens_known[] = { DML_SEC_MEMBER };
 
+/* Say which member an error of an embedded record is about. */
+static enum dml_err member_fail(struct dml_error *err, enum dml_err rc,
+				uint32_t member)
+{
+	if (!err)
+		return rc;
+	char detail[sizeof err->detail];
+	snprintf(detail, sizeof detail, "%s",
+		 err->detail[0] ? err->detail : dml_strerror(rc));
+	return dml_fail(err, rc, "member %u: %s", member, detail);
+}
+
 enum dml_err dml_ensemble_add(struct dml_ensemble *e,
 			      const struct dml_record *rec,
 			      struct dml_error *err)
@@ -65,20 +78,31 @@ enum dml_err dml_ensemble_add(struct dml_ensemble *e,
 		if (sec.tag != DML_SEC_MEMBER)
 			continue;
 		struct dml_record sub;
+		struct dml_model m;
 		size_t used;
 		dml_record_init(&sub);
 		rc = dml_record_parse(sec.data, (size_t)sec.len, &used, &sub,
 				      err);
+		if (rc == DML_EEMPTY)
+			rc = dml_fail(err, DML_EFORMAT, "member %u is empty",
+				      members + 1);
+		else if (rc)
+			rc = member_fail(err, rc, members + 1);
 		if (!rc && used != sec.len)
 			rc = dml_fail(err, DML_EFORMAT,
 				      "trailing bytes after member %u",
 				      members + 1);
 		if (!rc && sub.h.kind != DML_KIND_MODEL)
 			rc = dml_fail(err, DML_EFORMAT,
-				      "member %u is a %s record, not a model",
-				      members + 1, dml_kind_name(sub.h.kind));
-		if (!rc)
-			rc = dml_ensemble_add(e, &sub, err);
+				      "member %u is %s %s record, not a model",
+				      members + 1,
+				      sub.h.kind == DML_KIND_ENSEMBLE ? "an"
+								       : "a",
+				      dml_kind_name(sub.h.kind));
+		if (!rc && (rc = dml_model_decode(&sub, &m, err)))
+			rc = member_fail(err, rc, members + 1);
+		if (!rc && (rc = add_model(e, &m, err)))
+			dml_model_free(&m);
 		dml_record_free(&sub);
 		if (rc)
 			return rc;

@@ -415,10 +415,11 @@ enum dml_err dml_stats_decode(const struct dml_record *rec,
 		return rc;
 	}
 	if (count != 2 * (uint64_t)s->schema.nfeat) {
+		uint32_t nfeat = s->schema.nfeat;
 		dml_stats_free(s);
 		return dml_fail(err, DML_EFORMAT,
 				"stats hold %llu sums for %u features",
-				(unsigned long long)count, s->schema.nfeat);
+				(unsigned long long)count, nfeat);
 	}
 	struct dml_section sec;
 	struct dml_cur c;
@@ -541,6 +542,11 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 			m->scale[j] = 1 / sd;
 		else
 			m->scale[j] = 2 / (s->max[j] - s->min[j]);
+		/* a spread too small to scale (subnormal): treat as constant */
+		if (!isfinite(m->scale[j]) || !isfinite(m->mean[j]))
+			m->scale[j] = 0;
+		if (!isfinite(m->mean[j]))
+			m->mean[j] = 0;
 	}
 	if (dml_opt_init(&m->opt, p->optimizer == DML_OPT_SGD ? DML_OPT_GD
 							       : p->optimizer,

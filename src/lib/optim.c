@@ -100,6 +100,14 @@ enum dml_err dml_opt_init(struct dml_opt *o, uint32_t method, uint64_t n,
 	return DML_OK;
 }
 
+static int all_finite(const double *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return 0;
+	return 1;
+}
+
 /* d = -H g by the two-loop recursion; falls back to -g. */
 static void direction(struct dml_opt *o)
 {
@@ -135,7 +143,9 @@ static void new_search(struct dml_opt *o, const double *x)
 	size_t n = (size_t)o->n;
 	direction(o);
 	o->dg = dml_dot(o->d, o->g, n);
-	if (!(o->dg < 0)) { /* not a descent direction: forget the history */
+	if (!(o->dg < 0) || !isfinite(o->dg) || !all_finite(o->d, n)) {
+		/* not a descent direction, or one out of range: forget the
+		 * history */
 		o->nhist = 0;
 		o->head = 0;
 		for (size_t i = 0; i < n; i++)
@@ -155,6 +165,12 @@ static void new_search(struct dml_opt *o, const double *x)
 	for (size_t i = 0; i < n; i++)
 		o->trial[i] = x[i] + o->alpha * o->d[i];
 	o->phase = DML_PHASE_SEARCH;
+	if (!isfinite(o->dg) || !isfinite(o->alpha) ||
+	    !all_finite(o->trial, n)) {
+		/* no step that could be taken (or written) from here */
+		o->stop = DML_STOP_LINESEARCH;
+		o->phase = DML_PHASE_DONE;
+	}
 }
 
 static int converged(struct dml_opt *o, double fprev,
@@ -182,7 +198,8 @@ enum dml_err dml_opt_step(struct dml_opt *o, double *x, double f,
 		return DML_OK;
 	o->evals++;
 	if (o->phase == DML_PHASE_START) {
-		if (!isfinite(f))
+		if (!isfinite(f) || !all_finite(o->trial, n) ||
+		    !all_finite(g, n))
 			return DML_ERANGE;
 		o->f = f;
 		memcpy(o->g, g, n * sizeof *g);
@@ -191,7 +208,10 @@ enum dml_err dml_opt_step(struct dml_opt *o, double *x, double f,
 			new_search(o, x);
 		return DML_OK;
 	}
-	if (isfinite(f) && f <= o->f + C1 * o->alpha * o->dg) {
+	/* a point where anything is not finite is never accepted: the
+	 * weights it would become could not be written */
+	if (isfinite(f) && f <= o->f + C1 * o->alpha * o->dg &&
+	    all_finite(o->trial, n) && all_finite(g, n)) {
 		/* accept */
 		if (o->method == DML_OPT_LBFGS && o->m && o->head >= o->cap &&
 		    grow_history(o, o->cap ? (o->cap * 2 < o->m ? o->cap * 2
@@ -230,7 +250,7 @@ enum dml_err dml_opt_step(struct dml_opt *o, double *x, double f,
 		if (denom > 0)
 			next = -o->dg * a * a / denom;
 	}
-	if (next < 0.1 * a)
+	if (!(next >= 0.1 * a)) /* NaN, too */
 		next = 0.1 * a;
 	if (next > 0.5 * a)
 		next = 0.5 * a;
@@ -242,6 +262,10 @@ enum dml_err dml_opt_step(struct dml_opt *o, double *x, double f,
 	}
 	for (size_t i = 0; i < n; i++)
 		o->trial[i] = x[i] + o->alpha * o->d[i];
+	if (!all_finite(o->trial, n)) {
+		o->stop = DML_STOP_LINESEARCH;
+		o->phase = DML_PHASE_DONE;
+	}
 	return DML_OK;
 }
 
@@ -340,6 +364,20 @@ enum dml_err dml_opt_read(const struct dml_record *rec, struct dml_opt *o,
 		dml_opt_free(o);
 		return dml_fail(err, DML_EFORMAT,
 				"malformed optimizer section");
+	}
+	/* the state a writer keeps is finite: anything else would become
+	 * weights that no reader accepts */
+	int finite = isfinite(o->f) && isfinite(o->alpha) && !isnan(o->dg);
+	if (live)
+		finite = finite && all_finite(o->g, n) && all_finite(o->d, n) &&
+			 all_finite(o->trial, n) &&
+			 all_finite(o->rho, o->nhist) &&
+			 all_finite(o->s, (size_t)n * o->nhist) &&
+			 all_finite(o->y, (size_t)n * o->nhist);
+	if (!finite) {
+		dml_opt_free(o);
+		return dml_fail(err, DML_EFORMAT,
+				"non-finite optimizer state");
 	}
 	return DML_OK;
 }

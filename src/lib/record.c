@@ -167,9 +167,11 @@ static enum dml_err check_sections(const struct dml_record *rec,
 	return DML_OK;
 }
 
+/* Room for need bytes of payload; the payload is never NULL after this,
+ * even for an empty one, so that it can be handed to memcpy. */
 static enum dml_err ensure_cap(struct dml_record *rec, size_t need)
 {
-	if (rec->cap >= need)
+	if (rec->payload && rec->cap >= need)
 		return DML_OK;
 	unsigned char *p = realloc(rec->payload, need ? need : 1);
 	if (!p)
@@ -228,6 +230,8 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
 		return rc;
 	/* Grow with the bytes that really arrive. */
 	uint64_t want = rec->h.payload_len, have = 0;
+	if (ensure_cap(rec, 0))
+		return dml_fail(err, DML_ENOMEM, NULL);
 	while (have < want) {
 		uint64_t chunk = want - have;
 		size_t step = rec->cap > have ? rec->cap - have : 0;
