@@ -221,13 +221,6 @@ static void check_parallel(const struct dml_load_opts *o, const uint8_t *p,
 	/* short bodies would make millions of rows: too slow to fuzz */
 	if (body < 64 || p[n - 1] != '\n')
 		return;
-	/* KNOWN BUG, reported, not yet fixed in data.c: a CR inside the
-	 * first line ends a row there for libcsv, and the parallel reader
-	 * takes every row of that line for a header
-	 * (fuzz/regressions/csv-threads-cr-in-first-line).  Skipped so that
-	 * the fuzzer can look further; remove once fixed. */
-	if (memchr(p, '\r', head))
-		return;
 	size_t size = head;
 	while (size < PARALLEL_SIZE + 1024)
 		size += body;

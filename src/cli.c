@@ -310,8 +310,9 @@ void cli_read_one(const char *path, uint32_t kind, struct dml_record *rec)
 		cli_die_err(&err, cli_name(path));
 	}
 	if (kind && rec->h.kind != kind)
-		cli_die("%s: expected a %s record, found a %s record",
+		cli_die("%s: expected a %s record, found %s %s record",
 			cli_name(path), dml_kind_name(kind),
+			dml_kind_article(rec->h.kind),
 			dml_kind_name(rec->h.kind));
 	struct dml_record extra;
 	dml_record_init(&extra);
@@ -333,8 +334,9 @@ void cli_load_model(const char *path, struct dml_model *m, uint64_t *hash)
 	dml_record_init(&rec);
 	cli_read_one(path, 0, &rec);
 	if (rec.h.kind != DML_KIND_MODEL)
-		cli_die("%s: expected a model, found a %s record",
-			cli_name(path), dml_kind_name(rec.h.kind));
+		cli_die("%s: expected a model, found %s %s record",
+			cli_name(path), dml_kind_article(rec.h.kind),
+			dml_kind_name(rec.h.kind));
 	if (dml_model_decode(&rec, m, &err))
 		cli_die_err(&err, cli_name(path));
 	if (hash)

@@ -24,10 +24,13 @@ check_expected() {
 		[[ $file == \#* || -z $file || $prog != "$want" ]] && continue
 		n=$((n + 1))
 		case $prog in
-		dml-inspect) run --separate-stderr $DML_WRAPPER dml-inspect "$file" ;;
-		dml-reduce) run --separate-stderr $DML_WRAPPER dml-reduce "$file" ;;
+		dml-inspect)
+			run --separate-stderr $DML_WRAPPER dml-inspect "$file" < /dev/null ;;
+		dml-reduce)
+			run --separate-stderr $DML_WRAPPER dml-reduce "$file" < /dev/null ;;
 		dml-predict)
-			run --separate-stderr $DML_WRAPPER dml-predict -m "$file" input.csv ;;
+			run --separate-stderr $DML_WRAPPER dml-predict -m "$file" \
+				input.csv < /dev/null ;;
 		*) bad+=("$file: unknown program $prog"); continue ;;
 		esac
 		if [[ $msg == ok ]]; then
@@ -39,8 +42,7 @@ check_expected() {
 			dml-reduce)
 				# what it writes is a record every reader takes
 				out=$BATS_TEST_TMPDIR/reduced.dml
-				printf '%s\n' "$output" > /dev/null
-				$DML_WRAPPER dml-reduce "$file" > "$out" &&
+				$DML_WRAPPER dml-reduce "$file" < /dev/null > "$out" &&
 					$DML_WRAPPER dml-inspect "$out" > /dev/null ||
 					bad+=("$prog $file: its output does not inspect")
 				;;
@@ -150,9 +152,9 @@ require_plain_binaries() {
 		[[ $f == \#* || -z $f ]] && continue
 		local cmd="$prog $f"
 		[[ $prog == dml-predict ]] && cmd="$prog -m $f input.csv"
-		unlimited=$(bash -c "$cmd" 2>&1 > /dev/null) || :
+		unlimited=$(bash -c "$cmd" 2>&1 < /dev/null > /dev/null) || :
 		limited=$(bash -c "ulimit -v $VMEM_KIB && $cmd" 2>&1 \
-			> /dev/null) || :
+			< /dev/null > /dev/null) || :
 		[[ $limited == "$unlimited" ]] ||
 			bad+=("$cmd: '$limited' with the limit, '$unlimited' without")
 	done < expected

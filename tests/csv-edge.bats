@@ -69,10 +69,10 @@ refused() {
 }
 
 @test "a feature of subnormal values makes a model every reader takes" {
-	# REPORTED BUG (model.c): the range 0 .. 4.9e-324 gives the scale
-	# 2 / range = infinity; dml-train --apply writes a model that no
-	# reader takes ("non-finite scaler"), and fitting diverges.  Found by
-	# fuzz-record (fuzz/regressions/csv-subnormal-range).
+	# The range 0 .. 4.9e-324 would give the scale 2 / range = infinity,
+	# a model that no reader takes ("non-finite scaler"), and a fit that
+	# diverges; such a feature counts as constant.  Found by fuzz-record
+	# (fuzz/regressions/csv-subnormal-range).
 	tail -c +3 "$DML_SRCDIR/fuzz/regressions/csv-subnormal-range" > t.csv
 	$DML_WRAPPER dml-train --emit stats -y label t.csv -o s.dml
 	$DML_WRAPPER dml-train --apply s.dml -a logistic -o m.dml
@@ -139,20 +139,16 @@ refused() {
 }
 
 @test "predictions of a label with a line break stay one line a row" {
-	# REPORTED BUG (dml-predict): the label is printed as it is, so a
-	# label holding a line break makes two output lines of one row.
-	# Either training refuses such a label (naming file, line and column)
-	# or dml-predict prints it on one line.
-	printf 'a,label\n1,"two\nlines"\n2,y\n3,"two\nlines"\n4,y\n' > q.csv
-	run --separate-stderr $DML_WRAPPER dml-train -a logistic -y label q.csv -o m.dml
-	if ((status != 0)); then
-		assert_failure 1
-		[[ $stderr == "dml-train: q.csv:2:2: "* ]] || fail "$stderr"
-		return
-	fi
+	# dml-predict writes a line break, tab or backslash in a label as \n,
+	# \r, \t or \\, so that every row has its one line
+	printf 'a,label\n1,"two\nlines"\n2,"two\nlines"\n10,"t\tb\\"\n11,"t\tb\\"\n' > q.csv
+	$DML_WRAPPER dml-train -a logistic -y label q.csv -o m.dml
 	run --separate-stderr $DML_WRAPPER dml-predict -m m.dml q.csv
 	assert_success
-	assert_equal "${#lines[@]}" 4
+	assert_output 'two\nlines
+two\nlines
+t\tb\\
+t\tb\\'
 }
 
 @test "CRLF line ends read as LF ones; errors name the same place" {
@@ -181,17 +177,15 @@ refused() {
 	run stats cr.csv
 	assert_success
 	assert_output "$(stats lf.csv)"
-	# REPORTED BUG (csvread.c): lines are counted at LF only, so every
-	# error in a CR-only file is reported on line 1
+	# a CR alone ends a line as well as a row
 	printf 'a,b,label\r1,2,x\r3,z,y\r' > t.csv
 	refused t.csv "t.csv:3:2: not a number: 'z'"
 }
 
 @test "a CR inside the first line of a large file: one thread and several agree" {
-	# REPORTED BUG (data.c, parallel reading): libcsv ends a row at a CR,
-	# and the parallel reader takes every row of the first line for a
-	# header; the one-thread reader takes the second for data.  Found by
-	# fuzz-csv (fuzz/regressions/csv-threads-cr-in-first-line).
+	# libcsv ends a row at a CR: the one-thread reader takes the second
+	# row of this first line for data, and so must the parallel one.
+	# Found by fuzz-csv (fuzz/regressions/csv-threads-cr-in-first-line).
 	{
 		printf 'a,b,label\r1,2,x\n'
 		local i
@@ -329,24 +323,24 @@ refused() {
 }
 
 @test "a label longer than a record string can hold is refused where it is" {
-	# REPORTED BUG (data.c): a record's strings hold at most 2^20 bytes;
-	# dml-train writes a longer label into a record that no reader takes
-	# ("malformed labels section") instead of refusing the row.
+	# a record's strings hold at most 2^20 bytes: a longer label would
+	# make a record that no reader takes ("malformed labels section")
 	printf 'a,label\n1,%s\n2,y\n' "$(head -c 1048577 /dev/zero | tr '\0' x)" > l.csv
 	run --separate-stderr $DML_WRAPPER dml-train --emit stats -y label l.csv -o s.dml
 	assert_failure 1
-	[[ $stderr == "dml-train: l.csv:2:2: "* ]] || fail "stderr: $stderr"
+	assert_equal "$stderr" 'dml-train: l.csv:2:2: label longer than 1048576 bytes'
 	assert_file_not_exists s.dml
 }
 
 @test "a NUL byte inside a field is refused, not cut there" {
-	# REPORTED BUG (csvread.c): fields are C strings, so "1<NUL>junk"
-	# reads as 1 and "x<NUL>y" as the label x.
+	# fields are C strings: "1<NUL>junk" would read as 1, and "x<NUL>y"
+	# as the label x
 	printf 'a,b,label\n1,2,x\n3,4\0junk,y\n' > t.csv
-	run --separate-stderr $DML_WRAPPER dml-train --emit stats -y label t.csv \
-		-o s.dml
-	assert_failure 1
-	[[ $stderr == "dml-train: t.csv:3:2: "* ]] || fail "stderr: $stderr"
+	refused t.csv 't.csv:3:2: NUL byte in a field'
+	printf 'a,b,label\n1,2,x\n3,4,y\0z\n' > t.csv
+	refused t.csv 't.csv:3:3: NUL byte in a field'
+	printf 'a\0,b,label\n1,2,x\n' > t.csv
+	refused t.csv 't.csv:1:1: NUL byte in a field'
 }
 
 @test "a tab delimiter with -d tab" {

@@ -170,6 +170,7 @@ enum dml_err dml_csv_read(struct dml_src *src,
 	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
 		return dml_fail(err, DML_ENOMEM, NULL);
 	csv_set_delim(&p, delim);
+	csv_set_blk_size(&p, 65536); /* long fields grow in large steps */
 	/* libcsv's default (space and tab are blanks) is inlined; only a tab
 	 * delimiter needs its own rule */
 	if (delim == '\t')
@@ -230,6 +231,7 @@ enum dml_err dml_csv_parse_lines(const char *q, size_t len,
 	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
 		return dml_fail(err, DML_ENOMEM, NULL);
 	csv_set_delim(&p, delim);
+	csv_set_blk_size(&p, 65536); /* long fields grow in large steps */
 	if (delim == '\t')
 		csv_set_space_func(&p, is_space_tab);
 	int pending_cr = 0;

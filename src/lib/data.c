@@ -877,7 +877,8 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 		}
 		if (!rc && rec.h.kind != DML_KIND_DATA)
 			rc = dml_fail(err, DML_EKIND, "expected data rows, "
-				      "found a %s record",
+				      "found %s %s record",
+				      dml_kind_article(rec.h.kind),
 				      dml_kind_name(rec.h.kind));
 		if (!rc && r > 1 && rec.h.schema != first_fp)
 			rc = dml_fail(err, DML_ESCHEMA, "columns differ from "

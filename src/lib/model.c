@@ -224,8 +224,8 @@ enum dml_err dml_leaves_read(const struct dml_record *rec,
 	if (n != rec->h.contributions) {
 		dml_leaves_free(l);
 		return dml_fail(err, DML_EFORMAT,
-				"%llu leaves for %llu contributions",
-				(unsigned long long)n,
+				"%llu lea%s for %llu contributions",
+				(unsigned long long)n, n == 1 ? "f" : "ves",
 				(unsigned long long)rec->h.contributions);
 	}
 	return DML_OK;
@@ -399,7 +399,8 @@ enum dml_err dml_stats_decode(const struct dml_record *rec,
 	enum dml_err rc;
 	if (rec->h.kind != DML_KIND_STATS)
 		return dml_fail(err, DML_EKIND, "expected a stats record, "
-				"found a %s record",
+				"found %s %s record",
+				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
 	if ((rc = dml_record_check_known(rec, stats_known, 5, err)))
 		return rc;
@@ -613,7 +614,8 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 	enum dml_err rc;
 	if (rec->h.kind != DML_KIND_MODEL)
 		return dml_fail(err, DML_EKIND, "expected a model record, "
-				"found a %s record",
+				"found %s %s record",
+				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
 	if (rec->h.family != DML_FAMILY_LOGISTIC &&
 	    rec->h.family != DML_FAMILY_SOFTMAX)
@@ -1139,7 +1141,8 @@ enum dml_err dml_grad_decode(const struct dml_record *rec,
 	enum dml_err rc;
 	if (rec->h.kind != DML_KIND_GRADIENT)
 		return dml_fail(err, DML_EKIND, "expected a gradient record, "
-				"found a %s record",
+				"found %s %s record",
+				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
 	if ((rc = dml_record_check_known(rec, grad_known, 2, err)))
 		return rc;

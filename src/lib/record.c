@@ -38,6 +38,11 @@ void dml_put64(unsigned char *p, uint64_t v)
 	dml_put32(p + 4, (uint32_t)(v >> 32));
 }
 
+const char *dml_kind_article(uint32_t kind)
+{
+	return kind == DML_KIND_ENSEMBLE ? "an" : "a";
+}
+
 const char *dml_kind_name(uint32_t kind)
 {
 	switch (kind) {

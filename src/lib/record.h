@@ -86,6 +86,8 @@ struct dml_section {
 };
 
 const char *dml_kind_name(uint32_t kind);
+/* "a" or "an", to go before dml_kind_name(kind). */
+const char *dml_kind_article(uint32_t kind);
 
 void dml_record_init(struct dml_record *rec);
 void dml_record_free(struct dml_record *rec);
