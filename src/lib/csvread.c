@@ -119,6 +119,20 @@ static enum dml_err parse_error(struct state *st, struct csv_parser *p,
 	return DML_ECSV;
 }
 
+static int parser_init(struct csv_parser *p, const struct dml_csv_opts *o)
+{
+	unsigned char delim = o->delim ? o->delim : ',';
+	if (csv_init(p, CSV_STRICT | CSV_STRICT_FINI) != 0)
+		return -1;
+	csv_set_delim(p, delim);
+	csv_set_blk_size(p, 65536); /* long fields grow in large steps */
+	/* libcsv's default (space and tab are blanks) is inlined; only a tab
+	 * delimiter needs its own rule */
+	if (delim == '\t')
+		csv_set_space_func(p, is_space_tab);
+	return 0;
+}
+
 /* Feed [q, end) to libcsv one text line at a time, counting lines: a
  * line ends at LF, CR LF, or a CR alone (old Mac files); a CR that ends
  * one buffer and an LF that starts the next are one line end. */
@@ -166,15 +180,8 @@ enum dml_err dml_csv_read(struct dml_src *src,
 		.ctx = ctx, .err = err, .line = 1, .row_line = 1,
 	};
 	struct csv_parser p;
-	unsigned char delim = opts->delim ? opts->delim : ',';
-	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
+	if (parser_init(&p, opts))
 		return dml_fail(err, DML_ENOMEM, NULL);
-	csv_set_delim(&p, delim);
-	csv_set_blk_size(&p, 65536); /* long fields grow in large steps */
-	/* libcsv's default (space and tab are blanks) is inlined; only a tab
-	 * delimiter needs its own rule */
-	if (delim == '\t')
-		csv_set_space_func(&p, is_space_tab);
 	char *buf = malloc(READ_SIZE);
 	if (!buf) {
 		csv_free(&p);
@@ -227,13 +234,8 @@ enum dml_err dml_csv_parse_lines(const char *q, size_t len,
 		.line = first_line, .row_line = first_line,
 	};
 	struct csv_parser p;
-	unsigned char delim = opts->delim ? opts->delim : ',';
-	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
+	if (parser_init(&p, opts))
 		return dml_fail(err, DML_ENOMEM, NULL);
-	csv_set_delim(&p, delim);
-	csv_set_blk_size(&p, 65536); /* long fields grow in large steps */
-	if (delim == '\t')
-		csv_set_space_func(&p, is_space_tab);
 	int pending_cr = 0;
 	feed(&st, &p, q, q + len, &pending_cr);
 	if (!st.rc && csv_fini(&p, on_field, on_row, &st) != 0)

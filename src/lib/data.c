@@ -629,6 +629,32 @@ static enum dml_err on_header(void *ctx, char **f, size_t n, uint64_t line,
 	return DML_OK;
 }
 
+/* The id of a row's label: its class when classes are given, else its
+ * index in labels (0 when the row has none). */
+static enum dml_err label_id(const struct dml_data *d,
+			     struct dml_strtab *labels, const char *label,
+			     uint32_t *id, struct dml_error *err)
+{
+	*id = 0;
+	if (!label)
+		return DML_OK;
+	if (d->opts->classes) {
+		int64_t k = dml_labels_find(d->opts->classes, label);
+		if (k < 0) {
+			err->column = (uint64_t)d->map.label_col + 1;
+			return dml_fail(err, DML_ELABELS,
+					"label '%.40s' is not one of the "
+					"model's classes", label);
+		}
+		*id = (uint32_t)k;
+		return DML_OK;
+	}
+	*id = dml_strtab_intern(labels, label);
+	if (*id == UINT32_MAX)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	return DML_OK;
+}
+
 static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 			   struct dml_error *err)
 {
@@ -662,25 +688,9 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 	rc = dml_colmap_row(&d->map, f, n, d->x + d->n * nf, &label, err);
 	if (rc)
 		return rc;
-	uint32_t id = 0;
-	if (label) {
-		if (d->opts->classes) {
-			int64_t k = dml_labels_find(d->opts->classes, label);
-			if (k < 0) {
-				err->column = (uint64_t)d->map.label_col + 1;
-				return dml_fail(err, DML_ELABELS,
-						"label '%.40s' is not one of "
-						"the model's classes",
-						label);
-			}
-			id = (uint32_t)k;
-		} else {
-			id = dml_strtab_intern(&d->labels, label);
-			if (id == UINT32_MAX)
-				return dml_fail(err, DML_ENOMEM, NULL);
-		}
-	}
-	d->y[d->n++] = id;
+	if ((rc = label_id(d, &d->labels, label, &d->y[d->n], err)))
+		return rc;
+	d->n++;
 	return DML_OK;
 }
 
@@ -1039,25 +1049,10 @@ static enum dml_err part_row(void *ctx, char **f, size_t n, uint64_t line,
 					 &label, err);
 	if (rc)
 		return rc;
-	uint32_t id = 0;
-	if (label) {
-		if (d->opts->classes) {
-			int64_t k = dml_labels_find(d->opts->classes, label);
-			if (k < 0) {
-				err->column = (uint64_t)d->map.label_col + 1;
-				return dml_fail(err, DML_ELABELS,
-						"label '%.40s' is not one of "
-						"the model's classes",
-						label);
-			}
-			id = (uint32_t)k;
-		} else {
-			id = dml_strtab_intern(&pt->labels, label);
-			if (id == UINT32_MAX)
-				return dml_fail(err, DML_ENOMEM, NULL);
-		}
-	}
-	d->y[pt->base + pt->n++] = id;
+	if ((rc = label_id(d, &pt->labels, label, &d->y[pt->base + pt->n],
+			   err)))
+		return rc;
+	pt->n++;
 	return DML_OK;
 }
 
