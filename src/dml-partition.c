@@ -357,7 +357,11 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 		const char *label;
 		if ((rc = dml_colmap_row(&pt->map, f, n, pt->x, &label, err)))
 			return rc;
-		if (dml_block_add(&pt->shards[shard].block, pt->x, label))
+		rc = dml_block_add(&pt->shards[shard].block, pt->x, label);
+		if (rc == DML_ERANGE)
+			return dml_fail(err, rc, "a value beyond the range of "
+					"f32 (use --dtype f64)");
+		if (rc)
 			return dml_fail(err, DML_ENOMEM, NULL);
 		if (pt->shards[shard].block.n == pt->shards[shard].block.cap)
 			return flush_block(pt, shard, err);

@@ -237,14 +237,10 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 				dml_labels_free(&rl);
 			}
 			for (uint64_t i = 0; !rc && i < blk.n; i++) {
-				double *x = s->x + s->nb * s->nf;
-				for (uint32_t f = 0; f < s->nf; f++) {
-					uint64_t k = i * blk.nfeat +
-						     (uint64_t)map[f];
-					x[f] = blk.dtype == DML_F32
-					       ? (double)((float *)blk.x)[k]
-					       : ((double *)blk.x)[k];
-				}
+				rc = dml_block_row(&blk, i, map, s->nf,
+						   s->x + s->nb * s->nf, err);
+				if (rc)
+					break;
 				if (s->eval)
 					s->y[s->nb] = blk.y[i] < ncls
 						      ? cls[blk.y[i]] : -1;

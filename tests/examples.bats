@@ -10,21 +10,10 @@
 
 load setup
 
-# make_data TRAIN_ROWS TEST_ROWS: train.csv and test.csv in the current
-# directory, two disjoint parts of one tools/synth data set: three
-# overlapping Gaussian classes over five features f1..f5 with random
-# offsets and scales; the label column is 'label'.
-make_data() {
-	synth blobs -n $(($1 + $2)) --classes 3 --features 5 --seed 42 >all.csv
-	head -n $(($1 + 1)) all.csv >train.csv
-	{ head -n 1 all.csv; tail -n +$(($1 + 2)) all.csv; } >test.csv
-	rm all.csv
-}
-
 setup_file() {
 	bats_require_minimum_version 1.5.0
 	cd "$BATS_FILE_TMPDIR" || return 1
-	make_data 1200 400
+	make_train_test 1200 400
 	# the reference: one dml-train process on all the training rows
 	$DML_WRAPPER dml-train -a softmax -y label -o one.dml train.csv
 	$DML_WRAPPER dml-predict -m one.dml --eval test.csv >one.eval

@@ -30,19 +30,9 @@
 
 load setup
 
-# make_data TRAIN_ROWS: train.csv here (as in tests/ssh.bats).
+# make_data TRAIN_ROWS: train.csv here.
 make_data() {
 	synth blobs -n "$1" --classes 3 --features 5 --seed 42 >train.csv
-}
-
-find_sshd() {
-	local p
-	for p in "${DML_SSHD-}" "$(command -v sshd)" /usr/sbin/sshd /usr/local/sbin/sshd /sbin/sshd; do
-		if [[ -n $p && -x $p ]]; then
-			echo "$p"
-			return
-		fi
-	done
 }
 
 # hosts_cleanup: undo whatever build_hosts made (also after a failure).

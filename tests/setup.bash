@@ -61,3 +61,23 @@ setup() {
 require_program() {
 	command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"
 }
+
+# make_train_test TRAIN_ROWS TEST_ROWS: train.csv and test.csv in the
+# current directory, two parts of one tools/synth data set.
+make_train_test() {
+	synth blobs -n $(($1 + $2)) --classes 3 --features 5 --seed 42 >all.csv
+	head -n $(($1 + 1)) all.csv >train.csv
+	{ head -n 1 all.csv; tail -n +$(($1 + 2)) all.csv; } >test.csv
+	rm all.csv
+}
+
+# find_sshd: the sshd binary ($DML_SSHD first), or nothing.
+find_sshd() {
+	local p
+	for p in "${DML_SSHD-}" "$(command -v sshd)" /usr/sbin/sshd /usr/local/sbin/sshd /sbin/sshd; do
+		if [[ -n $p && -x $p ]]; then
+			echo "$p"
+			return
+		fi
+	done
+}

@@ -162,3 +162,12 @@ setup() {
 	run $DML_WRAPPER dml-inspect --field samples,classes c2.dml
 	assert_output $'80000\t3'
 }
+
+@test "a value beyond float range is refused by --format bin, kept by --dtype f64" {
+	printf 'a,label\n1,x\n1e39,y\n' > wide.csv
+	run -1 --separate-stderr $DML_WRAPPER dml-partition -n 1 --format bin -y label -o w.bin wide.csv
+	assert_equal "$stderr" "dml-partition: wide.csv:3: a value beyond the range of f32 (use --dtype f64)"
+	assert_file_not_exists w.bin
+	run $DML_WRAPPER dml-partition -n 1 --format bin --dtype f64 -y label -o w.bin wide.csv
+	assert_success
+}

@@ -15,26 +15,6 @@
 
 load setup
 
-# make_data TRAIN_ROWS TEST_ROWS: train.csv and test.csv here, two parts
-# of one tools/synth data set (as in tests/examples.bats).
-make_data() {
-	synth blobs -n $(($1 + $2)) --classes 3 --features 5 --seed 42 >all.csv
-	head -n $(($1 + 1)) all.csv >train.csv
-	{ head -n 1 all.csv; tail -n +$(($1 + 2)) all.csv; } >test.csv
-	rm all.csv
-}
-
-# find_sshd: the sshd binary, or nothing.
-find_sshd() {
-	local p
-	for p in "${DML_SSHD-}" "$(command -v sshd)" /usr/sbin/sshd /usr/local/sbin/sshd /sbin/sshd; do
-		if [[ -n $p && -x $p ]]; then
-			echo "$p"
-			return
-		fi
-	done
-}
-
 setup_file() {
 	bats_require_minimum_version 1.5.0
 	local d=$BATS_FILE_TMPDIR/ssh sshd port tries
@@ -140,7 +120,7 @@ setup() {
 	REMOTE="PATH='$DML_BUILDDIR/src':\$PATH; export PATH; $DML_WRAPPER"
 	RDIR=$BATS_TEST_TMPDIR/remote
 	mkdir -p "$RDIR"
-	make_data 800 300
+	make_train_test 800 300
 }
 
 # local_round N: the reference, computed here without ssh: N shards,

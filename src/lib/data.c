@@ -735,8 +735,11 @@ enum dml_err dml_block_add(struct dml_block *b, const double *x,
 		return DML_ETOOBIG;
 	if (b->dtype == DML_F32) {
 		float *p = (float *)b->x + b->n * b->nfeat;
-		for (uint32_t j = 0; j < b->nfeat; j++)
+		for (uint32_t j = 0; j < b->nfeat; j++) {
 			p[j] = (float)x[j];
+			if (!isfinite(p[j]))
+				return DML_ERANGE; /* beyond float range */
+		}
 	} else {
 		memcpy((double *)b->x + b->n * b->nfeat, x,
 		       b->nfeat * sizeof *x);
@@ -865,6 +868,23 @@ enum dml_err dml_block_decode(const struct dml_record *rec,
 	return DML_OK;
 }
 
+enum dml_err dml_block_row(const struct dml_block *b, uint64_t i,
+			   const int64_t *map, uint32_t n, double *out,
+			   struct dml_error *err)
+{
+	uint64_t row = i * b->nfeat;
+	for (uint32_t f = 0; f < n; f++) {
+		uint64_t k = row + (uint64_t)map[f];
+		out[f] = b->dtype == DML_F32 ? (double)((const float *)b->x)[k]
+					     : ((const double *)b->x)[k];
+		if (!isfinite(out[f]))
+			return dml_fail(err, DML_ENUMBER,
+					"row %llu: non-finite value",
+					(unsigned long long)i + 1);
+	}
+	return DML_OK;
+}
+
 static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 				 const struct dml_load_opts *o,
 				 struct dml_error *err)
@@ -953,18 +973,10 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 			}
 		}
 		for (uint64_t i = 0; !rc && i < blk.n; i++) {
-			double *dst = d->x + (d->n + i) * nf;
-			for (uint32_t f = 0; f < nf; f++) {
-				uint64_t k = i * blk.nfeat + (uint64_t)map[f];
-				dst[f] = blk.dtype == DML_F32
-					 ? (double)((float *)blk.x)[k]
-					 : ((double *)blk.x)[k];
-				if (!isfinite(dst[f]))
-					rc = dml_fail(err, DML_ENUMBER,
-						      "row %llu: non-finite "
-						      "value",
-						      (unsigned long long)i + 1);
-			}
+			rc = dml_block_row(&blk, i, map, nf,
+					   d->x + (d->n + i) * nf, err);
+			if (rc)
+				break;
 			uint32_t id = 0;
 			if (use_label) {
 				if (blk.y[i] >= rl.n) {

@@ -147,6 +147,11 @@ enum dml_err dml_block_add(struct dml_block *b, const double *x,
 /* Encode the rows as one data record and empty the block. */
 enum dml_err dml_block_encode(struct dml_block *b,
 			      const struct dml_schema *s, struct dml_buf *out);
+/* Row i of a decoded block, its values map[0..n) in that order, as
+ * doubles into out; DML_ENUMBER if one is not finite. */
+enum dml_err dml_block_row(const struct dml_block *b, uint64_t i,
+			   const int64_t *map, uint32_t n, double *out,
+			   struct dml_error *err);
 /* Decode a data record's rows section (used by dml-inspect as well). */
 enum dml_err dml_block_decode(const struct dml_record *rec,
 			      struct dml_block *b, struct dml_error *err);

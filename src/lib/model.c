@@ -323,11 +323,6 @@ enum dml_err dml_stats_from_data(struct dml_stats *s,
 		s->min[j] = d->n ? d->x[j] : 0;
 		s->max[j] = d->n ? d->x[j] : 0;
 	}
-	for (uint64_t r = 1; r < d->n; r++) {
-		const double *x = d->x + r * nf;
-		for (uint32_t j = 0; j < nf; j++)
-			dml_range_add(&s->min[j], &s->max[j], x[j]);
-	}
 	s->labels.n = nl;
 	for (uint32_t i = 0; i < nl; i++)
 		if (!(s->labels.names[i] = strdup(d->labels.s[i]))) {
@@ -346,6 +341,7 @@ enum dml_err dml_stats_from_data(struct dml_stats *s,
 			for (uint32_t j = 0; j < nf; j++) {
 				part[j] += x[j];
 				part[nf + j] += x[j] * x[j];
+				dml_range_add(&s->min[j], &s->max[j], x[j]);
 			}
 		}
 		if (dml_fx_add_doubles(s->sums, part, 2 * (size_t)nf)) {
