@@ -1,4 +1,7 @@
 /* cli.c - shared command-line plumbing. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_TMPFILE */
+#endif
 #include "cli.h"
 
 #include <errno.h>
@@ -224,14 +227,28 @@ void cli_out_open(struct cli_out *o, const char *path)
 		return;
 	}
 	size_t n = strlen(path);
-	o->tmp = malloc(n + 32);
-	if (!o->tmp)
-		cli_die("out of memory");
 	const char *slash = strrchr(path, '/');
 	int dirlen = slash ? (int)(slash - path + 1) : 0;
-	snprintf(o->tmp, n + 32, "%.*s.%s.tmp.XXXXXX", dirlen, path,
-		 path + dirlen);
-	int fd = mkstemp(o->tmp);
+	o->tmp = malloc(n + 48);
+	if (!o->tmp)
+		cli_die("out of memory");
+	int fd = -1;
+#ifdef O_TMPFILE
+	/* An unnamed file, given its name only once it is whole: a process
+	 * killed while writing leaves nothing behind. */
+	if (access("/proc/self/fd", X_OK) == 0) {
+		snprintf(o->tmp, n + 48, "%.*s", dirlen ? dirlen : 1,
+			 dirlen ? path : ".");
+		fd = open(o->tmp, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			o->anon = 1;
+	}
+#endif
+	if (fd < 0) {
+		snprintf(o->tmp, n + 48, "%.*s.%s.tmp.XXXXXX", dirlen, path,
+			 path + dirlen);
+		fd = mkstemp(o->tmp);
+	}
 	if (fd < 0)
 		cli_die("%s: cannot create a temporary file beside it: %s",
 			path, strerror(errno));
@@ -240,6 +257,31 @@ void cli_out_open(struct cli_out *o, const char *path)
 		cli_die("%s: %s", path, strerror(errno));
 	o->next = pending;
 	pending = o;
+}
+
+/* Give the unnamed file a temporary name beside the target. */
+static void link_anon(struct cli_out *o)
+{
+	char proc[64];
+	size_t n = strlen(o->path);
+	const char *slash = strrchr(o->path, '/');
+	int dirlen = slash ? (int)(slash - o->path + 1) : 0;
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(o->f));
+	for (unsigned i = 0;; i++) {
+		snprintf(o->tmp, n + 48, "%.*s.%s.tmp.%ld.%u", dirlen,
+			 o->path, o->path + dirlen, (long)getpid(), i);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp,
+			   AT_SYMLINK_FOLLOW) == 0)
+			break;
+		if (errno != EEXIST || i > 1000) {
+			int e = errno;
+			free(o->tmp);
+			o->tmp = NULL;
+			cli_die("%s: cannot give the new file a name: %s",
+				o->path, strerror(e));
+		}
+	}
+	o->anon = 0;
 }
 
 void cli_out_write(struct cli_out *o, const void *p, size_t n)
@@ -263,6 +305,8 @@ void cli_out_commit(struct cli_out *o)
 		int e = errno;
 		cli_die("%s: write error: %s", name, strerror(e));
 	}
+	if (o->anon)
+		link_anon(o);
 	if (fclose(o->f) != 0) {
 		o->f = NULL;
 		cli_die("%s: write error: %s", name, strerror(errno));
@@ -291,7 +335,9 @@ void cli_out_abort(struct cli_out *o)
 		if (o->f)
 			fclose(o->f);
 		o->f = NULL;
-		unlink(o->tmp);
+		if (!o->anon)
+			unlink(o->tmp);
+		o->anon = 0;
 		free(o->tmp);
 		o->tmp = NULL;
 	}

@@ -46,12 +46,14 @@ void cli_close(FILE *f, const char *path);
 const char *cli_name(const char *path);
 
 /* Output that appears whole or not at all: a regular file is written to
- * a temporary file beside it and renamed on commit; "-" or NULL is
+ * a temporary file beside it (unnamed where the system allows, so that a
+ * killed process leaves nothing) and renamed on commit; "-" or NULL is
  * standard output; devices and FIFOs are written in place. */
 struct cli_out {
 	char *path, *tmp;
 	FILE *f;
 	int to_stdout;
+	int anon;             /* tmp is not a name yet (O_TMPFILE) */
 	struct cli_out *next; /* internal: temporaries not yet committed */
 };
 

@@ -400,11 +400,17 @@ dml-train: (standard input): empty input (no record)"
 		# a leftover temporary: a hidden name, and either the whole new
 		# model (killed between writing and renaming) or a cut record
 		# that every reader refuses
+		# (where the system has O_TMPFILE the file is unnamed while it
+		# is written and named .model.dml.tmp.PID.N only when whole)
 		for t in .model.dml.tmp.*; do
-			[[ $t =~ ^\.model\.dml\.tmp\.[A-Za-z0-9]{6}$ ]] || fail "leftover $t"
 			[[ -z ${seen[$t]-} ]] || continue
 			seen[$t]=1
 			((++kept))
+			if [[ $t =~ ^\.model\.dml\.tmp\.[0-9]+\.[0-9]+$ ]]; then
+				cmp -s new.dml "$t" || fail "leftover $t is not the whole new model"
+				continue
+			fi
+			[[ $t =~ ^\.model\.dml\.tmp\.[A-Za-z0-9]{6}$ ]] || fail "leftover $t"
 			cmp -s new.dml "$t" && continue
 			run --separate-stderr $DML_WRAPPER dml-inspect "$t"
 			assert_failure 1
