@@ -1,6 +1,7 @@
 /* dml-partition - split CSV data into N shards, streaming. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,13 @@
 #include "data.h"
 #include "numeric.h"
 
-enum strategy { S_ROUND_ROBIN, S_HASH, S_RANDOM, S_RANGE, S_STRATIFIED };
+enum strategy {
+	S_ROUND_ROBIN, S_HASH, S_RANDOM, S_RANGE, S_STRATIFIED, S_BOOTSTRAP,
+};
 
 static const char *strategy_names[] = {
-	"round-robin", "hash", "random", "range", "stratified", NULL,
+	"round-robin", "hash", "random", "range", "stratified", "bootstrap",
+	NULL,
 };
 
 struct shard {
@@ -30,7 +34,10 @@ struct shard {
 struct part {
 	enum strategy strategy;
 	uint64_t n;
-	const char *key, *label, *pattern, *filter;
+	uint64_t nout;      /* shards, then --oob shards */
+	const char *key, *label, *pattern, *filter, *oob;
+	double fraction;    /* -s bootstrap: sample size / input rows */
+	uint64_t *draws;    /* -s bootstrap: draws left per sample */
 	struct dml_csv_opts csv;
 	unsigned char delim;
 	struct shard *shards;
@@ -49,14 +56,16 @@ struct part {
 	struct dml_colmap map;
 	struct dml_schema schema;
 	double *x;
+	const char *xlabel;
 	int started;
 	const char *input;
 };
 
 static void free_part(struct part *pt)
 {
-	for (uint64_t i = 0; pt->shards && i < pt->n; i++)
+	for (uint64_t i = 0; pt->shards && i < pt->nout; i++)
 		free(pt->shards[i].name);
+	free(pt->draws);
 	free(pt->shards);
 	for (size_t i = 0; pt->header && i < pt->ncols; i++)
 		free(pt->header[i]);
@@ -81,10 +90,16 @@ static void usage(void)
 	      "  -n, --shards=N          number of shards (required)\n"
 	      "  -s, --strategy=NAME     round-robin (default), hash (of the -k column),\n"
 	      "                            random (seeded), range (contiguous blocks),\n"
-	      "                            stratified (round-robin within each label)\n"
+	      "                            stratified (round-robin within each label),\n"
+	      "                            bootstrap (N samples drawn with replacement)\n"
 	      "  -k, --key=COLUMN        column hashed by -s hash (name or number)\n"
 	      "  -y, --label=COLUMN      label column for -s stratified\n"
-	      "      --seed=S            seed for -s random (default 1)\n"
+	      "      --seed=S            seed for -s random and bootstrap (default 1)\n"
+	      "      --fraction=F        -s bootstrap: rows in each sample, as a\n"
+	      "                            fraction of the input's (default 1)\n"
+	      "      --oob=PATTERN       -s bootstrap: also write each sample's\n"
+	      "                            out-of-bag rows (those it never drew), with\n"
+	      "                            one %d for the sample number\n"
 	      "  -o, --output=PATTERN    shard file names, with one %d for the shard\n"
 	      "                            number from 0 (default shard-%d.csv); files\n"
 	      "                            appear whole or not at all\n"
@@ -103,6 +118,8 @@ static void usage(void)
 	      "Examples:\n"
 	      "  dml-partition -n 4 -o 'shard-%d.csv' train.csv\n"
 	      "  dml-partition -n 1 -f bin -y label -o train.bin train.csv\n"
+	      "  dml-partition -n 10 -s bootstrap --oob 'oob-%d.csv' -o 'bag-%d.csv' \\\n"
+	      "    train.csv\n"
 	      "  dml-partition -n 2 -s stratified -y label \\\n"
 	      "    --filter 'ssh worker$DML_SHARD \"cat > shard.csv\"' train.csv\n"
 	      "\n"
@@ -111,7 +128,10 @@ static void usage(void)
 	exit(0);
 }
 
-enum { OPT_SEED = 256, OPT_FILTER, OPT_NO_HEADER, OPT_DTYPE };
+enum {
+	OPT_SEED = 256, OPT_FILTER, OPT_NO_HEADER, OPT_DTYPE, OPT_FRACTION,
+	OPT_OOB,
+};
 
 static const struct option longopts[] = {
 	{ "shards", required_argument, NULL, 'n' },
@@ -123,6 +143,8 @@ static const struct option longopts[] = {
 	{ "filter", required_argument, NULL, OPT_FILTER },
 	{ "format", required_argument, NULL, 'f' },
 	{ "dtype", required_argument, NULL, OPT_DTYPE },
+	{ "fraction", required_argument, NULL, OPT_FRACTION },
+	{ "oob", required_argument, NULL, OPT_OOB },
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
 	{ "help", no_argument, NULL, 'h' },
@@ -132,7 +154,7 @@ static const struct option longopts[] = {
 
 /* A pattern must hold exactly one %d (with optional zero-padded width);
  * with one shard it may also be a plain file name. */
-static void check_pattern(const char *p, uint64_t n)
+static void check_pattern(const char *opt, const char *p, uint64_t n)
 {
 	if (n == 1 && !strchr(p, '%'))
 		return;
@@ -148,22 +170,24 @@ static void check_pattern(const char *p, uint64_t n)
 		while (*s >= '0' && *s <= '9')
 			s++;
 		if (*s != 'd')
-			cli_usage("--output: '%s' may hold only %%d (and %%%%)",
+			cli_usage("%s: '%s' may hold only %%d (and %%%%)", opt,
 				  p);
 		conv++;
 	}
 	if (conv != 1)
-		cli_usage("--output: '%s' must hold exactly one %%d", p);
+		cli_usage("%s: '%s' must hold exactly one %%d", opt, p);
 }
 
 static void open_shards(struct part *pt)
 {
-	pt->shards = calloc(pt->n, sizeof *pt->shards);
+	pt->shards = calloc(pt->nout, sizeof *pt->shards);
 	if (!pt->shards)
 		cli_die("out of memory");
-	for (uint64_t i = 0; i < pt->n; i++) {
+	for (uint64_t i = 0; i < pt->nout; i++) {
 		struct shard *s = &pt->shards[i];
-		if (pt->filter) {
+		const char *pattern = i < pt->n ? pt->pattern : pt->oob;
+		int num = (int)(i < pt->n ? i : i - pt->n);
+		if (pt->filter && i < pt->n) {
 			char num[32];
 			snprintf(num, sizeof num, "%llu", (unsigned long long)i);
 			setenv("DML_SHARD", num, 1);
@@ -175,14 +199,13 @@ static void open_shards(struct part *pt)
 			s->f = s->pipe;
 			continue;
 		}
-		if (strchr(pt->pattern, '%')) {
-			int len = snprintf(NULL, 0, pt->pattern, (int)i);
+		if (strchr(pattern, '%')) {
+			int len = snprintf(NULL, 0, pattern, num);
 			s->name = malloc((size_t)len + 1);
 			if (!s->name)
 				cli_die("out of memory");
-			snprintf(s->name, (size_t)len + 1, pt->pattern,
-				 (int)i);
-		} else if (!(s->name = strdup(pt->pattern))) {
+			snprintf(s->name, (size_t)len + 1, pattern, num);
+		} else if (!(s->name = strdup(pattern))) {
 			cli_die("out of memory");
 		}
 		cli_out_open(&s->out, s->name);
@@ -274,7 +297,7 @@ static enum dml_err on_header(void *ctx, char **f, size_t n, uint64_t line,
 		pt->x = malloc(((size_t)pt->schema.nfeat + 1) * sizeof *pt->x);
 		if (!pt->x)
 			return dml_fail(err, DML_ENOMEM, NULL);
-		for (uint64_t i = 0; i < pt->n; i++)
+		for (uint64_t i = 0; i < pt->nout; i++)
 			if (dml_block_init(&pt->shards[i].block,
 					   pt->schema.nfeat, pt->dtype,
 					   pt->map.label_col >= 0))
@@ -282,7 +305,7 @@ static enum dml_err on_header(void *ctx, char **f, size_t n, uint64_t line,
 		return DML_OK;
 	}
 	if (f)
-		for (uint64_t i = 0; i < pt->n; i++)
+		for (uint64_t i = 0; i < pt->nout; i++)
 			put_row(pt, pt->shards[i].f, f, n);
 	return DML_OK;
 }
@@ -301,6 +324,84 @@ static enum dml_err flush_block(struct part *pt, uint64_t i,
 			      (unsigned long long)i, strerror(errno));
 	dml_buf_free(&b);
 	return rc == DML_ENOMEM ? dml_fail(err, rc, NULL) : rc;
+}
+
+/* --format bin: the row's values into pt->x and pt->xlabel. */
+static enum dml_err convert_row(struct part *pt, char **f, size_t n,
+				struct dml_error *err)
+{
+	return dml_colmap_row(&pt->map, f, n, pt->x, &pt->xlabel, err);
+}
+
+/* Append the current row to output i (converted first for bin). */
+static enum dml_err write_row(struct part *pt, uint64_t i, char **f,
+			      size_t n, struct dml_error *err)
+{
+	struct shard *s = &pt->shards[i];
+	if (pt->bin) {
+		enum dml_err rc = dml_block_add(&s->block, pt->x, pt->xlabel);
+		if (rc == DML_ERANGE)
+			return dml_fail(err, rc, "a value beyond the range of "
+					"f32 (use --dtype f64)");
+		if (rc)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		if (s->block.n == s->block.cap)
+			return flush_block(pt, i, err);
+		return DML_OK;
+	}
+	put_row(pt, s->f, f, n);
+	if (ferror(s->f))
+		return dml_fail(err, DML_EIO, "cannot write %s: %s",
+				s->name ? s->name : "a shard",
+				strerror(errno));
+	return DML_OK;
+}
+
+/* k ~ Binomial(d, p) by inversion: few steps, since d * p is about the
+ * sample fraction. */
+static uint64_t binomial(struct dml_rng *rng, uint64_t d, double p)
+{
+	if (d == 0 || p <= 0)
+		return 0;
+	if (p >= 1)
+		return d;
+	double u = dml_rng_unit(rng);
+	double q = p / (1 - p);
+	double pk = exp((double)d * log1p(-p)), cdf = pk;
+	uint64_t k = 0;
+	while (u >= cdf && k < d) {
+		pk *= (double)(d - k) / (double)(k + 1) * q;
+		k++;
+		cdf += pk;
+		if (pk == 0 && cdf < u) /* rounding left u beyond the total */
+			break;
+	}
+	return k;
+}
+
+/* Sample i has draws[i] draws left for the rows from this one on: it
+ * takes Binomial(draws, 1/rows left) copies of this row, which makes the
+ * whole an exact multinomial draw of its size, in one pass. */
+static enum dml_err bootstrap_row(struct part *pt, char **f, size_t n,
+				  struct dml_error *err)
+{
+	uint64_t left = pt->total > pt->row ? pt->total - pt->row : 1;
+	pt->row++;
+	enum dml_err rc;
+	if (pt->bin && (rc = convert_row(pt, f, n, err)))
+		return rc;
+	for (uint64_t i = 0; i < pt->n; i++) {
+		uint64_t k = binomial(&pt->rng, pt->draws[i],
+				      1.0 / (double)left);
+		pt->draws[i] -= k;
+		for (uint64_t c = 0; c < k; c++)
+			if ((rc = write_row(pt, i, f, n, err)))
+				return rc;
+		if (k == 0 && pt->oob &&
+		    (rc = write_row(pt, pt->n + i, f, n, err)))
+			return rc;
+	}
+	return DML_OK;
 }
 
 static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
@@ -351,27 +452,13 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 		shard = (pt->class_count[id]++ + id) % pt->n;
 		break;
 	}
+	case S_BOOTSTRAP:
+		return bootstrap_row(pt, f, n, err);
 	}
 	pt->row++;
-	if (pt->bin) {
-		const char *label;
-		if ((rc = dml_colmap_row(&pt->map, f, n, pt->x, &label, err)))
-			return rc;
-		rc = dml_block_add(&pt->shards[shard].block, pt->x, label);
-		if (rc == DML_ERANGE)
-			return dml_fail(err, rc, "a value beyond the range of "
-					"f32 (use --dtype f64)");
-		if (rc)
-			return dml_fail(err, DML_ENOMEM, NULL);
-		if (pt->shards[shard].block.n == pt->shards[shard].block.cap)
-			return flush_block(pt, shard, err);
-		return DML_OK;
-	}
-	put_row(pt, pt->shards[shard].f, f, n);
-	if (ferror(pt->shards[shard].f))
-		return dml_fail(err, DML_EIO, "cannot write shard %llu: %s",
-				(unsigned long long)shard, strerror(errno));
-	return DML_OK;
+	if (pt->bin && (rc = convert_row(pt, f, n, err)))
+		return rc;
+	return write_row(pt, shard, f, n, err);
 }
 
 static enum dml_err count_rows(void *ctx, char **f, size_t n, uint64_t line,
@@ -423,7 +510,7 @@ int main(int argc, char **argv)
 			if (!strategy_names[i])
 				cli_usage("--strategy: unknown strategy '%s' "
 					  "(round-robin, hash, random, range, "
-					  "stratified)", optarg);
+					  "stratified, bootstrap)", optarg);
 			pt.strategy = (enum strategy)i;
 			break;
 		}
@@ -434,6 +521,11 @@ int main(int argc, char **argv)
 			break;
 		case 'o': pt.pattern = optarg; break;
 		case OPT_FILTER: pt.filter = optarg; break;
+		case OPT_FRACTION:
+			pt.fraction = cli_double("--fraction", optarg, 1e-9,
+						 1000);
+			break;
+		case OPT_OOB: pt.oob = optarg; break;
 		case 'f':
 			if (!strcmp(optarg, "bin"))
 				pt.bin = 1;
@@ -467,7 +559,18 @@ int main(int argc, char **argv)
 		cli_usage("--dtype goes with --format bin");
 	if (!pt.dtype)
 		pt.dtype = DML_F32;
-	check_pattern(pt.pattern, pt.n);
+	if ((pt.fraction || pt.oob) && pt.strategy != S_BOOTSTRAP)
+		cli_usage("%s goes with -s bootstrap",
+			  pt.oob ? "--oob" : "--fraction");
+	if (!pt.fraction)
+		pt.fraction = 1;
+	check_pattern("--output", pt.pattern, pt.n);
+	if (pt.oob) {
+		check_pattern("--oob", pt.oob, pt.n);
+		if (!strcmp(pt.oob, pt.pattern))
+			cli_usage("--oob and --output name the same files");
+	}
+	pt.nout = pt.oob ? 2 * pt.n : pt.n;
 	pt.delim = pt.csv.delim ? pt.csv.delim : ',';
 	dml_rng_seed(&pt.rng, seed);
 	signal(SIGPIPE, SIG_IGN);
@@ -479,7 +582,7 @@ int main(int argc, char **argv)
 		cli_die("out of memory");
 	for (int i = 0; i < nfiles; i++) {
 		in[i] = cli_open(files[i]);
-		if (pt.strategy == S_RANGE) {
+		if (pt.strategy == S_RANGE || pt.strategy == S_BOOTSTRAP) {
 			in[i] = seekable(files[i], in[i]);
 			struct dml_error err = {0};
 			struct dml_src src;
@@ -492,6 +595,14 @@ int main(int argc, char **argv)
 				cli_die("%s: cannot rewind: %s",
 					cli_name(files[i]), strerror(errno));
 		}
+	}
+	if (pt.strategy == S_BOOTSTRAP) {
+		pt.draws = malloc(pt.n * sizeof *pt.draws);
+		if (!pt.draws)
+			cli_die("out of memory");
+		double m = nearbyint(pt.fraction * (double)pt.total);
+		for (uint64_t i = 0; i < pt.n; i++)
+			pt.draws[i] = (uint64_t)m;
 	}
 	open_shards(&pt);
 	for (int i = 0; i < nfiles; i++) {
@@ -507,7 +618,7 @@ int main(int argc, char **argv)
 		if (in[i] != stdin)
 			fclose(in[i]);
 	}
-	for (uint64_t i = 0; pt.bin && i < pt.n; i++) {
+	for (uint64_t i = 0; pt.bin && i < pt.nout; i++) {
 		struct dml_error err = {0};
 		if (flush_block(&pt, i, &err))
 			cli_die_err(&err, "output");
@@ -526,7 +637,7 @@ int main(int argc, char **argv)
 							: 128 + WTERMSIG(st));
 		}
 	}
-	for (uint64_t i = 0; i < pt.n; i++)
+	for (uint64_t i = 0; i < pt.nout; i++)
 		if (!pt.shards[i].pipe)
 			cli_out_commit(&pt.shards[i].out);
 	free(in);

@@ -189,3 +189,105 @@ check_shards() {
 	run ls -A
 	assert_output $'d.csv\nout-000.csv\nout-001.csv'
 }
+
+@test "bootstrap: exact sample sizes, drawn with replacement, out-of-bag rows are the rest" {
+	# 1000 distinct rows (an id column makes every row unique)
+	awk 'BEGIN { print "id,x,label"; for (i = 1; i <= 1000; i++) print i "," i * 2 "," i % 3 }' > d.csv
+	run --separate-stderr $DML_WRAPPER dml-partition -n 3 -s bootstrap --seed 7 \
+		--oob 'oob-%d.csv' -o 'bag-%d.csv' d.csv
+	assert_success
+	assert_equal "$stderr" ""
+	tail -n +2 d.csv | sort > rows
+	local i distinct
+	for i in 0 1 2; do
+		assert_equal "$(head -n 1 "bag-$i.csv")" "id,x,label"
+		assert_equal "$(head -n 1 "oob-$i.csv")" "id,x,label"
+		# exactly as many rows as the input
+		assert_equal "$(tail -n +2 "bag-$i.csv" | wc -l)" 1000
+		# every row is an input row, in input order
+		tail -n +2 "bag-$i.csv" | sort -c -t, -k1,1n
+		tail -n +2 "bag-$i.csv" | sort -u > "u$i"
+		comm -23 "u$i" rows | cmp - /dev/null
+		# out-of-bag: exactly the rows never drawn
+		tail -n +2 "oob-$i.csv" | sort > "o$i"
+		sort -m "u$i" "o$i" | cmp - rows
+		# about 1 - 1/e of the rows are drawn at least once
+		distinct=$(wc -l < "u$i")
+		((distinct > 590 && distinct < 675)) || fail "sample $i: $distinct distinct rows"
+	done
+	# the samples differ from each other
+	run ! cmp -s bag-0.csv bag-1.csv
+	# copies per row over the 3000 (row, sample) pairs: Poisson(1) to
+	# within 4 standard deviations (0 and 1: 0.368, 2: 0.184, 3: 0.061)
+	for i in 0 1 2; do
+		tail -n +2 "bag-$i.csv" | cut -d, -f1 | uniq -c | awk '{ print $1 }'
+		yes 0 | head -n "$(wc -l < "o$i")"
+	done | sort -n | uniq -c | awk '
+		{ n[$2] = $1; total += $1 }
+		END {
+			if (total != 3000) { print "total " total; exit 1 }
+			split("0.3679 0.3679 0.1839 0.0613", p, " ")
+			for (k = 0; k <= 3; k++) {
+				f = n[k] / total
+				if (f - p[k + 1] > 0.036 || p[k + 1] - f > 0.036) {
+					print "copies " k ": " f " of pairs"; exit 1
+				}
+			}
+		}'
+	# the same seed: the same bytes, from a pipe too
+	mkdir again
+	$DML_WRAPPER dml-partition -n 3 -s bootstrap --seed 7 \
+		--oob 'again/oob-%d.csv' -o 'again/bag-%d.csv' < d.csv
+	for i in 0 1 2; do
+		cmp "bag-$i.csv" "again/bag-$i.csv"
+		cmp "oob-$i.csv" "again/oob-$i.csv"
+	done
+	# another seed: other samples
+	$DML_WRAPPER dml-partition -n 1 -s bootstrap --seed 8 -o other.csv d.csv
+	run ! cmp -s bag-0.csv other.csv
+}
+
+@test "bootstrap: --fraction sets the sample size; binary samples train" {
+	awk 'BEGIN { print "id,x,label"; for (i = 1; i <= 999; i++) print i "," i * 2 "," (i > 500) }' > d.csv
+	$DML_WRAPPER dml-partition -n 2 -s bootstrap --fraction 0.5 -o 'half-%d.csv' d.csv
+	assert_equal "$(tail -n +2 half-0.csv | wc -l)" 500
+	assert_equal "$(tail -n +2 half-1.csv | wc -l)" 500
+	$DML_WRAPPER dml-partition -n 1 -s bootstrap --fraction 2 -o double.csv d.csv
+	assert_equal "$(tail -n +2 double.csv | wc -l)" 1998
+	# binary samples hold the same rows as the CSV ones
+	$DML_WRAPPER dml-partition -n 2 -s bootstrap --fraction 0.5 -f bin -y label \
+		--oob 'oob-%d.bin' -o 'half-%d.bin' d.csv
+	run $DML_WRAPPER dml-inspect -f samples half-0.bin
+	assert_output 500
+	$DML_WRAPPER dml-partition -n 2 -s bootstrap --fraction 0.5 -o 'c-%d.csv' \
+		--oob 'coob-%d.csv' d.csv
+	local oob
+	oob=$(($(wc -l < coob-1.csv) - 1))
+	run $DML_WRAPPER dml-inspect -f samples oob-1.bin
+	assert_output "$oob"
+	$DML_WRAPPER dml-train -a logistic -y label -o m.dml half-1.bin
+	run $DML_WRAPPER dml-predict -m m.dml --eval oob-1.bin
+	assert_success
+	assert_line --regexp $'^rows\t'"$oob"'$'
+}
+
+@test "bootstrap: bad options are usage errors" {
+	printf 'a,label\n1,x\n' > d.csv
+	run --separate-stderr $DML_WRAPPER dml-partition -n 2 --oob 'o-%d.csv' d.csv
+	assert_failure 2
+	assert_equal "$stderr" $'dml-partition: --oob goes with -s bootstrap\nTry \'dml-partition --help\' for more information.'
+	run --separate-stderr $DML_WRAPPER dml-partition -n 2 -s random --fraction 0.5 d.csv
+	assert_failure 2
+	assert_equal "${stderr%%$'\n'*}" "dml-partition: --fraction goes with -s bootstrap"
+	run --separate-stderr $DML_WRAPPER dml-partition -n 2 -s bootstrap --fraction 0 d.csv
+	assert_failure 2
+	assert_equal "${stderr%%$'\n'*}" "dml-partition: --fraction: 0 is out of range 1e-09..1000"
+	run --separate-stderr $DML_WRAPPER dml-partition -n 2 -s bootstrap --oob 'o.csv' d.csv
+	assert_failure 2
+	assert_equal "${stderr%%$'\n'*}" "dml-partition: --oob: 'o.csv' must hold exactly one %d"
+	run --separate-stderr $DML_WRAPPER dml-partition -n 2 -s bootstrap --oob 's-%d.csv' -o 's-%d.csv' d.csv
+	assert_failure 2
+	assert_equal "${stderr%%$'\n'*}" "dml-partition: --oob and --output name the same files"
+	run ls
+	assert_output d.csv
+}
