@@ -253,7 +253,8 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 			printf(" ...");
 		printf("\n  label column   %s\n", in->sch->label);
 	}
-	if (in->lab) {
+	if (in->lab &&
+	    (in->lab->n || !dml_family_is_regression(h->family))) {
 		printf("  classes        %u:", in->lab->n);
 		for (uint32_t i = 0; i < in->lab->n && i < 20; i++) {
 			printf(" %s", in->lab->names[i]);

@@ -19,6 +19,7 @@ struct opts {
 	struct dml_csv_opts csv;
 	int verbose;
 	uint32_t threads;
+	int optimizer_set, l2_set, batch_set;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -31,7 +32,10 @@ static void usage(void)
 	      "one optimizer step from a reduced record.\n"
 	      "\n"
 	      "What to do:\n"
-	      "  -a, --algorithm=NAME    model family: logistic (2 classes) or softmax\n"
+	      "  -a, --algorithm=NAME    model family: logistic (2 classes), softmax,\n"
+	      "                            linear (regression on a numeric -y), hinge\n"
+	      "                            (linear SVM), squared-hinge or perceptron\n"
+	      "                            (2 classes, or one-vs-rest)\n"
 	      "      --emit=KIND         model (default): fit here; stats: label set and\n"
 	      "                            feature moments of this shard; gradient: loss\n"
 	      "                            and gradient sums at the model given by -m\n"
@@ -52,10 +56,17 @@ static void usage(void)
 	      "      --max-iter=N        L-BFGS/GD iterations, accepted steps\n"
 	      "                            (default 100)\n"
 	      "      --tol=X             stop when max |gradient| <= X (default 1e-5)\n"
-	      "      --l2=X              L2 penalty on the weights (default 1e-3)\n"
+	      "      --l2=X              L2 penalty on the weights (default 1e-3;\n"
+	      "                            0 for perceptron)\n"
+	      "      --l1=X              L1 penalty on the weights (default 0; OWL-QN;\n"
+	      "                            linear, logistic, softmax, squared-hinge)\n"
+	      "      --solver=NAME       linear: iterative (default: the --optimizer)\n"
+	      "                            or normal (exact normal equations from X'X\n"
+	      "                            and X'y sums, one round; small dimension)\n"
 	      "      --epochs=N          SGD passes over the data (default 5)\n"
 	      "      --learning-rate=X   SGD initial step (default 0.1)\n"
-	      "      --batch=N           SGD mini-batch rows (default 64)\n"
+	      "      --batch=N           SGD mini-batch rows (default 64; 1 for\n"
+	      "                            perceptron)\n"
 	      "      --warm-start=N      SGD epochs before L-BFGS/GD when fitting in\n"
 	      "                            one process (default 3; 0 for none)\n"
 	      "      --seed=S            random seed (default 1)\n"
@@ -86,6 +97,7 @@ static void usage(void)
 enum {
 	OPT_EMIT = 256, OPT_APPLY, OPT_NO_HEADER, OPT_OPTIMIZER, OPT_MAX_ITER,
 	OPT_TOL, OPT_L2, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_WARM,
+	OPT_L1, OPT_SOLVER,
 };
 
 static const struct option longopts[] = {
@@ -105,6 +117,8 @@ static const struct option longopts[] = {
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "warm-start", required_argument, NULL, OPT_WARM },
+	{ "l1", required_argument, NULL, OPT_L1 },
+	{ "solver", required_argument, NULL, OPT_SOLVER },
 	{ "output", required_argument, NULL, 'o' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -141,11 +155,13 @@ static void write_model(const struct opts *o, const struct dml_model *m)
 static void load_for_model(const struct opts *o, const struct dml_model *m,
 			   char **files, int nfiles, struct dml_data *d)
 {
+	int reg = dml_family_is_regression(m->family);
 	struct dml_load_opts lo = {
 		.csv = o->csv,
 		.label = o->label ? o->label : m->schema.label,
 		.schema = &m->schema,
-		.classes = &m->labels,
+		.classes = reg ? NULL : &m->labels,
+		.numeric_label = reg,
 		.threads = o->threads,
 	};
 	dml_data_init(d);
@@ -157,6 +173,18 @@ static void load_for_model(const struct opts *o, const struct dml_model *m,
 		cli_die("%s: label column '%s' not found",
 			cli_name(nfiles ? files[0] : "-"), lo.label);
 	dml_model_standardize(m, d->x, d->n);
+}
+
+/* Regression targets of d (numbers of its label column), or NULL. */
+static double *targets(uint32_t family, const struct dml_data *d,
+		       const char *name)
+{
+	double *t = NULL;
+	struct dml_error err = {0};
+	if (dml_family_is_regression(family) &&
+	    dml_data_targets(d, &t, &err))
+		cli_die_err(&err, name);
+	return t;
 }
 
 static void do_apply(const struct opts *o)
@@ -178,6 +206,9 @@ static void do_apply(const struct opts *o)
 		if (dml_stats_decode(&rec, &s, &err))
 			cli_die_err(&err, name);
 		if (dml_model_from_stats(&m, &s, o->family, &o->params, &err))
+			cli_die_err(&err, name);
+		if (o->params.solver == DML_SOLVER_NORMAL &&
+		    dml_model_solve_normal(&m, &s, &err))
 			cli_die_err(&err, name);
 		dml_stats_free(&s);
 	} else if (rec.h.kind == DML_KIND_GRADIENT) {
@@ -211,7 +242,9 @@ static void do_stats(const struct opts *o, char **files, int nfiles)
 	if (!o->label)
 		cli_usage("--emit stats needs the label column (-y)");
 	struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
-				    .threads = o->threads };
+				    .threads = o->threads,
+				    .numeric_label =
+				    dml_family_is_regression(o->family) };
 	struct dml_data d;
 	struct dml_stats s;
 	struct dml_error err = {0};
@@ -220,6 +253,11 @@ static void do_stats(const struct opts *o, char **files, int nfiles)
 	if (dml_stats_from_data(&s, &d, &err))
 		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
 	s.family = o->family;
+	double *t = targets(o->family, &d, cli_name(nfiles ? files[0] : "-"));
+	if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
+				       DML_SOLVER_NORMAL, &err))
+		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
+	free(t);
 	dml_data_free(&d);
 	struct cli_out out;
 	struct dml_buf b;
@@ -249,9 +287,12 @@ static void do_gradient(const struct opts *o, char **files, int nfiles)
 	if (!g.sums || dml_leaves_set1(&g.leaves, dml_data_leaf(&d)))
 		cli_die("out of memory");
 	m.threads = o->threads;
+	double *t = targets(m.family, &d, cli_name(nfiles ? files[0] : "-"));
+	m.t = t;
 	if (dml_model_eval(&m, dml_model_point(&m), d.x, d.y, d.n, g.sums,
 			   &err))
 		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
+	free(t);
 	dml_data_free(&d);
 	struct cli_out out;
 	struct dml_buf b;
@@ -269,10 +310,13 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	struct dml_error err = {0};
 	const char *first = cli_name(nfiles ? files[0] : "-");
 	uint64_t it0 = 0;
+	double *t = NULL;
+	int solved = 0;
 	if (o->model) {
 		/* a local round of model averaging from a shared model */
 		cli_load_model(o->model, &m, NULL);
 		load_for_model(o, &m, files, nfiles, &d);
+		t = targets(m.family, &d, first);
 		it0 = m.iteration;
 		m.params.optimizer = o->params.optimizer;
 		m.params.epochs = o->params.epochs;
@@ -292,8 +336,10 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 			cli_usage("fitting needs a model family (-a)");
 		if (!o->label)
 			cli_usage("fitting needs the label column (-y)");
+		int reg = dml_family_is_regression(o->family);
 		struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
-				    .threads = o->threads };
+				    .threads = o->threads,
+				    .numeric_label = reg };
 		dml_data_init(&d);
 		cli_load_csv(files, nfiles, &lo, &d);
 		if (d.n == 0)
@@ -301,25 +347,37 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		struct dml_stats s;
 		if (dml_stats_from_data(&s, &d, &err))
 			cli_die_err(&err, first);
+		t = targets(o->family, &d, first);
+		if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
+					       DML_SOLVER_NORMAL, &err))
+			cli_die_err(&err, first);
 		if (dml_model_from_stats(&m, &s, o->family, &o->params, &err))
 			cli_die_err(&err, first);
+		if (o->params.solver == DML_SOLVER_NORMAL) {
+			if (dml_model_solve_normal(&m, &s, &err))
+				cli_die_err(&err, first);
+			solved = 1;
+		}
 		dml_stats_free(&s);
 		/* label ids of the data -> the model's sorted classes */
 		uint32_t *map = malloc(d.labels.n * sizeof *map);
 		if (!map)
 			cli_die("out of memory");
-		for (uint32_t i = 0; i < d.labels.n; i++)
+		for (uint32_t i = 0; i < d.labels.n && !reg; i++)
 			map[i] = (uint32_t)dml_labels_find(&m.labels,
 							   d.labels.s[i]);
-		for (uint64_t r = 0; r < d.n; r++)
+		for (uint64_t r = 0; r < d.n && !reg; r++)
 			d.y[r] = map[d.y[r]];
 		free(map);
 		dml_model_standardize(&m, d.x, d.n);
 	}
 	m.threads = o->threads;
-	if (dml_model_fit(&m, d.x, d.y, d.n, o->verbose ? progress : NULL,
-			  NULL, &err))
+	m.t = t;
+	if (!solved && dml_model_fit(&m, d.x, d.y, d.n,
+				     o->verbose ? progress : NULL, NULL, &err))
 		cli_die_err(&err, first);
+	m.t = NULL;
+	free(t);
 	if (o->model) {
 		m.iteration = it0 + 1;
 		m.samples = d.n;
@@ -345,7 +403,8 @@ int main(int argc, char **argv)
 			o.family = dml_family_parse(optarg);
 			if (!o.family)
 				cli_usage("--algorithm: unknown family '%s' "
-					  "(logistic, softmax)", optarg);
+					  "(logistic, softmax, linear, hinge, "
+					  "squared-hinge, perceptron)", optarg);
 			break;
 		case OPT_EMIT:
 			if (!strcmp(optarg, "model"))
@@ -364,6 +423,7 @@ int main(int argc, char **argv)
 		case 'd': o.csv.delim = cli_delimiter(optarg); break;
 		case OPT_NO_HEADER: o.csv.no_header = 1; break;
 		case OPT_OPTIMIZER:
+			o.optimizer_set = 1;
 			if (!strcmp(optarg, "lbfgs"))
 				o.params.optimizer = DML_OPT_LBFGS;
 			else if (!strcmp(optarg, "gd"))
@@ -383,6 +443,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_L2:
 			o.params.l2 = cli_double("--l2", optarg, 0, 1e300);
+			o.l2_set = 1;
 			break;
 		case OPT_EPOCHS:
 			o.params.epochs = (uint32_t)cli_uint("--epochs", optarg,
@@ -395,6 +456,7 @@ int main(int argc, char **argv)
 		case OPT_BATCH:
 			o.params.batch = (uint32_t)cli_uint("--batch", optarg,
 							    1, 1u << 24);
+			o.batch_set = 1;
 			break;
 		case OPT_SEED:
 			o.params.seed = cli_uint("--seed", optarg, 0,
@@ -403,6 +465,18 @@ int main(int argc, char **argv)
 		case OPT_WARM:
 			o.params.warm_start = (uint32_t)cli_uint(
 				"--warm-start", optarg, 0, 1000000);
+			break;
+		case OPT_L1:
+			o.params.l1 = cli_double("--l1", optarg, 0, 1e300);
+			break;
+		case OPT_SOLVER:
+			if (!strcmp(optarg, "iterative"))
+				o.params.solver = DML_SOLVER_ITERATIVE;
+			else if (!strcmp(optarg, "normal"))
+				o.params.solver = DML_SOLVER_NORMAL;
+			else
+				cli_usage("--solver: unknown solver '%s' "
+					  "(iterative, normal)", optarg);
 			break;
 		case 'o': o.output = optarg; break;
 		case 'j':
@@ -417,6 +491,23 @@ int main(int argc, char **argv)
 	}
 	char **files = argv + optind;
 	int nfiles = argc - optind;
+	/* the hinge and the perceptron criterion are not smooth: SGD
+	 * (subgradient steps) unless another optimizer is asked for */
+	if (!o.optimizer_set && (o.family == DML_FAMILY_HINGE ||
+				 o.family == DML_FAMILY_PERCEPTRON))
+		o.params.optimizer = DML_OPT_SGD;
+	/* the perceptron: one row at a time, no penalty, unless asked */
+	if (o.family == DML_FAMILY_PERCEPTRON && !o.l2_set)
+		o.params.l2 = 0;
+	if (o.family == DML_FAMILY_PERCEPTRON && !o.batch_set)
+		o.params.batch = 1;
+	if (o.params.solver == DML_SOLVER_NORMAL && o.family &&
+	    o.family != DML_FAMILY_LINEAR)
+		cli_usage("--solver normal is for -a linear only");
+	if (o.params.l1 > 0 && (o.family == DML_FAMILY_HINGE ||
+				o.family == DML_FAMILY_PERCEPTRON))
+		cli_usage("--l1 is not supported for -a %s (use "
+			  "squared-hinge)", dml_family_name(o.family));
 	if (o.apply) {
 		if (nfiles)
 			cli_usage("--apply takes no data files");

@@ -36,6 +36,9 @@ struct dml_opt_params {
 	uint32_t max_iter;
 	double tol;   /* on max |gradient| */
 	double ftol;  /* on relative decrease per iteration */
+	double l1;    /* OWL-QN: f includes l1 * |x_i| for i < nreg, and g
+	               * is the gradient of the rest */
+	uint64_t nreg;
 };
 
 struct dml_opt {

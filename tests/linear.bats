@@ -1,0 +1,351 @@
+#!/usr/bin/env bats
+# The linear-model families beyond logistic and softmax: least squares
+# (ridge, lasso, the exact normal equations), hinge, squared hinge and
+# perceptron, against planted answers, in one process and distributed.
+
+load setup
+load helpers
+
+# planted N SEED: rows a,b,c,noise,y with y = 2a - 3b + 0.5c + 7 exactly
+# (the features are rounded first, so the target is exact for them);
+# b has a large offset, so that standardizing matters.
+planted() {
+	awk -v n="$1" -v seed="$2" 'BEGIN {
+		srand(seed); print "a,b,c,noise,y"
+		for (i = 0; i < n; i++) {
+			a = sprintf("%.4f", rand() * 10 - 5) + 0
+			b = sprintf("%.4f", rand() * 4 + 100) + 0
+			c = sprintf("%.4f", rand() - 0.5) + 0
+			z = sprintf("%.4f", rand()) + 0
+			printf "%.4f,%.4f,%.4f,%.4f,%.17g\n", a, b, c, z,
+				2 * a - 3 * b + 0.5 * c + 7
+		}
+	}'
+}
+
+# probes: the origin and the unit vectors, to read a model's raw weights
+# back from its predictions.
+probes() {
+	printf 'a,b,c,noise\n0,0,0,0\n1,0,0,0\n0,1,0,0\n0,0,1,0\n0,0,0,1\n'
+}
+
+# assert_weights MODEL TOL W_A W_B W_C W_NOISE BIAS
+assert_weights() {
+	probes > probes.csv
+	$DML_WRAPPER dml-predict -m "$1" probes.csv > p.txt
+	local tol=$2 p
+	mapfile -t p < p.txt
+	assert_equal "${#p[@]}" 5
+	assert_close "${p[0]}" "$7" "$tol" bias
+	local want=("$3" "$4" "$5" "$6") j
+	for j in 1 2 3 4; do
+		assert_close "$(awk -v x="${p[j]}" -v o="${p[0]}" \
+			'BEGIN { printf "%.17g", x - o }')" "${want[j - 1]}" \
+			"$tol" "weight $j"
+	done
+}
+
+# separable3 N SEED: three well separated classes in 3 features.
+separable3() {
+	awk -v n="$1" -v seed="$2" 'BEGIN {
+		srand(seed); print "x1,x2,x3,label"
+		cx[0] = 0; cy[0] = 0; cx[1] = 6; cy[1] = 0; cx[2] = 3; cy[2] = 6
+		for (i = 0; i < n; i++) {
+			k = i % 3
+			printf "%.4f,%.4f,%.4f,class-%d\n", cx[k] + rand() * 2 - 1,
+				cy[k] + rand() * 2 - 1, rand() * 10, k + 1
+		}
+	}'
+}
+
+@test "linear --solver normal recovers a planted solution to 1e-6" {
+	planted 500 7 > reg.csv
+	run --separate-stderr $DML_WRAPPER dml-train -a linear -y y \
+		--solver normal --l2 0 reg.csv -o n.dml
+	assert_success
+	assert_equal "$stderr" ""
+	assert_weights n.dml 1e-6 2 -3 0.5 0 7
+	run $DML_WRAPPER dml-predict -m n.dml --eval reg.csv
+	assert_success
+	assert_equal "${#lines[@]}" 4
+	[[ ${lines[0]} == rmse$'\t'* && ${lines[1]} == mae$'\t'* ]]
+	assert_equal "${lines[2]}" $'r2\t1.000000'
+	assert_equal "${lines[3]}" $'rows\t500'
+	assert_close "${lines[0]#*$'\t'}" 0 1e-6 rmse
+	# every prediction is the target
+	$DML_WRAPPER dml-predict -m n.dml reg.csv > pred
+	tail -n +2 reg.csv | cut -d, -f5 | paste - pred |
+		awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6) bad++ }
+		     END { exit bad > 0 }'
+	assert_equal "$(json_value n.dml family)" linear
+}
+
+@test "linear with L-BFGS and no penalty recovers the planted solution" {
+	planted 500 8 > reg.csv
+	$DML_WRAPPER dml-train -a linear -y y --l2 0 --tol 1e-10 reg.csv \
+		-o l.dml
+	assert_weights l.dml 1e-6 2 -3 0.5 0 7
+	# a ridge penalty shrinks the weights, measurably
+	$DML_WRAPPER dml-train -a linear -y y --l2 0.5 --tol 1e-10 reg.csv \
+		-o r.dml
+	$DML_WRAPPER dml-predict -m r.dml probes.csv > pr.txt
+	wa=$(awk 'NR == 1 { o = $1 } NR == 2 { printf "%.17g", $1 - o }' pr.txt)
+	assert_not_close "$wa" 2 1e-3 "ridge weight of a"
+	awk -v w="$wa" 'BEGIN { exit !(w > 0 && w < 2) }'
+	# ridge by L-BFGS is the ridge of the normal equations
+	$DML_WRAPPER dml-train -a linear -y y --l2 0.5 --solver normal \
+		reg.csv -o rn.dml
+	$DML_WRAPPER dml-predict -m rn.dml probes.csv > prn.txt
+	paste pr.txt prn.txt | while read -r x y; do
+		assert_close "$x" "$y" 1e-6 "ridge prediction"
+	done
+}
+
+@test "lasso (--l1) sets the weight of an irrelevant feature to exactly 0" {
+	planted 400 9 > reg.csv
+	# the same rows with another noise column
+	awk -F, -v OFS=, 'NR > 1 { $4 = (NR * 7919) % 1000 / 1000 } 1' \
+		reg.csv > other.csv
+	$DML_WRAPPER dml-train -a linear -y y --l1 0.1 --l2 0 reg.csv -o l1.dml
+	$DML_WRAPPER dml-predict -m l1.dml reg.csv > p1
+	$DML_WRAPPER dml-predict -m l1.dml other.csv > p2
+	cmp p1 p2
+	# without L1 the noise column has a (tiny) weight: predictions move
+	$DML_WRAPPER dml-train -a linear -y y --l2 1e-3 reg.csv -o l2.dml
+	$DML_WRAPPER dml-predict -m l2.dml reg.csv > q1
+	$DML_WRAPPER dml-predict -m l2.dml other.csv > q2
+	! cmp -s q1 q2
+	# the relevant weights survive, shrunk
+	probes > probes.csv
+	$DML_WRAPPER dml-predict -m l1.dml probes.csv > p.txt
+	assert_equal "$(sed -n 1p p.txt)" "$(sed -n 5p p.txt)"
+	wa=$(awk 'NR == 1 { o = $1 } NR == 2 { printf "%.17g", $1 - o }' p.txt)
+	awk -v w="$wa" 'BEGIN { exit !(w > 1.9 && w < 2) }'
+	# elastic net too
+	$DML_WRAPPER dml-train -a linear -y y --l1 0.1 --l2 0.01 reg.csv \
+		-o en.dml
+	$DML_WRAPPER dml-predict -m en.dml reg.csv > e1
+	$DML_WRAPPER dml-predict -m en.dml other.csv > e2
+	cmp e1 e2
+}
+
+@test "normal equations over 3 shards in one round equal one process" {
+	planted 600 10 > reg.csv
+	dml-partition -n 3 reg.csv
+	$DML_WRAPPER dml-train -a linear -y y --solver normal --l2 0.01 \
+		reg.csv -o one.dml
+	for i in 0 1 2; do
+		$DML_WRAPPER dml-train -a linear --solver normal --emit stats \
+			-y y "shard-$i.csv"
+	done | $DML_WRAPPER dml-reduce --expect 3 |
+		$DML_WRAPPER dml-train --apply - -a linear --solver normal \
+			--l2 0.01 -o dist.dml
+	$DML_WRAPPER dml-predict -m one.dml reg.csv > p1
+	$DML_WRAPPER dml-predict -m dist.dml reg.csv > p2
+	cmp p1 p2
+	# the reduction does not depend on the order of the shards
+	for i in 2 0 1; do
+		$DML_WRAPPER dml-train -a linear --solver normal --emit stats \
+			-y y "shard-$i.csv"
+	done | $DML_WRAPPER dml-reduce > r2.dml
+	for i in 0 1 2; do
+		$DML_WRAPPER dml-train -a linear --solver normal --emit stats \
+			-y y "shard-$i.csv"
+	done | $DML_WRAPPER dml-reduce > r1.dml
+	cmp r1.dml r2.dml
+	assert_equal "$(json_value dist.dml contributions)" 3
+	# one-round model is finished: a gradient step changes nothing
+	$DML_WRAPPER dml-inspect dist.dml | grep -q 'converged'
+}
+
+@test "linear by BSP gradient rounds over 3 shards matches one process" {
+	planted 450 11 > reg.csv
+	dml-partition -n 3 reg.csv
+	$DML_WRAPPER dml-train -a linear -y y --l2 0.001 --tol 1e-9 \
+		--warm-start 0 reg.csv -o one.dml
+	for i in 0 1 2; do
+		$DML_WRAPPER dml-train -a linear --emit stats -y y "shard-$i.csv"
+	done | $DML_WRAPPER dml-reduce --expect 3 |
+		$DML_WRAPPER dml-train --apply - -a linear --l2 0.001 \
+			--tol 1e-9 -o b.dml
+	for ((r = 0; r < 60; r++)); do
+		for i in 0 1 2; do
+			$DML_WRAPPER dml-train --emit gradient -m b.dml \
+				"shard-$i.csv"
+		done | $DML_WRAPPER dml-reduce --expect 3 |
+			$DML_WRAPPER dml-train --apply - -m b.dml -o b.dml
+	done
+	$DML_WRAPPER dml-inspect b.dml | grep -q 'lbfgs, converged'
+	$DML_WRAPPER dml-predict -m one.dml reg.csv > p1
+	$DML_WRAPPER dml-predict -m b.dml reg.csv > p2
+	paste p1 p2 | awk '{ d = $1 - $2; if (d < 0) d = -d
+		if (d > 1e-6) bad++ } END { exit bad > 0 }'
+}
+
+@test "hinge, squared-hinge and perceptron learn separable 2-class data" {
+	synth separable -n 400 --features 4 --seed 21 > sep.csv
+	label_column sep.csv > truth
+	for a in hinge squared-hinge perceptron; do
+		run --separate-stderr $DML_WRAPPER dml-train -a "$a" -y label \
+			sep.csv -o "$a.dml"
+		assert_success
+		assert_equal "$stderr" ""
+		run $DML_WRAPPER dml-predict -m "$a.dml" --eval sep.csv
+		assert_success
+		# accuracy and rows: no log loss without probabilities
+		assert_equal "$output" $'accuracy\t1.000000\nrows\t400'
+		$DML_WRAPPER dml-predict -m "$a.dml" sep.csv | cmp - truth
+		assert_equal "$(json_value "$a.dml" family)" "$a"
+	done
+}
+
+@test "hinge, squared-hinge and perceptron: one-vs-rest on 3 classes" {
+	separable3 600 22 > s3.csv
+	for a in hinge squared-hinge perceptron; do
+		$DML_WRAPPER dml-train -a "$a" -y label s3.csv -o "$a.dml"
+		run $DML_WRAPPER dml-predict -m "$a.dml" --eval s3.csv
+		assert_success
+		assert_equal "$output" $'accuracy\t1.000000\nrows\t600'
+		$DML_WRAPPER dml-predict -m "$a.dml" s3.csv | sort | uniq -c |
+			awk '{ print $1 }' | tr '\n' ' ' > counts
+		assert_equal "$(cat counts)" "200 200 200 "
+	done
+	# a model with 3 one-vs-rest columns
+	$DML_WRAPPER dml-inspect hinge.dml | grep -q 'weights  *4 x 3'
+}
+
+@test "margin classifiers by BSP gradient rounds and by model averaging" {
+	synth separable -n 600 --features 4 --seed 23 > sep.csv
+	dml-partition -n 2 sep.csv
+	for a in squared-hinge hinge; do
+		for i in 0 1; do
+			$DML_WRAPPER dml-train -a "$a" --emit stats -y label \
+				"shard-$i.csv"
+		done | $DML_WRAPPER dml-reduce --expect 2 |
+			$DML_WRAPPER dml-train --apply - -a "$a" -o b.dml
+		for ((r = 0; r < 25; r++)); do
+			for i in 0 1; do
+				$DML_WRAPPER dml-train --emit gradient -m b.dml \
+					"shard-$i.csv"
+			done | $DML_WRAPPER dml-reduce --expect 2 |
+				$DML_WRAPPER dml-train --apply - -m b.dml -o b.dml
+		done
+		run $DML_WRAPPER dml-predict -m b.dml --eval sep.csv
+		acc=$(sed -n 's/^accuracy\t//p' <<<"$output")
+		awk -v a="$acc" 'BEGIN { exit !(a >= 0.99) }' ||
+			fail "$a by BSP: accuracy $acc"
+	done
+	# model averaging of perceptrons: two local rounds from a shared model
+	for i in 0 1; do
+		$DML_WRAPPER dml-train -a perceptron --emit stats -y label \
+			"shard-$i.csv"
+	done | $DML_WRAPPER dml-reduce | $DML_WRAPPER dml-train --apply - \
+		-a perceptron -o avg.dml
+	for ((r = 0; r < 2; r++)); do
+		for i in 0 1; do
+			$DML_WRAPPER dml-train -m avg.dml --optimizer sgd \
+				"shard-$i.csv"
+		done | $DML_WRAPPER dml-reduce --expect 2 > next.dml
+		mv next.dml avg.dml
+	done
+	run $DML_WRAPPER dml-predict -m avg.dml --eval sep.csv
+	acc=$(sed -n 's/^accuracy\t//p' <<<"$output")
+	awk -v a="$acc" 'BEGIN { exit !(a >= 0.99) }' ||
+		fail "averaged perceptron: accuracy $acc"
+}
+
+@test "same input and seed give byte-identical linear-family models" {
+	planted 300 12 > reg.csv
+	synth separable -n 300 --features 3 --seed 24 > sep.csv
+	for j in 1 2; do
+		$DML_WRAPPER dml-train -j "$j" -a linear -y y --l1 0.01 \
+			reg.csv -o "l$j.dml"
+		$DML_WRAPPER dml-train -j "$j" -a hinge -y label sep.csv \
+			-o "h$j.dml"
+	done
+	cmp l1.dml l2.dml
+	cmp h1.dml h2.dml
+}
+
+@test "bad input to the linear families: messages and exit codes" {
+	planted 20 13 > reg.csv
+	sed '4s/,[^,]*$/,abc/' reg.csv > bad.csv
+	run --separate-stderr $DML_WRAPPER dml-train -a linear -y y bad.csv \
+		-o out.dml
+	assert_failure 1
+	assert_equal "$stderr" "dml-train: bad.csv:4:5: target 'abc' is not a finite number"
+	assert_file_not_exists out.dml
+	run --separate-stderr $DML_WRAPPER dml-train -a linear --emit stats \
+		-y y bad.csv
+	assert_failure 1
+	assert_equal "$output" ""
+	assert_equal "$stderr" "dml-train: bad.csv:4:5: target 'abc' is not a finite number"
+	$DML_WRAPPER dml-train -a linear -y y --solver normal reg.csv -o n.dml
+	run --separate-stderr $DML_WRAPPER dml-predict -m n.dml --eval bad.csv
+	assert_failure 1
+	assert_equal "$output" ""
+	assert_equal "$stderr" "dml-predict: bad.csv:4:5: target 'abc' is not a finite number"
+
+	synth separable -n 50 --features 4 --seed 25 > sep.csv
+	run $DML_WRAPPER dml-train -a hinge --l1 0.1 \
+		-y label sep.csv
+	assert_failure 2
+	assert_line --index 0 "dml-train: --l1 is not supported for -a hinge (use squared-hinge)"
+	run $DML_WRAPPER dml-train -a logistic \
+		--solver normal -y label sep.csv
+	assert_failure 2
+	assert_line --index 0 "dml-train: --solver normal is for -a linear only"
+	run $DML_WRAPPER dml-train -a linear --solver simplex -y y reg.csv
+	assert_failure 2
+	assert_line --index 0 "dml-train: --solver: unknown solver 'simplex' (iterative, normal)"
+
+	# a hinge gradient applied to a linear model
+	$DML_WRAPPER dml-train -a hinge --emit stats -y label sep.csv |
+		$DML_WRAPPER dml-train --apply - -a hinge -o h0.dml
+	$DML_WRAPPER dml-train --emit gradient -m h0.dml sep.csv > hg.dml
+	run --separate-stderr $DML_WRAPPER dml-train --apply hg.dml -m n.dml \
+		-o x.dml
+	assert_failure 1
+	assert_equal "$stderr" "dml-train: hg.dml: gradient of a hinge model applied to a linear model"
+	assert_file_not_exists x.dml
+
+	# statistics of classes made into a regression, and the reverse
+	$DML_WRAPPER dml-train --emit stats -y y reg.csv > cls.dml
+	run --separate-stderr $DML_WRAPPER dml-train --apply cls.dml -a linear
+	assert_failure 1
+	assert_equal "$stderr" "dml-train: cls.dml: linear regression needs statistics of a numeric target (make them with -a linear)"
+	$DML_WRAPPER dml-train --emit stats -a linear -y y reg.csv > tgt.dml
+	run --separate-stderr $DML_WRAPPER dml-train --apply tgt.dml -a softmax
+	assert_failure 1
+	assert_equal "$stderr" "dml-train: tgt.dml: statistics of a regression target given to a softmax model"
+	# statistics without X'X cannot be solved exactly
+	run --separate-stderr $DML_WRAPPER dml-train --apply tgt.dml -a linear \
+		--solver normal
+	assert_failure 1
+	assert_equal "$stderr" "dml-train: tgt.dml: the statistics hold no X'X sums (make them with -a linear --solver normal --emit stats)"
+	# statistics with and without X'X do not reduce together
+	$DML_WRAPPER dml-train --emit stats -a linear --solver normal -y y \
+		reg.csv > gram.dml
+	head -n 11 reg.csv > half.csv
+	$DML_WRAPPER dml-train --emit stats -a linear -y y half.csv > tgt2.dml
+	run --separate-stderr $DML_WRAPPER dml-reduce gram.dml tgt2.dml
+	assert_failure 1
+	assert_equal "$output" ""
+	assert_equal "$stderr" "dml-reduce: tgt2.dml: record 1: statistics with 2 target sums among statistics with 16"
+
+	# collinear features and no penalty: a singular system, said so
+	awk -F, -v OFS=, '{ $4 = NR == 1 ? "d" : 2 * $1 } 1' reg.csv > col.csv
+	run --separate-stderr $DML_WRAPPER dml-train -a linear -y y \
+		--solver normal --l2 0 col.csv
+	assert_failure 1
+	assert_equal "$stderr" "dml-train: col.csv: the normal equations are singular (collinear features): add --l2"
+
+	# no probabilities from margin classifiers or regressions
+	$DML_WRAPPER dml-train -a perceptron -y label sep.csv -o p.dml
+	for m in p.dml n.dml; do
+		run $DML_WRAPPER dml-predict -m "$m" --proba sep.csv
+		assert_failure 2
+	done
+	run $DML_WRAPPER dml-predict -m p.dml --proba sep.csv
+	assert_line --index 0 "dml-predict: --proba: a perceptron model gives no probabilities"
+}
