@@ -19,7 +19,7 @@ struct opts {
 	struct dml_csv_opts csv;
 	int verbose;
 	uint32_t threads;
-	int optimizer_set, l2_set, batch_set;
+	int optimizer_set, l2_set, batch_set, lr_set, schedule_set, hogwild;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -51,8 +51,9 @@ static void usage(void)
 	      "\n"
 	      "Optimization:\n"
 	      "      --optimizer=NAME    lbfgs (default), gd (gradient descent with line\n"
-	      "                            search) or sgd (mini-batch SGD, one process or\n"
-	      "                            model averaging only)\n"
+	      "                            search), or, in one process or model averaging\n"
+	      "                            only: sgd (mini-batch SGD), minibatch (with\n"
+	      "                            momentum 0.9) or adam\n"
 	      "      --max-iter=N        L-BFGS/GD iterations, accepted steps\n"
 	      "                            (default 100)\n"
 	      "      --tol=X             stop when max |gradient| <= X (default 1e-5)\n"
@@ -64,7 +65,15 @@ static void usage(void)
 	      "                            or normal (exact normal equations from X'X\n"
 	      "                            and X'y sums, one round; small dimension)\n"
 	      "      --epochs=N          SGD passes over the data (default 5)\n"
-	      "      --learning-rate=X   SGD initial step (default 0.1)\n"
+	      "      --learning-rate=X   SGD initial step (default 0.1; 0.01 for adam)\n"
+	      "      --schedule=NAME     SGD step over the epochs e: decay (default,\n"
+	      "                            rate/(1+e)), invscaling (rate/sqrt(1+e)) or\n"
+	      "                            constant (default for adam)\n"
+	      "      --holdout=F         hold out this fraction of rows (by a seeded hash\n"
+	      "                            of each row) and stop SGD epochs when their\n"
+	      "                            loss stops improving (default 0: none)\n"
+	      "      --hogwild           SGD epochs on -j threads updating the weights\n"
+	      "                            without locks (fast, not reproducible)\n"
 	      "      --batch=N           SGD mini-batch rows (default 64; 1 for\n"
 	      "                            perceptron)\n"
 	      "      --warm-start=N      SGD epochs before L-BFGS/GD when fitting in\n"
@@ -97,7 +106,7 @@ static void usage(void)
 enum {
 	OPT_EMIT = 256, OPT_APPLY, OPT_NO_HEADER, OPT_OPTIMIZER, OPT_MAX_ITER,
 	OPT_TOL, OPT_L2, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_WARM,
-	OPT_L1, OPT_SOLVER,
+	OPT_L1, OPT_SOLVER, OPT_SCHEDULE, OPT_HOLDOUT, OPT_HOGWILD,
 };
 
 static const struct option longopts[] = {
@@ -119,6 +128,9 @@ static const struct option longopts[] = {
 	{ "warm-start", required_argument, NULL, OPT_WARM },
 	{ "l1", required_argument, NULL, OPT_L1 },
 	{ "solver", required_argument, NULL, OPT_SOLVER },
+	{ "schedule", required_argument, NULL, OPT_SCHEDULE },
+	{ "holdout", required_argument, NULL, OPT_HOLDOUT },
+	{ "hogwild", no_argument, NULL, OPT_HOGWILD },
 	{ "output", required_argument, NULL, 'o' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -172,7 +184,6 @@ static void load_for_model(const struct opts *o, const struct dml_model *m,
 	if (!d->has_label)
 		cli_die("%s: label column '%s' not found",
 			cli_name(nfiles ? files[0] : "-"), lo.label);
-	dml_model_standardize(m, d->x, d->n);
 }
 
 /* Regression targets of d (numbers of its label column), or NULL. */
@@ -277,6 +288,7 @@ static void do_gradient(const struct opts *o, char **files, int nfiles)
 	cli_load_model(o->model, &m, &hash);
 	struct dml_data d;
 	load_for_model(o, &m, files, nfiles, &d);
+	dml_model_standardize(&m, d.x, d.n);
 	size_t nw = (size_t)dml_model_nweights(&m);
 	struct dml_grad g = {
 		.family = m.family, .schema = m.schema.fingerprint,
@@ -319,13 +331,15 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		t = targets(m.family, &d, first);
 		it0 = m.iteration;
 		m.params.optimizer = o->params.optimizer;
+		m.params.schedule = o->params.schedule;
+		m.params.holdout = o->params.holdout;
 		m.params.epochs = o->params.epochs;
 		m.params.max_iter = o->params.max_iter;
 		m.params.learning_rate = o->params.learning_rate;
 		m.params.batch = o->params.batch;
 		m.params.seed = o->params.seed;
 		m.params.warm_start = o->params.warm_start;
-		uint32_t method = o->params.optimizer == DML_OPT_SGD
+		uint32_t method = dml_opt_is_stochastic(o->params.optimizer)
 				  ? DML_OPT_GD : o->params.optimizer;
 		dml_opt_free(&m.opt);
 		if (dml_opt_init(&m.opt, method, dml_model_nweights(&m),
@@ -369,14 +383,31 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		for (uint64_t r = 0; r < d.n && !reg; r++)
 			d.y[r] = map[d.y[r]];
 		free(map);
-		dml_model_standardize(&m, d.x, d.n);
 	}
+	/* held-out rows are chosen on the raw values */
+	uint8_t *held = NULL;
+	if (m.params.holdout > 0 &&
+	    dml_holdout_mask(d.x, d.schema.nfeat, t ? NULL : d.y, t, d.n,
+			     m.params.holdout, m.params.seed, &held))
+		cli_die("out of memory");
+	if (held && o->verbose) {
+		uint64_t hn = 0;
+		for (uint64_t r = 0; r < d.n; r++)
+			hn += held[r];
+		fprintf(stderr, "%s: %llu of %llu rows held out\n", cli_prog,
+			(unsigned long long)hn, (unsigned long long)d.n);
+	}
+	dml_model_standardize(&m, d.x, d.n);
+	m.held = held;
+	m.hogwild = o->hogwild;
 	m.threads = o->threads;
 	m.t = t;
 	if (!solved && dml_model_fit(&m, d.x, d.y, d.n,
 				     o->verbose ? progress : NULL, NULL, &err))
 		cli_die_err(&err, first);
 	m.t = NULL;
+	m.held = NULL;
+	free(held);
 	free(t);
 	if (o->model) {
 		m.iteration = it0 + 1;
@@ -430,9 +461,14 @@ int main(int argc, char **argv)
 				o.params.optimizer = DML_OPT_GD;
 			else if (!strcmp(optarg, "sgd"))
 				o.params.optimizer = DML_OPT_SGD;
+			else if (!strcmp(optarg, "minibatch"))
+				o.params.optimizer = DML_OPT_MINIBATCH;
+			else if (!strcmp(optarg, "adam"))
+				o.params.optimizer = DML_OPT_ADAM;
 			else
 				cli_usage("--optimizer: unknown optimizer "
-					  "'%s' (lbfgs, gd, sgd)", optarg);
+					  "'%s' (lbfgs, gd, sgd, minibatch, "
+					  "adam)", optarg);
 			break;
 		case OPT_MAX_ITER:
 			o.params.max_iter = (uint32_t)cli_uint("--max-iter",
@@ -452,6 +488,7 @@ int main(int argc, char **argv)
 		case OPT_LR:
 			o.params.learning_rate = cli_double(
 				"--learning-rate", optarg, 1e-300, 1e300);
+			o.lr_set = 1;
 			break;
 		case OPT_BATCH:
 			o.params.batch = (uint32_t)cli_uint("--batch", optarg,
@@ -478,6 +515,19 @@ int main(int argc, char **argv)
 				cli_usage("--solver: unknown solver '%s' "
 					  "(iterative, normal)", optarg);
 			break;
+		case OPT_SCHEDULE:
+			o.params.schedule = dml_schedule_parse(optarg);
+			o.schedule_set = 1;
+			if (o.params.schedule == UINT32_MAX)
+				cli_usage("--schedule: unknown schedule '%s' "
+					  "(decay, invscaling, constant)",
+					  optarg);
+			break;
+		case OPT_HOLDOUT:
+			o.params.holdout = cli_double("--holdout", optarg, 0,
+						      0.99);
+			break;
+		case OPT_HOGWILD: o.hogwild = 1; break;
 		case 'o': o.output = optarg; break;
 		case 'j':
 			o.threads = (uint32_t)cli_uint("--threads", optarg, 1,
@@ -501,6 +551,11 @@ int main(int argc, char **argv)
 		o.params.l2 = 0;
 	if (o.family == DML_FAMILY_PERCEPTRON && !o.batch_set)
 		o.params.batch = 1;
+	/* Adam adapts its own steps: a small constant rate */
+	if (o.params.optimizer == DML_OPT_ADAM && !o.lr_set)
+		o.params.learning_rate = 0.01;
+	if (o.params.optimizer == DML_OPT_ADAM && !o.schedule_set)
+		o.params.schedule = DML_SCHEDULE_CONSTANT;
 	if (o.params.solver == DML_SOLVER_NORMAL && o.family &&
 	    o.family != DML_FAMILY_LINEAR)
 		cli_usage("--solver normal is for -a linear only");

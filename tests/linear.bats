@@ -349,3 +349,117 @@ separable3() {
 	run $DML_WRAPPER dml-predict -m p.dml --proba sep.csv
 	assert_line --index 0 "dml-predict: --proba: a perceptron model gives no probabilities"
 }
+
+@test "--optimizer minibatch and adam fit the linear families" {
+	synth separable -n 400 --features 4 --seed 31 > sep.csv
+	separable3 600 32 > s3.csv
+	for opt in minibatch adam; do
+		for a in logistic hinge squared-hinge; do
+			$DML_WRAPPER dml-train -a "$a" -y label --optimizer "$opt" \
+				--epochs 20 --learning-rate 0.05 sep.csv -o m.dml
+			run $DML_WRAPPER dml-predict -m m.dml --eval sep.csv
+			assert_line --index 0 $'accuracy\t1.000000'
+		done
+		$DML_WRAPPER dml-train -a softmax -y label --optimizer "$opt" \
+			--epochs 20 --learning-rate 0.05 s3.csv -o m.dml
+		run $DML_WRAPPER dml-predict -m m.dml --eval s3.csv
+		assert_line --index 0 $'accuracy\t1.000000'
+	done
+	# regression: Adam gets close to the planted solution, and the
+	# optimizers are really different
+	planted 500 33 > reg.csv
+	$DML_WRAPPER dml-train -a linear -y y --optimizer adam --epochs 300 \
+		--learning-rate 0.05 --schedule constant reg.csv -o a.dml
+	run $DML_WRAPPER dml-predict -m a.dml --eval reg.csv
+	rmse=$(sed -n 's/^rmse\t//p' <<<"$output")
+	awk -v r="$rmse" 'BEGIN { exit !(r < 0.05) }' || fail "adam rmse $rmse"
+	$DML_WRAPPER dml-train -a linear -y y --optimizer minibatch \
+		--epochs 5 reg.csv -o mb.dml
+	$DML_WRAPPER dml-train -a linear -y y --optimizer sgd \
+		--epochs 5 reg.csv -o sgd.dml
+	! cmp -s mb.dml sgd.dml
+	run $DML_WRAPPER dml-inspect a.dml
+	assert_line --partial 'optimizer=adam'
+}
+
+@test "--schedule: constant, invscaling and decay steps differ; bad names refused" {
+	synth separable -n 300 --features 3 --seed 34 > sep.csv
+	for s in decay constant invscaling; do
+		$DML_WRAPPER dml-train -a hinge -y label --schedule "$s" \
+			sep.csv -o "$s.dml"
+		run $DML_WRAPPER dml-predict -m "$s.dml" --eval sep.csv
+		assert_line --index 0 $'accuracy\t1.000000'
+	done
+	! cmp -s decay.dml constant.dml
+	! cmp -s decay.dml invscaling.dml
+	! cmp -s constant.dml invscaling.dml
+	# decay is the default
+	$DML_WRAPPER dml-train -a hinge -y label sep.csv -o default.dml
+	cmp default.dml decay.dml
+	run $DML_WRAPPER dml-train -a hinge -y label --schedule cosine sep.csv
+	assert_failure 2
+	assert_line --index 0 "dml-train: --schedule: unknown schedule 'cosine' (decay, invscaling, constant)"
+	run $DML_WRAPPER dml-train -a hinge -y label --optimizer rmsprop sep.csv
+	assert_failure 2
+	assert_line --index 0 "dml-train: --optimizer: unknown optimizer 'rmsprop' (lbfgs, gd, sgd, minibatch, adam)"
+	run $DML_WRAPPER dml-train -a hinge -y label --holdout 1 sep.csv
+	assert_failure 2
+	assert_line --index 0 "dml-train: --holdout: 1 is out of range 0..0.99"
+}
+
+@test "--holdout stops SGD early, on rows chosen independently of order and shards" {
+	synth blobs -n 3000 --classes 3 --features 5 --seed 35 > b.csv
+	run --separate-stderr $DML_WRAPPER dml-train -a softmax -y label \
+		--optimizer sgd --schedule constant --learning-rate 0.3 \
+		--holdout 0.1 --epochs 100 -v b.csv -o m.dml
+	assert_success
+	epochs=$(grep -c 'SGD epoch' <<<"$stderr")
+	((epochs >= 4 && epochs < 100)) || fail "$epochs epochs"
+	held=$(sed -n 's/.*: \([0-9]*\) of 3000 rows held out$/\1/p' <<<"$stderr")
+	((held > 240 && held < 360)) || fail "$held rows held out"
+	run $DML_WRAPPER dml-predict -m m.dml --eval b.csv
+	acc=$(sed -n 's/^accuracy\t//p' <<<"$output")
+	# as good as L-BFGS to convergence (0.7757) on these overlapping blobs
+	awk -v a="$acc" 'BEGIN { exit !(a > 0.77) }' || fail "accuracy $acc"
+	# the same rows in reverse order: the same number held out
+	{ head -n 1 b.csv; tail -n +2 b.csv | tac; } > rev.csv
+	$DML_WRAPPER dml-train -a softmax -y label --optimizer sgd \
+		--holdout 0.1 --epochs 1 -v rev.csv -o r.dml 2> rev.err
+	grep -qx "dml-train: $held of 3000 rows held out" rev.err
+	# shards hold out the rows that one process would
+	dml-partition -n 3 b.csv
+	sum=0
+	for i in 0 1 2; do
+		$DML_WRAPPER dml-train -a softmax -y label --optimizer sgd \
+			--holdout 0.1 --epochs 1 -v "shard-$i.csv" -o s.dml \
+			2> s.err
+		n=$(sed -n 's/.*: \([0-9]*\) of [0-9]* rows held out$/\1/p' s.err)
+		sum=$((sum + n))
+	done
+	assert_equal "$sum" "$held"
+}
+
+@test "-j with --hogwild: lock-free SGD still learns; -j 1 is reproducible" {
+	synth separable -n 4000 --features 5 --seed 36 > sep.csv
+	for i in 1 2; do
+		$DML_WRAPPER dml-train -a hinge -y label -j 1 --hogwild \
+			--batch 8 sep.csv -o "one$i.dml"
+	done
+	cmp one1.dml one2.dml
+	# -j 1 with and without --hogwild: the same single-thread SGD
+	$DML_WRAPPER dml-train -a hinge -y label -j 1 --batch 8 sep.csv \
+		-o plain.dml
+	cmp one1.dml plain.dml
+	# without --hogwild, threads do not change SGD
+	$DML_WRAPPER dml-train -a hinge -y label -j 3 --batch 8 sep.csv \
+		-o three.dml
+	cmp plain.dml three.dml
+	for a in hinge perceptron logistic; do
+		$DML_WRAPPER dml-train -a "$a" -y label -j 3 --hogwild \
+			--optimizer sgd --batch 8 sep.csv -o "h-$a.dml"
+		run $DML_WRAPPER dml-predict -m "h-$a.dml" --eval sep.csv
+		acc=$(sed -n 's/^accuracy\t//p' <<<"$output")
+		awk -v a="$acc" 'BEGIN { exit !(a >= 0.995) }' ||
+			fail "hogwild $a: accuracy $acc"
+	done
+}

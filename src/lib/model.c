@@ -49,7 +49,7 @@ uint32_t dml_family_parse(const char *name)
 enum {
 	P_L2 = 1, P_OPTIMIZER, P_MAX_ITER, P_TOL, P_MEMORY, P_EPOCHS,
 	P_LEARNING_RATE, P_BATCH, P_SEED, P_WARM_START,
-	P_L1 = 11, P_SOLVER = 12,
+	P_L1 = 11, P_SOLVER = 12, P_SCHEDULE = 13, P_HOLDOUT = 14,
 };
 
 void dml_params_default(struct dml_params *p)
@@ -66,6 +66,8 @@ void dml_params_default(struct dml_params *p)
 	p->warm_start = 3;
 	p->l1 = 0;
 	p->solver = DML_SOLVER_ITERATIVE;
+	p->schedule = DML_SCHEDULE_DECAY;
+	p->holdout = 0;
 }
 
 enum dml_err dml_params_check(const struct dml_params *p,
@@ -77,6 +79,11 @@ enum dml_err dml_params_check(const struct dml_params *p,
 		return dml_fail(err, DML_EPARAM, "--l1 must be >= 0");
 	if (p->solver > DML_SOLVER_NORMAL)
 		return dml_fail(err, DML_EPARAM, "unknown solver");
+	if (p->schedule > DML_SCHEDULE_INVSCALING)
+		return dml_fail(err, DML_EPARAM, "unknown schedule");
+	if (!(p->holdout >= 0 && p->holdout < 1))
+		return dml_fail(err, DML_EPARAM,
+				"--holdout must be >= 0 and < 1");
 	if (!(p->tol >= 0) || !isfinite(p->tol))
 		return dml_fail(err, DML_EPARAM, "--tol must be >= 0");
 	if (!(p->learning_rate > 0) || !isfinite(p->learning_rate))
@@ -87,7 +94,7 @@ enum dml_err dml_params_check(const struct dml_params *p,
 				"L-BFGS memory must be 1..1000");
 	if (p->batch < 1)
 		return dml_fail(err, DML_EPARAM, "--batch must be >= 1");
-	if (p->optimizer > DML_OPT_SGD)
+	if (p->optimizer > DML_OPT_ADAM)
 		return dml_fail(err, DML_EPARAM, "unknown optimizer");
 	return DML_OK;
 }
@@ -114,6 +121,10 @@ static void params_write(struct dml_buf *b, const struct dml_params *p)
 		REAL(P_L1, p->l1);
 	if (p->solver)
 		INT(P_SOLVER, p->solver);
+	if (p->schedule)
+		INT(P_SCHEDULE, p->schedule);
+	if (p->holdout != 0)
+		REAL(P_HOLDOUT, p->holdout);
 #undef REAL
 #undef INT
 	dml_buf_end(b);
@@ -148,6 +159,8 @@ static enum dml_err params_read(const struct dml_record *rec,
 		case P_WARM_START: p->warm_start = (uint32_t)u; break;
 		case P_L1: p->l1 = v; break;
 		case P_SOLVER: p->solver = (uint32_t)u; break;
+		case P_SCHEDULE: p->schedule = (uint32_t)u; break;
+		case P_HOLDOUT: p->holdout = v; break;
 		default: break; /* a newer parameter: ignored */
 		}
 	}
@@ -624,8 +637,8 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 		if (!isfinite(m->mean[j]))
 			m->mean[j] = 0;
 	}
-	if (dml_opt_init(&m->opt, p->optimizer == DML_OPT_SGD ? DML_OPT_GD
-							       : p->optimizer,
+	if (dml_opt_init(&m->opt, dml_opt_is_stochastic(p->optimizer)
+				  ? DML_OPT_GD : p->optimizer,
 			 dml_model_nweights(m), p->memory, m->w))
 		goto oom;
 	if (dml_family_is_regression(family)) /* start at the mean */
@@ -844,6 +857,18 @@ static double residual(const struct dml_model *m, double *z,
 		v[y[r]] -= 1;
 	}
 	return loss;
+}
+
+void dml_model_scores(const struct dml_model *m, const double *w,
+		      const double *x, uint64_t nr, double *z)
+{
+	scores(m, w, x, nr, z);
+}
+
+double dml_model_residual(const struct dml_model *m, double *z,
+			  const uint32_t *y, const double *t, uint64_t nr)
+{
+	return residual(m, z, y, t, nr);
 }
 
 /* Sums of one chunk of rows [c0, c1) into g (1 + weights doubles). */
@@ -1070,98 +1095,15 @@ static void proba_with(const struct dml_model *m, const double *w,
 	}
 }
 
-static enum dml_err fit_sgd(struct dml_model *m, const double *x,
-			    const uint32_t *y, uint64_t n, uint32_t epochs,
-			    dml_progress_fn progress, void *ctx,
-			    struct dml_error *err)
-{
-	uint32_t nf = m->schema.nfeat, k = m->nout;
-	size_t nw = (size_t)dml_model_nweights(m);
-	uint32_t bs = m->params.batch;
-	if (bs > n)
-		bs = (uint32_t)n;
-	uint64_t *perm = malloc(n * sizeof *perm);
-	double *xb = malloc((size_t)bs * nf * sizeof *xb + 1);
-	double *z = malloc((size_t)bs * k * sizeof *z);
-	double *g = malloc(nw * sizeof *g);
-	uint32_t *yb = malloc(bs * sizeof *yb);
-	double *tb = malloc(bs * sizeof *tb);
-	if (!perm || !xb || !z || !g || !yb || !tb) {
-		free(perm); free(xb); free(z); free(g); free(yb); free(tb);
-		return dml_fail(err, DML_ENOMEM, NULL);
-	}
-	struct dml_rng rng;
-	dml_rng_seed(&rng, m->params.seed);
-	for (uint64_t i = 0; i < n; i++)
-		perm[i] = i;
-	uint64_t t = 0, steps_per_epoch = (n + bs - 1) / bs;
-	for (uint32_t e = 0; e < epochs; e++) {
-		for (uint64_t i = n; i > 1; i--) {
-			uint64_t j = dml_rng_below(&rng, i);
-			uint64_t tmp = perm[i - 1];
-			perm[i - 1] = perm[j];
-			perm[j] = tmp;
-		}
-		double loss = 0;
-		for (uint64_t b0 = 0; b0 < n; b0 += bs, t++) {
-			uint64_t nr = n - b0 < bs ? n - b0 : bs;
-			for (uint64_t r = 0; r < nr; r++) {
-				memcpy(xb + r * nf, x + perm[b0 + r] * nf,
-				       nf * sizeof *xb);
-				if (y)
-					yb[r] = y[perm[b0 + r]];
-				if (m->t)
-					tb[r] = m->t[perm[b0 + r]];
-			}
-			scores(m, m->w, xb, nr, z);
-			loss += residual(m, z, yb, tb, nr);
-			double scale = 1.0 / (double)nr, zero = 0.0;
-			if (nf)
-				bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE,
-					  nf, k, (dim_t)nr, &scale, xb, nf, 1,
-					  z, k, 1, &zero, g, k, 1);
-			double *gb = g + (size_t)nf * k;
-			for (uint32_t c = 0; c < k; c++) {
-				double s = 0;
-				for (uint64_t r = 0; r < nr; r++)
-					s += z[r * k + c];
-				gb[c] = s * scale;
-			}
-			double lr = m->params.learning_rate /
-				    (1.0 + (double)t / (double)steps_per_epoch);
-			size_t nreg = (size_t)nf * k;
-			for (size_t i = 0; i < nw; i++) {
-				double gi = g[i];
-				if (i < nreg)
-					gi += m->params.l2 * m->w[i];
-				m->w[i] -= lr * gi;
-			}
-			/* L1: the proximal step (soft thresholding) */
-			double th = lr * m->params.l1;
-			for (size_t i = 0; th > 0 && i < nreg; i++)
-				m->w[i] = m->w[i] > th ? m->w[i] - th
-					  : m->w[i] < -th ? m->w[i] + th : 0;
-		}
-		for (size_t i = 0; i < nw; i++)
-			if (!isfinite(m->w[i])) {
-				free(perm); free(xb); free(z); free(g);
-				free(yb); free(tb);
-				return dml_fail(err, DML_ERANGE,
-						"SGD diverged (lower "
-						"--learning-rate)");
-			}
-		m->iteration++;
-		if (progress)
-			progress(ctx, m, loss / (double)n);
-	}
-	free(perm); free(xb); free(z); free(g); free(yb); free(tb);
-	/* the optimizer state restarts at the new point */
-	uint32_t method = m->opt.method;
-	dml_opt_free(&m->opt);
-	if (dml_opt_init(&m->opt, method, nw, m->params.memory, m->w))
-		return dml_fail(err, DML_ENOMEM, NULL);
-	return DML_OK;
-}
+static enum dml_err fit_holdout(struct dml_model *m, const double *x,
+				const uint32_t *y, uint64_t n,
+				dml_progress_fn progress, void *ctx,
+				struct dml_error *err);
+static enum dml_err fit_split(struct dml_model *m, const double *x,
+			      const uint32_t *y, uint64_t n, const double *hx,
+			      const uint32_t *hy, const double *ht,
+			      uint64_t hn, dml_progress_fn progress,
+			      void *ctx, struct dml_error *err);
 
 enum dml_err dml_model_fit(struct dml_model *m, const double *x,
 			   const uint32_t *y, uint64_t n,
@@ -1172,13 +1114,74 @@ enum dml_err dml_model_fit(struct dml_model *m, const double *x,
 		return dml_fail(err, DML_EEMPTY, "no rows to fit");
 	free(m->wsum);
 	m->wsum = NULL;
-	if (m->params.optimizer == DML_OPT_SGD)
-		return fit_sgd(m, x, y, n, m->params.epochs, progress, ctx,
-			       err);
+	if (m->held)
+		return fit_holdout(m, x, y, n, progress, ctx, err);
+	return fit_split(m, x, y, n, NULL, NULL, NULL, 0, progress, ctx,
+			 err);
+}
+
+/* Rows apart from the held-out ones, which only stop SGD early. */
+static enum dml_err fit_holdout(struct dml_model *m, const double *x,
+				const uint32_t *y, uint64_t n,
+				dml_progress_fn progress, void *ctx,
+				struct dml_error *err)
+{
+	uint32_t nf = m->schema.nfeat;
+	uint64_t hn = 0;
+	for (uint64_t r = 0; r < n; r++)
+		hn += m->held[r] != 0;
+	if (hn == n)
+		return dml_fail(err, DML_EEMPTY, "every row is held out "
+				"(lower --holdout)");
+	uint64_t tn = n - hn;
+	double *tx = malloc(((size_t)tn * nf + 1) * sizeof *tx);
+	double *hx = malloc(((size_t)hn * nf + 1) * sizeof *hx);
+	uint32_t *ty = malloc((tn + 1) * sizeof *ty);
+	uint32_t *hy = malloc((hn + 1) * sizeof *hy);
+	double *tt = malloc((tn + 1) * sizeof *tt);
+	double *ht = malloc((hn + 1) * sizeof *ht);
+	enum dml_err rc = DML_OK;
+	if (!tx || !hx || !ty || !hy || !tt || !ht) {
+		rc = dml_fail(err, DML_ENOMEM, NULL);
+		goto out;
+	}
+	uint64_t a = 0, b = 0;
+	for (uint64_t r = 0; r < n; r++) {
+		int h = m->held[r] != 0;
+		uint64_t i = h ? b++ : a++;
+		memcpy((h ? hx : tx) + i * nf, x + r * nf, nf * sizeof *x);
+		if (y)
+			(h ? hy : ty)[i] = y[r];
+		if (m->t)
+			(h ? ht : tt)[i] = m->t[r];
+	}
+	const double *t0 = m->t;
+	const uint8_t *held = m->held;
+	m->t = t0 ? tt : NULL;
+	m->held = NULL;
+	rc = fit_split(m, tx, y ? ty : NULL, tn, hx, y ? hy : NULL,
+		       t0 ? ht : NULL, hn, progress, ctx, err);
+	m->t = t0;
+	m->held = held;
+out:
+	free(tx); free(hx); free(ty); free(hy); free(tt); free(ht);
+	return rc;
+}
+
+static enum dml_err fit_split(struct dml_model *m, const double *x,
+			      const uint32_t *y, uint64_t n, const double *hx,
+			      const uint32_t *hy, const double *ht,
+			      uint64_t hn, dml_progress_fn progress,
+			      void *ctx, struct dml_error *err)
+{
+	if (dml_opt_is_stochastic(m->params.optimizer))
+		return dml_sgd_fit(m, m->params.optimizer, x, y, n, hx, hy,
+				   ht, hn, m->params.epochs, progress, ctx,
+				   err);
 	enum dml_err rc;
 	if (m->params.warm_start && m->opt.phase == DML_PHASE_START &&
-	    (rc = fit_sgd(m, x, y, n, m->params.warm_start, progress, ctx,
-			  err)))
+	    (rc = dml_sgd_fit(m, DML_OPT_SGD, x, y, n, hx, hy, ht, hn,
+			      m->params.warm_start, progress, ctx, err)))
 		return rc;
 	size_t nw = (size_t)dml_model_nweights(m);
 	struct dml_fx *acc = malloc((nw + 1) * sizeof *acc);

@@ -38,7 +38,19 @@ struct dml_params {
 	uint32_t warm_start;   /* SGD epochs before L-BFGS/GD in one process */
 	double l1;             /* L1 penalty on weights (OWL-QN) */
 	uint32_t solver;       /* enum dml_solver (linear regression) */
+	uint32_t schedule;     /* enum dml_schedule: SGD learning rate */
+	double holdout;        /* fraction of rows for early stopping */
 };
+
+enum dml_schedule {
+	DML_SCHEDULE_DECAY = 0,      /* rate / (1 + epochs so far) */
+	DML_SCHEDULE_CONSTANT = 1,
+	DML_SCHEDULE_INVSCALING = 2, /* rate / sqrt(1 + epochs so far) */
+};
+
+const char *dml_schedule_name(uint32_t s);
+/* UINT32_MAX if unknown. */
+uint32_t dml_schedule_parse(const char *name);
 
 enum dml_solver {
 	DML_SOLVER_ITERATIVE = 0, /* the optimizer */
@@ -111,6 +123,9 @@ struct dml_model {
 	 * section), so that averages of averages stay exact; NULL if none. */
 	struct dml_fx *wsum;
 	const double *t;      /* run time only: regression targets per row */
+	const uint8_t *held;  /* run time only: rows held out (1) for early
+	                       * stopping, or NULL */
+	int hogwild;          /* run time only: SGD on threads, lock-free */
 };
 
 void dml_model_free(struct dml_model *m);
@@ -176,6 +191,28 @@ enum dml_err dml_stats_add_targets(struct dml_stats *s,
 enum dml_err dml_model_solve_normal(struct dml_model *m,
 				    const struct dml_stats *s,
 				    struct dml_error *err);
+
+/* ---- stochastic optimizers (sgd.c) ---- */
+/* Scores z = x W + b of nr standardized rows (nr * nout). */
+void dml_model_scores(const struct dml_model *m, const double *w,
+		      const double *x, uint64_t nr, double *z);
+/* Loss sum of nr rows; z becomes d loss / d z. */
+double dml_model_residual(const struct dml_model *m, double *z,
+			  const uint32_t *y, const double *t, uint64_t nr);
+/* The rows held out: a seeded hash of each row's values and label
+ * below frac, so the choice does not depend on sharding or order. */
+enum dml_err dml_holdout_mask(const double *x, uint32_t nf,
+			      const uint32_t *y, const double *t, uint64_t n,
+			      double frac, uint64_t seed, uint8_t **mask);
+/* Epochs of method (sgd, minibatch, adam) over n rows (targets m->t);
+ * with hn held-out rows, stop when their loss stops improving and keep
+ * the best weights. */
+enum dml_err dml_sgd_fit(struct dml_model *m, uint32_t method,
+			 const double *x, const uint32_t *y, uint64_t n,
+			 const double *hx, const uint32_t *hy,
+			 const double *ht, uint64_t hn, uint32_t epochs,
+			 dml_progress_fn progress, void *ctx,
+			 struct dml_error *err);
 
 /* ---- gradient records ---- */
 struct dml_grad {

@@ -19,8 +19,16 @@ const char *dml_optimizer_name(uint32_t method)
 	case DML_OPT_LBFGS: return "lbfgs";
 	case DML_OPT_GD: return "gd";
 	case DML_OPT_SGD: return "sgd";
+	case DML_OPT_MINIBATCH: return "minibatch";
+	case DML_OPT_ADAM: return "adam";
 	default: return "unknown";
 	}
+}
+
+int dml_opt_is_stochastic(uint32_t method)
+{
+	return method == DML_OPT_SGD || method == DML_OPT_MINIBATCH ||
+	       method == DML_OPT_ADAM;
 }
 
 const char *dml_stop_name(uint32_t stop)
