@@ -42,8 +42,9 @@ static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
 	printf("Usage: %s -m MODEL [OPTION]... [FILE]...\n", cli_prog);
-	fputs("Predict the label of every CSV row of the FILEs (standard input if\n"
-	      "none), in order, one line each, or with --eval print metrics.\n"
+	fputs("Predict the label (or, for a regression, the number) of every CSV\n"
+	      "row of the FILEs (standard input if none), in order, one line each,\n"
+	      "or with --eval print metrics.\n"
 	      "Columns are matched to the model's features by header name, so\n"
 	      "their order does not matter and extra columns are ignored.\n"
 	      "\n"
@@ -51,8 +52,11 @@ static void usage(void)
 	      "  -m, --model=FILE        the model or ensemble\n"
 	      "      --eval              print metrics instead of predictions, one\n"
 	      "                            'name<TAB>value' per line: accuracy,\n"
-	      "                            logloss, rows\n"
+	      "                            logloss, rows (no logloss for hinge,\n"
+	      "                            squared-hinge, perceptron; rmse, mae, r2,\n"
+	      "                            rows for a linear regression)\n"
 	      "      --proba             print the class probabilities after the label\n"
+	      "                            (logistic and softmax models only)\n"
 	      "  -y, --label=COLUMN      label column for --eval (default: the model's)\n"
 	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
 	      "      --no-header         the first row is data\n"

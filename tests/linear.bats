@@ -463,3 +463,25 @@ separable3() {
 			fail "hogwild $a: accuracy $acc"
 	done
 }
+
+@test "an ensemble of regressions predicts the mean of its members" {
+	planted 200 37 > reg.csv
+	dml-partition -n 2 reg.csv
+	$DML_WRAPPER dml-train -a linear -y y --solver normal shard-0.csv \
+		-o a.dml
+	# a second member that is off by a known amount: ridge with a big
+	# penalty on the other shard
+	$DML_WRAPPER dml-train -a linear -y y --solver normal --l2 10 \
+		shard-1.csv -o b.dml
+	$DML_WRAPPER dml-ensemble a.dml b.dml -o ens.dml
+	$DML_WRAPPER dml-predict -m a.dml reg.csv > pa
+	$DML_WRAPPER dml-predict -m b.dml reg.csv > pb
+	$DML_WRAPPER dml-predict -m ens.dml reg.csv > pe
+	paste pa pb pe | awk '{ m = ($1 + $2) / 2; d = m - $3
+		if (d < 0) d = -d; if (d > 1e-9 * (m < 0 ? -m : m)) bad++ }
+		END { exit bad > 0 }'
+	! cmp -s pa pb
+	run $DML_WRAPPER dml-predict -m ens.dml --eval reg.csv
+	assert_success
+	assert_line --index 3 $'rows\t200'
+}
