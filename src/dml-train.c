@@ -187,14 +187,16 @@ static void load_for_model(const struct opts *o, const struct dml_model *m,
 }
 
 /* Regression targets of d (numbers of its label column), or NULL. */
-static double *targets(uint32_t family, const struct dml_data *d,
+static double *targets(uint32_t family, struct dml_data *d,
 		       const char *name)
 {
 	double *t = NULL;
 	struct dml_error err = {0};
-	if (dml_family_is_regression(family) &&
-	    dml_data_targets(d, &t, &err))
-		cli_die_err(&err, name);
+	if (dml_family_is_regression(family)) {
+		if (dml_data_targets(d, &t, &err))
+			cli_die_err(&err, name);
+		dml_data_drop_labels(d);
+	}
 	return t;
 }
 
@@ -261,10 +263,10 @@ static void do_stats(const struct opts *o, char **files, int nfiles)
 	struct dml_error err = {0};
 	dml_data_init(&d);
 	cli_load_csv(files, nfiles, &lo, &d);
+	double *t = targets(o->family, &d, cli_name(nfiles ? files[0] : "-"));
 	if (dml_stats_from_data(&s, &d, &err))
 		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
 	s.family = o->family;
-	double *t = targets(o->family, &d, cli_name(nfiles ? files[0] : "-"));
 	if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
 				       DML_SOLVER_NORMAL, &err))
 		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
@@ -359,9 +361,9 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		if (d.n == 0)
 			cli_die("%s: no data rows", first);
 		struct dml_stats s;
+		t = targets(o->family, &d, first);
 		if (dml_stats_from_data(&s, &d, &err))
 			cli_die_err(&err, first);
-		t = targets(o->family, &d, first);
 		if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
 					       DML_SOLVER_NORMAL, &err))
 			cli_die_err(&err, first);

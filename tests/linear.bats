@@ -485,3 +485,21 @@ separable3() {
 	assert_success
 	assert_line --index 3 $'rows\t200'
 }
+
+@test "a regression with a distinct target on every row trains in linear time" {
+	[[ -z $DML_WRAPPER ]] || skip "timing is meaningless under $DML_WRAPPER"
+	awk 'BEGIN { srand(5); print "a,b,y"
+		for (i = 0; i < 60000; i++) {
+			a = int(rand() * 1e6) / 1e3; b = int(rand() * 1e6) / 1e3
+			printf "%.3f,%.3f,%.3f\n", a, b, 3 * a - b + i / 1e3
+		} }' > many.csv
+	# every target is distinct: none of them may become a class
+	for opts in "" "--solver normal" "--emit stats"; do
+		# shellcheck disable=SC2086 # word splitting wanted
+		run timeout 20 dml-train -a linear -y y $opts many.csv -o out.dml
+		assert_success
+	done
+	run dml-inspect --json out.dml
+	assert_output --partial '"classes":[]'
+	assert_output --partial '"samples":60000'
+}

@@ -104,6 +104,14 @@ enum dml_err dml_data_targets(const struct dml_data *d, double **t,
 	return DML_OK;
 }
 
+void dml_data_drop_labels(struct dml_data *d)
+{
+	dml_strtab_free(&d->labels);
+	memset(&d->labels, 0, sizeof d->labels);
+	if (d->y)
+		memset(d->y, 0, (size_t)d->n * sizeof *d->y);
+}
+
 enum dml_err dml_stats_add_targets(struct dml_stats *s,
 				   const struct dml_data *d, const double *t,
 				   int gram, struct dml_error *err)

@@ -183,6 +183,9 @@ double dml_linear_residual(const struct dml_model *m, double *z,
 /* Targets of the rows: the label texts of d as numbers, in *t (n). */
 enum dml_err dml_data_targets(const struct dml_data *d, double **t,
 			      struct dml_error *err);
+/* After dml_data_targets: forget the label texts (one per distinct
+ * target), so that d is a data set without classes. */
+void dml_data_drop_labels(struct dml_data *d);
 /* Add target moments (and with gram, X'X and X'y) of d to s. */
 enum dml_err dml_stats_add_targets(struct dml_stats *s,
 				   const struct dml_data *d, const double *t,
