@@ -326,6 +326,9 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	uint64_t it0 = 0;
 	double *t = NULL;
 	int solved = 0;
+	if (o->model && o->params.solver == DML_SOLVER_NORMAL)
+		cli_usage("--solver normal makes a model from statistics: "
+			  "drop -m");
 	if (o->model) {
 		/* a local round of model averaging from a shared model */
 		cli_load_model(o->model, &m, NULL);

@@ -78,6 +78,14 @@ separable3() {
 		awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6) bad++ }
 		     END { exit bad > 0 }'
 	assert_equal "$(json_value n.dml family)" linear
+	run $DML_WRAPPER dml-inspect n.dml
+	assert_line '  parameters     l2=0 optimizer=lbfgs max-iter=100 tol=1e-05 solver=normal'
+	assert_line --partial '  optimizer      lbfgs, converged, 0 iterations'
+	refute_line --partial 'classes'
+	# it is a model from statistics: no -m
+	run $DML_WRAPPER dml-train -m n.dml --solver normal reg.csv
+	assert_failure 2
+	assert_line --index 0 "dml-train: --solver normal makes a model from statistics: drop -m"
 }
 
 @test "linear with L-BFGS and no penalty recovers the planted solution" {
@@ -107,6 +115,8 @@ separable3() {
 	awk -F, -v OFS=, 'NR > 1 { $4 = (NR * 7919) % 1000 / 1000 } 1' \
 		reg.csv > other.csv
 	$DML_WRAPPER dml-train -a linear -y y --l1 0.1 --l2 0 reg.csv -o l1.dml
+	run $DML_WRAPPER dml-inspect l1.dml
+	assert_line '  parameters     l2=0 optimizer=lbfgs max-iter=100 tol=1e-05 l1=0.1'
 	$DML_WRAPPER dml-predict -m l1.dml reg.csv > p1
 	$DML_WRAPPER dml-predict -m l1.dml other.csv > p2
 	cmp p1 p2

@@ -233,6 +233,11 @@ enum dml_err dml_model_solve_normal(struct dml_model *m,
 	if (m->params.l1 > 0)
 		return dml_fail(err, DML_EPARAM, "--solver normal does not "
 				"take --l1 (use the default solver)");
+	if (nf > NORMAL_MAX_FEATURES)
+		return dml_fail(err, DML_EPARAM,
+				"--solver normal takes at most %u features, "
+				"the statistics have %u", NORMAL_MAX_FEATURES,
+				nf);
 	if (s->ntsums != 2 + nf + (uint64_t)nf * (nf + 1) / 2)
 		return dml_fail(err, DML_EFORMAT, "the statistics hold no "
 				"X'X sums (make them with -a linear --solver "
