@@ -513,3 +513,29 @@ separable3() {
 	assert_output --partial '"classes":[]'
 	assert_output --partial '"samples":60000'
 }
+
+@test "examples/regression.sh: one round of normal equations equals L-BFGS rounds" {
+	require_program parallel
+	planted 600 38 > reg.csv
+	if [[ -n ${DML_WRAPPER-} ]]; then
+		mkdir -p bin
+		for p in dml-partition dml-train dml-reduce dml-predict dml-inspect; do
+			printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$DML_WRAPPER" \
+				"$DML_BUILDDIR/src/$p" > "bin/$p"
+			chmod +x "bin/$p"
+		done
+		PATH=$PWD/bin:$PATH
+	fi
+	WORKERS=3 L2=0 run --separate-stderr "$DML_SRCDIR/examples/regression.sh" reg.csv
+	assert_success
+	assert_line $'normal_r2\t1.000000'
+	assert_line $'lbfgs_r2\t1.000000'
+	assert_line $'normal_rows\t600'
+	rmse=$(sed -n 's/^normal_rmse\t//p' <<<"$output")
+	assert_close "$rmse" 0 1e-6 "normal-equation rmse"
+	rmse=$(sed -n 's/^lbfgs_rmse\t//p' <<<"$output")
+	assert_close "$rmse" 0 1e-6 "L-BFGS rmse"
+	rounds=$(sed -n 's/^rounds\t//p' <<<"$output")
+	((rounds > 2))
+	[[ $stderr == *"normal equations solved in one round"* ]]
+}
