@@ -24,6 +24,27 @@ struct opts {
 
 static void usage(void) __attribute__((noreturn));
 
+/* Defaults that depend on the family, for the options not given. */
+static void family_defaults(const struct opts *o, uint32_t family,
+			    struct dml_params *p)
+{
+	/* the hinge and the perceptron criterion are not smooth: SGD
+	 * (subgradient steps) unless another optimizer is asked for */
+	if (!o->optimizer_set && (family == DML_FAMILY_HINGE ||
+				  family == DML_FAMILY_PERCEPTRON))
+		p->optimizer = DML_OPT_SGD;
+	/* the perceptron: one row at a time, no penalty, unless asked */
+	if (family == DML_FAMILY_PERCEPTRON && !o->l2_set)
+		p->l2 = 0;
+	if (family == DML_FAMILY_PERCEPTRON && !o->batch_set)
+		p->batch = 1;
+	/* Adam adapts its own steps: a small constant rate */
+	if (p->optimizer == DML_OPT_ADAM && !o->lr_set)
+		p->learning_rate = 0.01;
+	if (p->optimizer == DML_OPT_ADAM && !o->schedule_set)
+		p->schedule = DML_SCHEDULE_CONSTANT;
+}
+
 static void usage(void)
 {
 	printf("Usage: %s [OPTION]... [FILE]...\n", cli_prog);
@@ -335,17 +356,19 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		load_for_model(o, &m, files, nfiles, &d);
 		t = targets(m.family, &d, first);
 		it0 = m.iteration;
-		m.params.optimizer = o->params.optimizer;
-		m.params.schedule = o->params.schedule;
-		m.params.holdout = o->params.holdout;
-		m.params.epochs = o->params.epochs;
-		m.params.max_iter = o->params.max_iter;
-		m.params.learning_rate = o->params.learning_rate;
-		m.params.batch = o->params.batch;
-		m.params.seed = o->params.seed;
-		m.params.warm_start = o->params.warm_start;
-		uint32_t method = dml_opt_is_stochastic(o->params.optimizer)
-				  ? DML_OPT_GD : o->params.optimizer;
+		struct dml_params p = o->params;
+		family_defaults(o, m.family, &p); /* -a need not be given */
+		m.params.optimizer = p.optimizer;
+		m.params.schedule = p.schedule;
+		m.params.holdout = p.holdout;
+		m.params.epochs = p.epochs;
+		m.params.max_iter = p.max_iter;
+		m.params.learning_rate = p.learning_rate;
+		m.params.batch = p.batch;
+		m.params.seed = p.seed;
+		m.params.warm_start = p.warm_start;
+		uint32_t method = dml_opt_is_stochastic(p.optimizer)
+				  ? DML_OPT_GD : p.optimizer;
 		dml_opt_free(&m.opt);
 		if (dml_opt_init(&m.opt, method, dml_model_nweights(&m),
 				 m.params.memory, m.w))
@@ -546,21 +569,7 @@ int main(int argc, char **argv)
 	}
 	char **files = argv + optind;
 	int nfiles = argc - optind;
-	/* the hinge and the perceptron criterion are not smooth: SGD
-	 * (subgradient steps) unless another optimizer is asked for */
-	if (!o.optimizer_set && (o.family == DML_FAMILY_HINGE ||
-				 o.family == DML_FAMILY_PERCEPTRON))
-		o.params.optimizer = DML_OPT_SGD;
-	/* the perceptron: one row at a time, no penalty, unless asked */
-	if (o.family == DML_FAMILY_PERCEPTRON && !o.l2_set)
-		o.params.l2 = 0;
-	if (o.family == DML_FAMILY_PERCEPTRON && !o.batch_set)
-		o.params.batch = 1;
-	/* Adam adapts its own steps: a small constant rate */
-	if (o.params.optimizer == DML_OPT_ADAM && !o.lr_set)
-		o.params.learning_rate = 0.01;
-	if (o.params.optimizer == DML_OPT_ADAM && !o.schedule_set)
-		o.params.schedule = DML_SCHEDULE_CONSTANT;
+	family_defaults(&o, o.family, &o.params);
 	if (o.params.solver == DML_SOLVER_NORMAL && o.family &&
 	    o.family != DML_FAMILY_LINEAR)
 		cli_usage("--solver normal is for -a linear only");

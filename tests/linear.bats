@@ -253,8 +253,7 @@ separable3() {
 		-a perceptron -o avg.dml
 	for ((r = 0; r < 2; r++)); do
 		for i in 0 1; do
-			$DML_WRAPPER dml-train -m avg.dml --optimizer sgd \
-				"shard-$i.csv"
+			$DML_WRAPPER dml-train -m avg.dml "shard-$i.csv"
 		done | $DML_WRAPPER dml-reduce --expect 2 > next.dml
 		mv next.dml avg.dml
 	done
@@ -262,6 +261,9 @@ separable3() {
 	acc=$(sed -n 's/^accuracy\t//p' <<<"$output")
 	awk -v a="$acc" 'BEGIN { exit !(a >= 0.99) }' ||
 		fail "averaged perceptron: accuracy $acc"
+	# local rounds of a perceptron take its own defaults: SGD, no penalty
+	run $DML_WRAPPER dml-inspect avg.dml
+	assert_line '  parameters     l2=0 optimizer=sgd max-iter=100 tol=1e-05'
 }
 
 @test "same input and seed give byte-identical linear-family models" {
