@@ -541,3 +541,24 @@ separable3() {
 	((rounds > 2))
 	[[ $stderr == *"normal equations solved in one round"* ]]
 }
+
+@test "--l1 (OWL-QN) zeroes an irrelevant feature of logistic and softmax models" {
+	synth separable -n 400 --features 3 --seed 41 |
+		awk -F, -v OFS=, 'NR == 1 { $0 = "noise," $0 }
+			NR > 1 { $0 = (NR * 7919) % 1000 / 1000 "," $0 } 1' > ln.csv
+	awk -F, -v OFS=, 'NR > 1 { $1 = (NR * 104729) % 997 / 997 } 1' \
+		ln.csv > other.csv
+	for a in logistic softmax; do
+		$DML_WRAPPER dml-train -a "$a" -y label --l1 0.01 ln.csv -o l1.dml
+		run $DML_WRAPPER dml-predict -m l1.dml --eval ln.csv
+		assert_line --index 0 $'accuracy\t1.000000'
+		$DML_WRAPPER dml-predict -m l1.dml --proba ln.csv > p1
+		$DML_WRAPPER dml-predict -m l1.dml --proba other.csv > p2
+		cmp p1 p2
+		# the same without L1: the noise feature has a weight
+		$DML_WRAPPER dml-train -a "$a" -y label ln.csv -o l2.dml
+		$DML_WRAPPER dml-predict -m l2.dml --proba ln.csv > q1
+		$DML_WRAPPER dml-predict -m l2.dml --proba other.csv > q2
+		! cmp -s q1 q2
+	done
+}
