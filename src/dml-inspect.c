@@ -253,7 +253,8 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 			printf(" ...");
 		printf("\n  label column   %s\n", in->sch->label);
 	}
-	if (in->lab) {
+	if (in->lab &&
+	    (in->lab->n || !dml_family_is_regression(h->family))) {
 		printf("  classes        %u:", in->lab->n);
 		for (uint32_t i = 0; i < in->lab->n && i < 20; i++) {
 			printf(" %s", in->lab->names[i]);
@@ -280,9 +281,14 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 		const struct dml_opt *o = &m->opt;
 		printf("  weights        %u x %u\n", m->rows, m->nout);
 		printf("  parameters     l2=%g optimizer=%s max-iter=%u "
-		       "tol=%g\n", m->params.l2,
+		       "tol=%g", m->params.l2,
 		       dml_optimizer_name(m->params.optimizer),
 		       m->params.max_iter, m->params.tol);
+		if (m->params.l1 != 0)
+			printf(" l1=%g", m->params.l1);
+		if (m->params.solver == DML_SOLVER_NORMAL)
+			printf(" solver=normal");
+		putchar('\n');
 		printf("  optimizer      %s, %s, %llu iterations, %llu "
 		       "evaluations, objective %.10g\n",
 		       dml_optimizer_name(o->method), status(in),

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "csvread.h"
 #include "model.h"
+#include "numeric.h"
 
 #define BATCH 256
 
@@ -30,6 +31,10 @@ struct pred {
 	uint64_t rows, correct, unknown;
 	double logloss;
 	uint64_t *confusion;
+	/* regression */
+	int reg, margin;
+	double *t;
+	long double sse, sae, st, st2;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -37,8 +42,9 @@ static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
 	printf("Usage: %s -m MODEL [OPTION]... [FILE]...\n", cli_prog);
-	fputs("Predict the label of every CSV row of the FILEs (standard input if\n"
-	      "none), in order, one line each, or with --eval print metrics.\n"
+	fputs("Predict the label (or, for a regression, the number) of every CSV\n"
+	      "row of the FILEs (standard input if none), in order, one line each,\n"
+	      "or with --eval print metrics.\n"
 	      "Columns are matched to the model's features by header name, so\n"
 	      "their order does not matter and extra columns are ignored.\n"
 	      "\n"
@@ -46,8 +52,11 @@ static void usage(void)
 	      "  -m, --model=FILE        the model or ensemble\n"
 	      "      --eval              print metrics instead of predictions, one\n"
 	      "                            'name<TAB>value' per line: accuracy,\n"
-	      "                            logloss, rows\n"
+	      "                            logloss, rows (no logloss for hinge,\n"
+	      "                            squared-hinge, perceptron; rmse, mae, r2,\n"
+	      "                            rows for a linear regression)\n"
 	      "      --proba             print the class probabilities after the label\n"
+	      "                            (logistic and softmax models only)\n"
 	      "  -y, --label=COLUMN      label column for --eval (default: the model's)\n"
 	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
 	      "      --no-header         the first row is data\n"
@@ -112,7 +121,20 @@ static void flush_batch(struct pred *s)
 	if (dml_ensemble_proba(&s->ens, s->x, s->nb, s->p))
 		cli_die("out of memory");
 	const struct dml_labels *cl = &s->first->labels;
-	for (uint64_t r = 0; r < s->nb; r++) {
+	for (uint64_t r = 0; s->reg && r < s->nb; r++) {
+		double v = s->p[r];
+		if (!s->eval) {
+			fprintf(out.f, "%.15g\n", v);
+			continue;
+		}
+		double e = v - s->t[r];
+		s->rows++;
+		s->sse += (long double)e * e;
+		s->sae += fabs(e);
+		s->st += s->t[r];
+		s->st2 += (long double)s->t[r] * s->t[r];
+	}
+	for (uint64_t r = 0; !s->reg && r < s->nb; r++) {
 		const double *p = s->p + r * s->nc;
 		uint32_t best = 0;
 		for (uint32_t c = 1; c < s->nc; c++)
@@ -172,9 +194,18 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 	if ((rc = dml_colmap_row(&s->map, f, n, s->x + s->nb * s->nf, &label,
 				 err)))
 		return rc;
-	if (s->eval)
+	if (s->eval && s->reg) {
+		int prc = label ? dml_parse_double(label, &s->t[s->nb]) : -3;
+		if (prc) {
+			err->column = (uint64_t)s->map.label_col + 1;
+			return dml_fail(err, DML_ENUMBER, "target '%.40s' is "
+					"not a finite number",
+					label ? label : "");
+		}
+	} else if (s->eval) {
 		s->y[s->nb] = label ? dml_labels_find(&s->first->labels, label)
 				    : -1;
+	}
 	if (++s->nb == s->batch)
 		flush_batch(s);
 	return DML_OK;
@@ -188,6 +219,8 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 	struct dml_schema rs = {0};
 	int64_t *map = malloc(((size_t)s->nf + 1) * sizeof *map);
 	int64_t *cls = NULL;
+	struct dml_labels have = {0};
+	char **rlnames = NULL;
 	enum dml_err rc = map ? DML_OK : dml_fail(err, DML_ENOMEM, NULL);
 	int use_label = 0;
 	uint32_t ncls = 0;
@@ -234,16 +267,30 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 					cls[i] = dml_labels_find(
 						&s->first->labels,
 						rl.names[i]);
-				dml_labels_free(&rl);
+				dml_labels_free(&have);
+				have = rl;
+				rlnames = have.names;
 			}
 			for (uint64_t i = 0; !rc && i < blk.n; i++) {
 				rc = dml_block_row(&blk, i, map, s->nf,
 						   s->x + s->nb * s->nf, err);
 				if (rc)
 					break;
-				if (s->eval)
+				if (s->eval && s->reg) {
+					if (blk.y[i] >= ncls ||
+					    dml_parse_double(rlnames[blk.y[i]],
+							     &s->t[s->nb])) {
+						rc = dml_fail(err, DML_ENUMBER,
+							"row %llu: target is "
+							"not a finite number",
+							(unsigned long long)
+							i + 1);
+						break;
+					}
+				} else if (s->eval) {
 					s->y[s->nb] = blk.y[i] < ncls
 						      ? cls[blk.y[i]] : -1;
+				}
 				if (++s->nb == s->batch)
 					flush_batch(s);
 			}
@@ -254,6 +301,7 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 	}
 	free(map);
 	free(cls);
+	dml_labels_free(&have);
 	dml_schema_free(&rs);
 	dml_record_free(&rec);
 	return rc;
@@ -320,7 +368,12 @@ int main(int argc, char **argv)
 	dml_record_free(&rec);
 	s.first = &s.ens.members[0];
 	s.nf = s.first->schema.nfeat;
-	s.nc = s.first->labels.n;
+	s.reg = dml_family_is_regression(s.first->family);
+	s.margin = dml_family_is_margin(s.first->family);
+	s.nc = s.reg ? 1 : s.first->labels.n;
+	if (s.proba && (s.reg || s.margin))
+		cli_usage("--proba: a %s model gives no probabilities",
+			  dml_family_name(s.first->family));
 	s.lo.schema = &s.first->schema;
 	s.lo.label = label ? label : s.first->schema.label;
 	s.lo.label_optional = !s.eval;
@@ -331,8 +384,9 @@ int main(int argc, char **argv)
 	s.x = malloc((size_t)BATCH * s.nf * sizeof *s.x + 1);
 	s.p = malloc((size_t)BATCH * s.nc * sizeof *s.p);
 	s.y = malloc(BATCH * sizeof *s.y);
+	s.t = malloc(BATCH * sizeof *s.t);
 	s.confusion = calloc((size_t)s.nc * s.nc, sizeof *s.confusion);
-	if (!s.x || !s.p || !s.y || !s.confusion)
+	if (!s.x || !s.p || !s.y || !s.t || !s.confusion)
 		cli_die("out of memory");
 	cli_out_open(&out, output);
 	if (s.proba) {
@@ -347,14 +401,25 @@ int main(int argc, char **argv)
 		predict_input(&s, "-");
 	for (int i = optind; i < argc; i++)
 		predict_input(&s, argv[i]);
-	if (s.eval) {
+	if (s.eval && s.reg) {
+		if (s.rows == 0)
+			cli_die("no rows to evaluate");
+		long double n = (long double)s.rows;
+		long double sst = s.st2 - s.st * s.st / n;
+		fprintf(out.f, "rmse\t%.6g\n", (double)sqrtl(s.sse / n));
+		fprintf(out.f, "mae\t%.6g\n", (double)(s.sae / n));
+		fprintf(out.f, "r2\t%.6f\n",
+			sst > 0 ? (double)(1 - s.sse / sst) : NAN);
+		fprintf(out.f, "rows\t%llu\n", (unsigned long long)s.rows);
+	} else if (s.eval) {
 		if (s.rows == 0)
 			cli_die("no rows to evaluate");
 		uint64_t known = s.rows - s.unknown;
 		fprintf(out.f, "accuracy\t%.6f\n",
 			(double)s.correct / (double)s.rows);
-		fprintf(out.f, "logloss\t%.6f\n",
-			known ? s.logloss / (double)known : NAN);
+		if (!s.margin) /* no probabilities, no log loss */
+			fprintf(out.f, "logloss\t%.6f\n",
+				known ? s.logloss / (double)known : NAN);
 		fprintf(out.f, "rows\t%llu\n", (unsigned long long)s.rows);
 		if (s.unknown)
 			fprintf(out.f, "unknown_labels\t%llu\n",
@@ -380,6 +445,7 @@ int main(int argc, char **argv)
 	free(s.x);
 	free(s.p);
 	free(s.y);
+	free(s.t);
 	free(s.confusion);
 	dml_ensemble_free(&s.ens);
 	return 0;

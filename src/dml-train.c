@@ -19,9 +19,31 @@ struct opts {
 	struct dml_csv_opts csv;
 	int verbose;
 	uint32_t threads;
+	int optimizer_set, l2_set, batch_set, lr_set, schedule_set, hogwild;
 };
 
 static void usage(void) __attribute__((noreturn));
+
+/* Defaults that depend on the family, for the options not given. */
+static void family_defaults(const struct opts *o, uint32_t family,
+			    struct dml_params *p)
+{
+	/* the hinge and the perceptron criterion are not smooth: SGD
+	 * (subgradient steps) unless another optimizer is asked for */
+	if (!o->optimizer_set && (family == DML_FAMILY_HINGE ||
+				  family == DML_FAMILY_PERCEPTRON))
+		p->optimizer = DML_OPT_SGD;
+	/* the perceptron: one row at a time, no penalty, unless asked */
+	if (family == DML_FAMILY_PERCEPTRON && !o->l2_set)
+		p->l2 = 0;
+	if (family == DML_FAMILY_PERCEPTRON && !o->batch_set)
+		p->batch = 1;
+	/* Adam adapts its own steps: a small constant rate */
+	if (p->optimizer == DML_OPT_ADAM && !o->lr_set)
+		p->learning_rate = 0.01;
+	if (p->optimizer == DML_OPT_ADAM && !o->schedule_set)
+		p->schedule = DML_SCHEDULE_CONSTANT;
+}
 
 static void usage(void)
 {
@@ -31,7 +53,10 @@ static void usage(void)
 	      "one optimizer step from a reduced record.\n"
 	      "\n"
 	      "What to do:\n"
-	      "  -a, --algorithm=NAME    model family: logistic (2 classes) or softmax\n"
+	      "  -a, --algorithm=NAME    model family: logistic (2 classes), softmax,\n"
+	      "                            linear (regression on a numeric -y), hinge\n"
+	      "                            (linear SVM), squared-hinge or perceptron\n"
+	      "                            (2 classes, or one-vs-rest)\n"
 	      "      --emit=KIND         model (default): fit here; stats: label set and\n"
 	      "                            feature moments of this shard; gradient: loss\n"
 	      "                            and gradient sums at the model given by -m\n"
@@ -47,15 +72,31 @@ static void usage(void)
 	      "\n"
 	      "Optimization:\n"
 	      "      --optimizer=NAME    lbfgs (default), gd (gradient descent with line\n"
-	      "                            search) or sgd (mini-batch SGD, one process or\n"
-	      "                            model averaging only)\n"
+	      "                            search), or, in one process or model averaging\n"
+	      "                            only: sgd (mini-batch SGD), minibatch (with\n"
+	      "                            momentum 0.9) or adam\n"
 	      "      --max-iter=N        L-BFGS/GD iterations, accepted steps\n"
 	      "                            (default 100)\n"
 	      "      --tol=X             stop when max |gradient| <= X (default 1e-5)\n"
-	      "      --l2=X              L2 penalty on the weights (default 1e-3)\n"
+	      "      --l2=X              L2 penalty on the weights (default 1e-3;\n"
+	      "                            0 for perceptron)\n"
+	      "      --l1=X              L1 penalty on the weights (default 0; OWL-QN;\n"
+	      "                            linear, logistic, softmax, squared-hinge)\n"
+	      "      --solver=NAME       linear: iterative (default: the --optimizer)\n"
+	      "                            or normal (exact normal equations from X'X\n"
+	      "                            and X'y sums, one round; small dimension)\n"
 	      "      --epochs=N          SGD passes over the data (default 5)\n"
-	      "      --learning-rate=X   SGD initial step (default 0.1)\n"
-	      "      --batch=N           SGD mini-batch rows (default 64)\n"
+	      "      --learning-rate=X   SGD initial step (default 0.1; 0.01 for adam)\n"
+	      "      --schedule=NAME     SGD step over the epochs e: decay (default,\n"
+	      "                            rate/(1+e)), invscaling (rate/sqrt(1+e)) or\n"
+	      "                            constant (default for adam)\n"
+	      "      --holdout=F         hold out this fraction of rows (by a seeded hash\n"
+	      "                            of each row) and stop SGD epochs when their\n"
+	      "                            loss stops improving (default 0: none)\n"
+	      "      --hogwild           SGD epochs on -j threads updating the weights\n"
+	      "                            without locks (fast, not reproducible)\n"
+	      "      --batch=N           SGD mini-batch rows (default 64; 1 for\n"
+	      "                            perceptron)\n"
 	      "      --warm-start=N      SGD epochs before L-BFGS/GD when fitting in\n"
 	      "                            one process (default 3; 0 for none)\n"
 	      "      --seed=S            random seed (default 1)\n"
@@ -86,6 +127,7 @@ static void usage(void)
 enum {
 	OPT_EMIT = 256, OPT_APPLY, OPT_NO_HEADER, OPT_OPTIMIZER, OPT_MAX_ITER,
 	OPT_TOL, OPT_L2, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_WARM,
+	OPT_L1, OPT_SOLVER, OPT_SCHEDULE, OPT_HOLDOUT, OPT_HOGWILD,
 };
 
 static const struct option longopts[] = {
@@ -105,6 +147,11 @@ static const struct option longopts[] = {
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "warm-start", required_argument, NULL, OPT_WARM },
+	{ "l1", required_argument, NULL, OPT_L1 },
+	{ "solver", required_argument, NULL, OPT_SOLVER },
+	{ "schedule", required_argument, NULL, OPT_SCHEDULE },
+	{ "holdout", required_argument, NULL, OPT_HOLDOUT },
+	{ "hogwild", no_argument, NULL, OPT_HOGWILD },
 	{ "output", required_argument, NULL, 'o' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -141,11 +188,13 @@ static void write_model(const struct opts *o, const struct dml_model *m)
 static void load_for_model(const struct opts *o, const struct dml_model *m,
 			   char **files, int nfiles, struct dml_data *d)
 {
+	int reg = dml_family_is_regression(m->family);
 	struct dml_load_opts lo = {
 		.csv = o->csv,
 		.label = o->label ? o->label : m->schema.label,
 		.schema = &m->schema,
-		.classes = &m->labels,
+		.classes = reg ? NULL : &m->labels,
+		.numeric_label = reg,
 		.threads = o->threads,
 	};
 	dml_data_init(d);
@@ -156,7 +205,20 @@ static void load_for_model(const struct opts *o, const struct dml_model *m,
 	if (!d->has_label)
 		cli_die("%s: label column '%s' not found",
 			cli_name(nfiles ? files[0] : "-"), lo.label);
-	dml_model_standardize(m, d->x, d->n);
+}
+
+/* Regression targets of d (numbers of its label column), or NULL. */
+static double *targets(uint32_t family, struct dml_data *d,
+		       const char *name)
+{
+	double *t = NULL;
+	struct dml_error err = {0};
+	if (dml_family_is_regression(family)) {
+		if (dml_data_targets(d, &t, &err))
+			cli_die_err(&err, name);
+		dml_data_drop_labels(d);
+	}
+	return t;
 }
 
 static void do_apply(const struct opts *o)
@@ -178,6 +240,9 @@ static void do_apply(const struct opts *o)
 		if (dml_stats_decode(&rec, &s, &err))
 			cli_die_err(&err, name);
 		if (dml_model_from_stats(&m, &s, o->family, &o->params, &err))
+			cli_die_err(&err, name);
+		if (o->params.solver == DML_SOLVER_NORMAL &&
+		    dml_model_solve_normal(&m, &s, &err))
 			cli_die_err(&err, name);
 		dml_stats_free(&s);
 	} else if (rec.h.kind == DML_KIND_GRADIENT) {
@@ -211,15 +276,22 @@ static void do_stats(const struct opts *o, char **files, int nfiles)
 	if (!o->label)
 		cli_usage("--emit stats needs the label column (-y)");
 	struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
-				    .threads = o->threads };
+				    .threads = o->threads,
+				    .numeric_label =
+				    dml_family_is_regression(o->family) };
 	struct dml_data d;
 	struct dml_stats s;
 	struct dml_error err = {0};
 	dml_data_init(&d);
 	cli_load_csv(files, nfiles, &lo, &d);
+	double *t = targets(o->family, &d, cli_name(nfiles ? files[0] : "-"));
 	if (dml_stats_from_data(&s, &d, &err))
 		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
 	s.family = o->family;
+	if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
+				       DML_SOLVER_NORMAL, &err))
+		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
+	free(t);
 	dml_data_free(&d);
 	struct cli_out out;
 	struct dml_buf b;
@@ -239,6 +311,7 @@ static void do_gradient(const struct opts *o, char **files, int nfiles)
 	cli_load_model(o->model, &m, &hash);
 	struct dml_data d;
 	load_for_model(o, &m, files, nfiles, &d);
+	dml_model_standardize(&m, d.x, d.n);
 	size_t nw = (size_t)dml_model_nweights(&m);
 	struct dml_grad g = {
 		.family = m.family, .schema = m.schema.fingerprint,
@@ -249,9 +322,12 @@ static void do_gradient(const struct opts *o, char **files, int nfiles)
 	if (!g.sums || dml_leaves_set1(&g.leaves, dml_data_leaf(&d)))
 		cli_die("out of memory");
 	m.threads = o->threads;
+	double *t = targets(m.family, &d, cli_name(nfiles ? files[0] : "-"));
+	m.t = t;
 	if (dml_model_eval(&m, dml_model_point(&m), d.x, d.y, d.n, g.sums,
 			   &err))
 		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
+	free(t);
 	dml_data_free(&d);
 	struct cli_out out;
 	struct dml_buf b;
@@ -269,20 +345,30 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	struct dml_error err = {0};
 	const char *first = cli_name(nfiles ? files[0] : "-");
 	uint64_t it0 = 0;
+	double *t = NULL;
+	int solved = 0;
+	if (o->model && o->params.solver == DML_SOLVER_NORMAL)
+		cli_usage("--solver normal makes a model from statistics: "
+			  "drop -m");
 	if (o->model) {
 		/* a local round of model averaging from a shared model */
 		cli_load_model(o->model, &m, NULL);
 		load_for_model(o, &m, files, nfiles, &d);
+		t = targets(m.family, &d, first);
 		it0 = m.iteration;
-		m.params.optimizer = o->params.optimizer;
-		m.params.epochs = o->params.epochs;
-		m.params.max_iter = o->params.max_iter;
-		m.params.learning_rate = o->params.learning_rate;
-		m.params.batch = o->params.batch;
-		m.params.seed = o->params.seed;
-		m.params.warm_start = o->params.warm_start;
-		uint32_t method = o->params.optimizer == DML_OPT_SGD
-				  ? DML_OPT_GD : o->params.optimizer;
+		struct dml_params p = o->params;
+		family_defaults(o, m.family, &p); /* -a need not be given */
+		m.params.optimizer = p.optimizer;
+		m.params.schedule = p.schedule;
+		m.params.holdout = p.holdout;
+		m.params.epochs = p.epochs;
+		m.params.max_iter = p.max_iter;
+		m.params.learning_rate = p.learning_rate;
+		m.params.batch = p.batch;
+		m.params.seed = p.seed;
+		m.params.warm_start = p.warm_start;
+		uint32_t method = dml_opt_is_stochastic(p.optimizer)
+				  ? DML_OPT_GD : p.optimizer;
 		dml_opt_free(&m.opt);
 		if (dml_opt_init(&m.opt, method, dml_model_nweights(&m),
 				 m.params.memory, m.w))
@@ -292,34 +378,65 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 			cli_usage("fitting needs a model family (-a)");
 		if (!o->label)
 			cli_usage("fitting needs the label column (-y)");
+		int reg = dml_family_is_regression(o->family);
 		struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
-				    .threads = o->threads };
+				    .threads = o->threads,
+				    .numeric_label = reg };
 		dml_data_init(&d);
 		cli_load_csv(files, nfiles, &lo, &d);
 		if (d.n == 0)
 			cli_die("%s: no data rows", first);
 		struct dml_stats s;
+		t = targets(o->family, &d, first);
 		if (dml_stats_from_data(&s, &d, &err))
+			cli_die_err(&err, first);
+		if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
+					       DML_SOLVER_NORMAL, &err))
 			cli_die_err(&err, first);
 		if (dml_model_from_stats(&m, &s, o->family, &o->params, &err))
 			cli_die_err(&err, first);
+		if (o->params.solver == DML_SOLVER_NORMAL) {
+			if (dml_model_solve_normal(&m, &s, &err))
+				cli_die_err(&err, first);
+			solved = 1;
+		}
 		dml_stats_free(&s);
 		/* label ids of the data -> the model's sorted classes */
 		uint32_t *map = malloc(d.labels.n * sizeof *map);
 		if (!map)
 			cli_die("out of memory");
-		for (uint32_t i = 0; i < d.labels.n; i++)
+		for (uint32_t i = 0; i < d.labels.n && !reg; i++)
 			map[i] = (uint32_t)dml_labels_find(&m.labels,
 							   d.labels.s[i]);
-		for (uint64_t r = 0; r < d.n; r++)
+		for (uint64_t r = 0; r < d.n && !reg; r++)
 			d.y[r] = map[d.y[r]];
 		free(map);
-		dml_model_standardize(&m, d.x, d.n);
 	}
+	/* held-out rows are chosen on the raw values */
+	uint8_t *held = NULL;
+	if (m.params.holdout > 0 &&
+	    dml_holdout_mask(d.x, d.schema.nfeat, t ? NULL : d.y, t, d.n,
+			     m.params.holdout, m.params.seed, &held))
+		cli_die("out of memory");
+	if (held && o->verbose) {
+		uint64_t hn = 0;
+		for (uint64_t r = 0; r < d.n; r++)
+			hn += held[r];
+		fprintf(stderr, "%s: %llu of %llu rows held out\n", cli_prog,
+			(unsigned long long)hn, (unsigned long long)d.n);
+	}
+	dml_model_standardize(&m, d.x, d.n);
+	m.held = held;
+	m.hogwild = o->hogwild;
 	m.threads = o->threads;
-	if (dml_model_fit(&m, d.x, d.y, d.n, o->verbose ? progress : NULL,
-			  NULL, &err))
+	m.t = t;
+	if (!solved && dml_model_fit(&m, d.x, d.y, d.n,
+				     o->verbose ? progress : NULL, NULL, &err))
 		cli_die_err(&err, first);
+	m.t = NULL;
+	m.held = NULL;
+	free(held);
+	free(t);
 	if (o->model) {
 		m.iteration = it0 + 1;
 		m.samples = d.n;
@@ -345,7 +462,8 @@ int main(int argc, char **argv)
 			o.family = dml_family_parse(optarg);
 			if (!o.family)
 				cli_usage("--algorithm: unknown family '%s' "
-					  "(logistic, softmax)", optarg);
+					  "(logistic, softmax, linear, hinge, "
+					  "squared-hinge, perceptron)", optarg);
 			break;
 		case OPT_EMIT:
 			if (!strcmp(optarg, "model"))
@@ -364,15 +482,21 @@ int main(int argc, char **argv)
 		case 'd': o.csv.delim = cli_delimiter(optarg); break;
 		case OPT_NO_HEADER: o.csv.no_header = 1; break;
 		case OPT_OPTIMIZER:
+			o.optimizer_set = 1;
 			if (!strcmp(optarg, "lbfgs"))
 				o.params.optimizer = DML_OPT_LBFGS;
 			else if (!strcmp(optarg, "gd"))
 				o.params.optimizer = DML_OPT_GD;
 			else if (!strcmp(optarg, "sgd"))
 				o.params.optimizer = DML_OPT_SGD;
+			else if (!strcmp(optarg, "minibatch"))
+				o.params.optimizer = DML_OPT_MINIBATCH;
+			else if (!strcmp(optarg, "adam"))
+				o.params.optimizer = DML_OPT_ADAM;
 			else
 				cli_usage("--optimizer: unknown optimizer "
-					  "'%s' (lbfgs, gd, sgd)", optarg);
+					  "'%s' (lbfgs, gd, sgd, minibatch, "
+					  "adam)", optarg);
 			break;
 		case OPT_MAX_ITER:
 			o.params.max_iter = (uint32_t)cli_uint("--max-iter",
@@ -383,6 +507,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_L2:
 			o.params.l2 = cli_double("--l2", optarg, 0, 1e300);
+			o.l2_set = 1;
 			break;
 		case OPT_EPOCHS:
 			o.params.epochs = (uint32_t)cli_uint("--epochs", optarg,
@@ -391,10 +516,12 @@ int main(int argc, char **argv)
 		case OPT_LR:
 			o.params.learning_rate = cli_double(
 				"--learning-rate", optarg, 1e-300, 1e300);
+			o.lr_set = 1;
 			break;
 		case OPT_BATCH:
 			o.params.batch = (uint32_t)cli_uint("--batch", optarg,
 							    1, 1u << 24);
+			o.batch_set = 1;
 			break;
 		case OPT_SEED:
 			o.params.seed = cli_uint("--seed", optarg, 0,
@@ -404,6 +531,31 @@ int main(int argc, char **argv)
 			o.params.warm_start = (uint32_t)cli_uint(
 				"--warm-start", optarg, 0, 1000000);
 			break;
+		case OPT_L1:
+			o.params.l1 = cli_double("--l1", optarg, 0, 1e300);
+			break;
+		case OPT_SOLVER:
+			if (!strcmp(optarg, "iterative"))
+				o.params.solver = DML_SOLVER_ITERATIVE;
+			else if (!strcmp(optarg, "normal"))
+				o.params.solver = DML_SOLVER_NORMAL;
+			else
+				cli_usage("--solver: unknown solver '%s' "
+					  "(iterative, normal)", optarg);
+			break;
+		case OPT_SCHEDULE:
+			o.params.schedule = dml_schedule_parse(optarg);
+			o.schedule_set = 1;
+			if (o.params.schedule == UINT32_MAX)
+				cli_usage("--schedule: unknown schedule '%s' "
+					  "(decay, invscaling, constant)",
+					  optarg);
+			break;
+		case OPT_HOLDOUT:
+			o.params.holdout = cli_double("--holdout", optarg, 0,
+						      0.99);
+			break;
+		case OPT_HOGWILD: o.hogwild = 1; break;
 		case 'o': o.output = optarg; break;
 		case 'j':
 			o.threads = (uint32_t)cli_uint("--threads", optarg, 1,
@@ -417,6 +569,14 @@ int main(int argc, char **argv)
 	}
 	char **files = argv + optind;
 	int nfiles = argc - optind;
+	family_defaults(&o, o.family, &o.params);
+	if (o.params.solver == DML_SOLVER_NORMAL && o.family &&
+	    o.family != DML_FAMILY_LINEAR)
+		cli_usage("--solver normal is for -a linear only");
+	if (o.params.l1 > 0 && (o.family == DML_FAMILY_HINGE ||
+				o.family == DML_FAMILY_PERCEPTRON))
+		cli_usage("--l1 is not supported for -a %s (use "
+			  "squared-hinge)", dml_family_name(o.family));
 	if (o.apply) {
 		if (nfiles)
 			cli_usage("--apply takes no data files");

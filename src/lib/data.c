@@ -638,6 +638,13 @@ static enum dml_err label_id(const struct dml_data *d,
 	*id = 0;
 	if (!label)
 		return DML_OK;
+	double v;
+	if (d->opts->numeric_label && dml_parse_double(label, &v)) {
+		err->column = (uint64_t)d->map.label_col + 1;
+		return dml_fail(err, DML_ENUMBER,
+				"target '%.40s' is not a finite number",
+				label);
+	}
 	if (d->opts->classes) {
 		int64_t k = dml_labels_find(d->opts->classes, label);
 		if (k < 0) {

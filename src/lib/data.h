@@ -66,6 +66,7 @@ struct dml_load_opts {
 	struct dml_csv_opts csv;
 	const char *label;              /* name, or 1-based index; NULL none */
 	int label_optional;             /* use the label column if present */
+	int numeric_label;              /* the label is a number (regression) */
 	const struct dml_schema *schema; /* map features by name to these */
 	const struct dml_labels *classes; /* map labels to these indices */
 	uint32_t threads;               /* parse a large file in parallel */

@@ -159,7 +159,7 @@ enum dml_err dml_ensemble_encode(const struct dml_ensemble *e,
 enum dml_err dml_ensemble_proba(struct dml_ensemble *e,
 				const double *x, uint64_t n, double *p)
 {
-	uint32_t nc = e->members[0].labels.n;
+	uint32_t nc = e->members[0].labels.n ? e->members[0].labels.n : 1;
 	for (uint32_t i = 0; i < e->n; i++)
 		if (!e->members[i].raw_w && dml_model_fold(&e->members[i]))
 			return DML_ENOMEM;

@@ -19,6 +19,10 @@ const char *dml_family_name(uint32_t family)
 	case DML_FAMILY_NONE: return "none";
 	case DML_FAMILY_LOGISTIC: return "logistic";
 	case DML_FAMILY_SOFTMAX: return "softmax";
+	case DML_FAMILY_LINEAR: return "linear";
+	case DML_FAMILY_HINGE: return "hinge";
+	case DML_FAMILY_SQUARED_HINGE: return "squared-hinge";
+	case DML_FAMILY_PERCEPTRON: return "perceptron";
 	default: return "unknown";
 	}
 }
@@ -29,6 +33,14 @@ uint32_t dml_family_parse(const char *name)
 		return DML_FAMILY_LOGISTIC;
 	if (!strcmp(name, "softmax"))
 		return DML_FAMILY_SOFTMAX;
+	if (!strcmp(name, "linear"))
+		return DML_FAMILY_LINEAR;
+	if (!strcmp(name, "hinge"))
+		return DML_FAMILY_HINGE;
+	if (!strcmp(name, "squared-hinge"))
+		return DML_FAMILY_SQUARED_HINGE;
+	if (!strcmp(name, "perceptron"))
+		return DML_FAMILY_PERCEPTRON;
 	return DML_FAMILY_NONE;
 }
 
@@ -37,6 +49,7 @@ uint32_t dml_family_parse(const char *name)
 enum {
 	P_L2 = 1, P_OPTIMIZER, P_MAX_ITER, P_TOL, P_MEMORY, P_EPOCHS,
 	P_LEARNING_RATE, P_BATCH, P_SEED, P_WARM_START,
+	P_L1 = 11, P_SOLVER = 12, P_SCHEDULE = 13, P_HOLDOUT = 14,
 };
 
 void dml_params_default(struct dml_params *p)
@@ -51,6 +64,10 @@ void dml_params_default(struct dml_params *p)
 	p->batch = 64;
 	p->seed = 1;
 	p->warm_start = 3;
+	p->l1 = 0;
+	p->solver = DML_SOLVER_ITERATIVE;
+	p->schedule = DML_SCHEDULE_DECAY;
+	p->holdout = 0;
 }
 
 enum dml_err dml_params_check(const struct dml_params *p,
@@ -58,6 +75,15 @@ enum dml_err dml_params_check(const struct dml_params *p,
 {
 	if (!(p->l2 >= 0) || !isfinite(p->l2))
 		return dml_fail(err, DML_EPARAM, "--l2 must be >= 0");
+	if (!(p->l1 >= 0) || !isfinite(p->l1))
+		return dml_fail(err, DML_EPARAM, "--l1 must be >= 0");
+	if (p->solver > DML_SOLVER_NORMAL)
+		return dml_fail(err, DML_EPARAM, "unknown solver");
+	if (p->schedule > DML_SCHEDULE_INVSCALING)
+		return dml_fail(err, DML_EPARAM, "unknown schedule");
+	if (!(p->holdout >= 0 && p->holdout < 1))
+		return dml_fail(err, DML_EPARAM,
+				"--holdout must be >= 0 and < 1");
 	if (!(p->tol >= 0) || !isfinite(p->tol))
 		return dml_fail(err, DML_EPARAM, "--tol must be >= 0");
 	if (!(p->learning_rate > 0) || !isfinite(p->learning_rate))
@@ -68,7 +94,7 @@ enum dml_err dml_params_check(const struct dml_params *p,
 				"L-BFGS memory must be 1..1000");
 	if (p->batch < 1)
 		return dml_fail(err, DML_EPARAM, "--batch must be >= 1");
-	if (p->optimizer > DML_OPT_SGD)
+	if (p->optimizer > DML_OPT_ADAM)
 		return dml_fail(err, DML_EPARAM, "unknown optimizer");
 	return DML_OK;
 }
@@ -91,6 +117,14 @@ static void params_write(struct dml_buf *b, const struct dml_params *p)
 	INT(P_BATCH, p->batch);
 	INT(P_SEED, p->seed);
 	INT(P_WARM_START, p->warm_start);
+	if (p->l1 != 0)
+		REAL(P_L1, p->l1);
+	if (p->solver)
+		INT(P_SOLVER, p->solver);
+	if (p->schedule)
+		INT(P_SCHEDULE, p->schedule);
+	if (p->holdout != 0)
+		REAL(P_HOLDOUT, p->holdout);
 #undef REAL
 #undef INT
 	dml_buf_end(b);
@@ -123,6 +157,10 @@ static enum dml_err params_read(const struct dml_record *rec,
 		case P_BATCH: p->batch = (uint32_t)u; break;
 		case P_SEED: p->seed = u; break;
 		case P_WARM_START: p->warm_start = (uint32_t)u; break;
+		case P_L1: p->l1 = v; break;
+		case P_SOLVER: p->solver = (uint32_t)u; break;
+		case P_SCHEDULE: p->schedule = (uint32_t)u; break;
+		case P_HOLDOUT: p->holdout = v; break;
 		default: break; /* a newer parameter: ignored */
 		}
 	}
@@ -290,6 +328,7 @@ void dml_stats_free(struct dml_stats *s)
 	free(s->sums);
 	free(s->min);
 	free(s->max);
+	free(s->tsums);
 	dml_leaves_free(&s->leaves);
 	memset(s, 0, sizeof *s);
 }
@@ -374,6 +413,15 @@ enum dml_err dml_stats_encode(const struct dml_stats *s, struct dml_buf *b)
 	dml_buf_u32(b, 0);
 	dml_buf_f64s(b, s->min, s->schema.nfeat);
 	dml_buf_f64s(b, s->max, s->schema.nfeat);
+	if (s->ntsums) {
+		dml_buf_section(b, DML_SEC_TARGET, 0);
+		dml_buf_u64(b, s->ntsums);
+		unsigned char *p = dml_buf_reserve(b, (size_t)s->ntsums *
+						   DML_FX_BYTES);
+		for (uint64_t i = 0; p && i < s->ntsums; i++)
+			dml_fx_store(p + i * DML_FX_BYTES, &s->tsums[i]);
+		dml_buf_end(b);
+	}
 	dml_leaves_write(b, &s->leaves);
 	struct dml_header h = {
 		.kind = DML_KIND_STATS, .family = s->family,
@@ -385,7 +433,7 @@ enum dml_err dml_stats_encode(const struct dml_stats *s, struct dml_buf *b)
 
 static const uint32_t stats_known[] = {
 	DML_SEC_SCHEMA, DML_SEC_LABELS, DML_SEC_SUMS, DML_SEC_RANGE,
-	DML_SEC_LEAVES,
+	DML_SEC_LEAVES, DML_SEC_TARGET,
 };
 
 enum dml_err dml_stats_decode(const struct dml_record *rec,
@@ -398,7 +446,7 @@ enum dml_err dml_stats_decode(const struct dml_record *rec,
 				"found %s %s record",
 				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
-	if ((rc = dml_record_check_known(rec, stats_known, 5, err)))
+	if ((rc = dml_record_check_known(rec, stats_known, 6, err)))
 		return rc;
 	s->family = rec->h.family;
 	s->samples = rec->h.samples;
@@ -439,6 +487,26 @@ enum dml_err dml_stats_decode(const struct dml_record *rec,
 	}
 	dml_cur_f64s(&c, s->min, nf);
 	dml_cur_f64s(&c, s->max, nf);
+	if (dml_record_find(rec, DML_SEC_TARGET, &sec)) {
+		dml_cur_init(&c, &sec);
+		uint64_t n = dml_cur_u64(&c);
+		uint64_t full = 2 + nf + (uint64_t)nf * (nf + 1) / 2;
+		if (c.bad || (n != 2 && n != full) ||
+		    c.left != n * DML_FX_BYTES) {
+			dml_stats_free(s);
+			return dml_fail(err, DML_EFORMAT,
+					"malformed target section");
+		}
+		s->tsums = malloc((size_t)n * sizeof *s->tsums);
+		if (!s->tsums) {
+			dml_stats_free(s);
+			return dml_fail(err, DML_ENOMEM, NULL);
+		}
+		const unsigned char *p = dml_cur_bytes(&c, n * DML_FX_BYTES);
+		for (uint64_t i = 0; i < n; i++)
+			dml_fx_load(&s->tsums[i], p + i * DML_FX_BYTES);
+		s->ntsums = n;
+	}
 	for (uint32_t j = 0; j < nf; j++)
 		if (!isfinite(s->min[j]) || !isfinite(s->max[j]) ||
 		    s->min[j] > s->max[j]) {
@@ -493,6 +561,10 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 		return rc;
 	if (s->samples == 0)
 		return dml_fail(err, DML_EEMPTY, "statistics of no rows");
+	if (!dml_family_is_regression(family) && s->ntsums)
+		return dml_fail(err, DML_ELABELS,
+				"statistics of a regression target given to "
+				"a %s model", dml_family_name(family));
 	if (family == DML_FAMILY_LOGISTIC && s->labels.n != 2)
 		return dml_fail(err, DML_ELABELS,
 				"logistic regression needs exactly 2 classes, "
@@ -502,11 +574,31 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 		return dml_fail(err, DML_ELABELS,
 				"softmax regression needs at least 2 classes, "
 				"found %u", s->labels.n);
-	if (family != DML_FAMILY_LOGISTIC && family != DML_FAMILY_SOFTMAX)
+	if (dml_family_is_regression(family) &&
+	    (s->labels.n || s->ntsums < 2))
+		return dml_fail(err, DML_ELABELS,
+				"%s regression needs statistics of a numeric "
+				"target (make them with -a %s)",
+				dml_family_name(family),
+				dml_family_name(family));
+	if (dml_family_is_margin(family) && s->labels.n < 2)
+		return dml_fail(err, DML_ELABELS,
+				"%s needs at least 2 classes, found %u",
+				dml_family_name(family), s->labels.n);
+	if (p->l1 > 0 && family != DML_FAMILY_LINEAR &&
+	    family != DML_FAMILY_LOGISTIC && family != DML_FAMILY_SOFTMAX &&
+	    family != DML_FAMILY_SQUARED_HINGE)
+		return dml_fail(err, DML_EPARAM, "--l1 is not supported for "
+				"%s models", dml_family_name(family));
+	if (p->solver == DML_SOLVER_NORMAL && family != DML_FAMILY_LINEAR)
+		return dml_fail(err, DML_EPARAM, "--solver normal is for "
+				"-a linear only");
+	if (family != DML_FAMILY_LOGISTIC && family != DML_FAMILY_SOFTMAX &&
+	    !dml_family_is_regression(family) && !dml_family_is_margin(family))
 		return dml_fail(err, DML_EPARAM, "unknown model family");
 	m->family = family;
 	m->params = *p;
-	m->nout = family == DML_FAMILY_LOGISTIC ? 1 : s->labels.n;
+	m->nout = dml_family_nout(family, s->labels.n);
 	if (dml_schema_copy(&m->schema, &s->schema))
 		goto oom;
 	m->labels.n = s->labels.n;
@@ -545,10 +637,13 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 		if (!isfinite(m->mean[j]))
 			m->mean[j] = 0;
 	}
-	if (dml_opt_init(&m->opt, p->optimizer == DML_OPT_SGD ? DML_OPT_GD
-							       : p->optimizer,
+	if (dml_opt_init(&m->opt, dml_opt_is_stochastic(p->optimizer)
+				  ? DML_OPT_GD : p->optimizer,
 			 dml_model_nweights(m), p->memory, m->w))
 		goto oom;
+	if (dml_family_is_regression(family)) /* start at the mean */
+		m->w[nf] = m->opt.trial[nf] =
+			dml_fx_to_double(&s->tsums[0]) / n;
 	m->samples = s->samples;
 	m->contributions = s->contributions;
 	m->leaves.id = malloc((s->leaves.n + 1) * sizeof *m->leaves.id);
@@ -614,7 +709,9 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
 	if (rec->h.family != DML_FAMILY_LOGISTIC &&
-	    rec->h.family != DML_FAMILY_SOFTMAX)
+	    rec->h.family != DML_FAMILY_SOFTMAX &&
+	    !dml_family_is_regression(rec->h.family) &&
+	    !dml_family_is_margin(rec->h.family))
 		return dml_fail(err, DML_EUNSUPPORTED,
 				"unknown model family %u", rec->h.family);
 	if ((rc = dml_record_check_known(rec, model_known, 7, err)))
@@ -628,10 +725,10 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 	    (rc = params_read(rec, &m->params, err)) ||
 	    (rc = dml_leaves_read(rec, &m->leaves, err)))
 		goto fail;
-	uint32_t want_out = m->family == DML_FAMILY_LOGISTIC ? 1
-							      : m->labels.n;
-	if ((m->family == DML_FAMILY_LOGISTIC && m->labels.n != 2) ||
-	    m->labels.n < 2) {
+	uint32_t want_out = dml_family_nout(m->family, m->labels.n);
+	if (dml_family_is_regression(m->family) ? m->labels.n != 0
+	    : ((m->family == DML_FAMILY_LOGISTIC && m->labels.n != 2) ||
+	       m->labels.n < 2)) {
 		rc = dml_fail(err, DML_EFORMAT, "%u classes for a %s model",
 			      m->labels.n, dml_family_name(m->family));
 		goto fail;
@@ -731,10 +828,13 @@ static void scores(const struct dml_model *m, const double *w,
 
 /* In place: z -> residual (p - onehot); returns the block's loss sum. */
 static double residual(const struct dml_model *m, double *z,
-		       const uint32_t *y, uint64_t nr)
+		       const uint32_t *y, const double *t, uint64_t nr)
 {
 	uint32_t k = m->nout;
 	double loss = 0;
+	if (m->family != DML_FAMILY_LOGISTIC &&
+	    m->family != DML_FAMILY_SOFTMAX)
+		return dml_linear_residual(m, z, y, t, nr);
 	if (m->family == DML_FAMILY_LOGISTIC) {
 		for (uint64_t r = 0; r < nr; r++) {
 			double t = y[r] ? 1.0 : 0.0, v = z[r];
@@ -759,6 +859,18 @@ static double residual(const struct dml_model *m, double *z,
 	return loss;
 }
 
+void dml_model_scores(const struct dml_model *m, const double *w,
+		      const double *x, uint64_t nr, double *z)
+{
+	scores(m, w, x, nr, z);
+}
+
+double dml_model_residual(const struct dml_model *m, double *z,
+			  const uint32_t *y, const double *t, uint64_t nr)
+{
+	return residual(m, z, y, t, nr);
+}
+
 /* Sums of one chunk of rows [c0, c1) into g (1 + weights doubles). */
 static void eval_chunk(const struct dml_model *m, const double *w,
 		       const double *x, const uint32_t *y, uint64_t c0,
@@ -772,7 +884,8 @@ static void eval_chunk(const struct dml_model *m, const double *w,
 		uint64_t nr = c1 - r0 < BLOCK ? c1 - r0 : BLOCK;
 		const double *xb = x + r0 * nf;
 		scores(m, w, xb, nr, z);
-		g[0] += residual(m, z, y + r0, nr);
+		g[0] += residual(m, z, y ? y + r0 : NULL,
+				 m->t ? m->t + r0 : NULL, nr);
 		double one = 1.0, beta = r0 == c0 ? 0.0 : 1.0;
 		if (nf)
 			bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, nf, k,
@@ -895,11 +1008,15 @@ void dml_model_objective(const struct dml_model *m, const double *w,
 	double inv = n ? 1.0 / (double)n : 0.0, pen = 0;
 	for (size_t i = 0; i < nw; i++)
 		g[i] = dml_fx_to_double(&acc[1 + i]) * inv;
+	double pen1 = 0;
 	for (size_t i = 0; i < nreg; i++) {
 		pen += w[i] * w[i];
+		pen1 += fabs(w[i]);
 		g[i] += m->params.l2 * w[i];
 	}
-	*f = dml_fx_to_double(&acc[0]) * inv + 0.5 * m->params.l2 * pen;
+	/* the L1 term is in f only: OWL-QN makes its pseudo-gradient */
+	*f = dml_fx_to_double(&acc[0]) * inv + 0.5 * m->params.l2 * pen +
+	     m->params.l1 * pen1;
 }
 
 enum dml_err dml_model_fold(struct dml_model *m)
@@ -940,7 +1057,7 @@ void dml_model_proba(const struct dml_model *m, const double *x, uint64_t n,
 static void proba_with(const struct dml_model *m, const double *w,
 		       const double *x, uint64_t n, double *p)
 {
-	uint32_t k = m->nout, nc = m->labels.n;
+	uint32_t k = m->nout, nc = m->labels.n ? m->labels.n : 1;
 	for (uint64_t r0 = 0; r0 < n; r0 += BLOCK) {
 		uint64_t nr = n - r0 < BLOCK ? n - r0 : BLOCK;
 		double z[BLOCK * 16], *zz = z;
@@ -952,7 +1069,14 @@ static void proba_with(const struct dml_model *m, const double *w,
 		scores(m, w, x + r0 * m->schema.nfeat, nr, zz);
 		for (uint64_t r = 0; r < nr; r++) {
 			double *out = p + (r0 + r) * nc;
-			if (m->family == DML_FAMILY_LOGISTIC) {
+			if (dml_family_is_regression(m->family)) {
+				out[0] = zz[r]; /* the prediction */
+				continue;
+			}
+			/* margin classifiers: a monotone map of the
+			 * scores, so the most likely class is the best
+			 * scored one (not probabilities) */
+			if (k == 1) {
 				double s = 1 / (1 + exp(-zz[r]));
 				out[0] = 1 - s;
 				out[1] = s;
@@ -971,89 +1095,15 @@ static void proba_with(const struct dml_model *m, const double *w,
 	}
 }
 
-static enum dml_err fit_sgd(struct dml_model *m, const double *x,
-			    const uint32_t *y, uint64_t n, uint32_t epochs,
-			    dml_progress_fn progress, void *ctx,
-			    struct dml_error *err)
-{
-	uint32_t nf = m->schema.nfeat, k = m->nout;
-	size_t nw = (size_t)dml_model_nweights(m);
-	uint32_t bs = m->params.batch;
-	if (bs > n)
-		bs = (uint32_t)n;
-	uint64_t *perm = malloc(n * sizeof *perm);
-	double *xb = malloc((size_t)bs * nf * sizeof *xb + 1);
-	double *z = malloc((size_t)bs * k * sizeof *z);
-	double *g = malloc(nw * sizeof *g);
-	uint32_t *yb = malloc(bs * sizeof *yb);
-	if (!perm || !xb || !z || !g || !yb) {
-		free(perm); free(xb); free(z); free(g); free(yb);
-		return dml_fail(err, DML_ENOMEM, NULL);
-	}
-	struct dml_rng rng;
-	dml_rng_seed(&rng, m->params.seed);
-	for (uint64_t i = 0; i < n; i++)
-		perm[i] = i;
-	uint64_t t = 0, steps_per_epoch = (n + bs - 1) / bs;
-	for (uint32_t e = 0; e < epochs; e++) {
-		for (uint64_t i = n; i > 1; i--) {
-			uint64_t j = dml_rng_below(&rng, i);
-			uint64_t tmp = perm[i - 1];
-			perm[i - 1] = perm[j];
-			perm[j] = tmp;
-		}
-		double loss = 0;
-		for (uint64_t b0 = 0; b0 < n; b0 += bs, t++) {
-			uint64_t nr = n - b0 < bs ? n - b0 : bs;
-			for (uint64_t r = 0; r < nr; r++) {
-				memcpy(xb + r * nf, x + perm[b0 + r] * nf,
-				       nf * sizeof *xb);
-				yb[r] = y[perm[b0 + r]];
-			}
-			scores(m, m->w, xb, nr, z);
-			loss += residual(m, z, yb, nr);
-			double scale = 1.0 / (double)nr, zero = 0.0;
-			if (nf)
-				bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE,
-					  nf, k, (dim_t)nr, &scale, xb, nf, 1,
-					  z, k, 1, &zero, g, k, 1);
-			double *gb = g + (size_t)nf * k;
-			for (uint32_t c = 0; c < k; c++) {
-				double s = 0;
-				for (uint64_t r = 0; r < nr; r++)
-					s += z[r * k + c];
-				gb[c] = s * scale;
-			}
-			double lr = m->params.learning_rate /
-				    (1.0 + (double)t / (double)steps_per_epoch);
-			size_t nreg = (size_t)nf * k;
-			for (size_t i = 0; i < nw; i++) {
-				double gi = g[i];
-				if (i < nreg)
-					gi += m->params.l2 * m->w[i];
-				m->w[i] -= lr * gi;
-			}
-		}
-		for (size_t i = 0; i < nw; i++)
-			if (!isfinite(m->w[i])) {
-				free(perm); free(xb); free(z); free(g);
-				free(yb);
-				return dml_fail(err, DML_ERANGE,
-						"SGD diverged (lower "
-						"--learning-rate)");
-			}
-		m->iteration++;
-		if (progress)
-			progress(ctx, m, loss / (double)n);
-	}
-	free(perm); free(xb); free(z); free(g); free(yb);
-	/* the optimizer state restarts at the new point */
-	uint32_t method = m->opt.method;
-	dml_opt_free(&m->opt);
-	if (dml_opt_init(&m->opt, method, nw, m->params.memory, m->w))
-		return dml_fail(err, DML_ENOMEM, NULL);
-	return DML_OK;
-}
+static enum dml_err fit_holdout(struct dml_model *m, const double *x,
+				const uint32_t *y, uint64_t n,
+				dml_progress_fn progress, void *ctx,
+				struct dml_error *err);
+static enum dml_err fit_split(struct dml_model *m, const double *x,
+			      const uint32_t *y, uint64_t n, const double *hx,
+			      const uint32_t *hy, const double *ht,
+			      uint64_t hn, dml_progress_fn progress,
+			      void *ctx, struct dml_error *err);
 
 enum dml_err dml_model_fit(struct dml_model *m, const double *x,
 			   const uint32_t *y, uint64_t n,
@@ -1064,13 +1114,74 @@ enum dml_err dml_model_fit(struct dml_model *m, const double *x,
 		return dml_fail(err, DML_EEMPTY, "no rows to fit");
 	free(m->wsum);
 	m->wsum = NULL;
-	if (m->params.optimizer == DML_OPT_SGD)
-		return fit_sgd(m, x, y, n, m->params.epochs, progress, ctx,
-			       err);
+	if (m->held)
+		return fit_holdout(m, x, y, n, progress, ctx, err);
+	return fit_split(m, x, y, n, NULL, NULL, NULL, 0, progress, ctx,
+			 err);
+}
+
+/* Rows apart from the held-out ones, which only stop SGD early. */
+static enum dml_err fit_holdout(struct dml_model *m, const double *x,
+				const uint32_t *y, uint64_t n,
+				dml_progress_fn progress, void *ctx,
+				struct dml_error *err)
+{
+	uint32_t nf = m->schema.nfeat;
+	uint64_t hn = 0;
+	for (uint64_t r = 0; r < n; r++)
+		hn += m->held[r] != 0;
+	if (hn == n)
+		return dml_fail(err, DML_EEMPTY, "every row is held out "
+				"(lower --holdout)");
+	uint64_t tn = n - hn;
+	double *tx = malloc(((size_t)tn * nf + 1) * sizeof *tx);
+	double *hx = malloc(((size_t)hn * nf + 1) * sizeof *hx);
+	uint32_t *ty = malloc((tn + 1) * sizeof *ty);
+	uint32_t *hy = malloc((hn + 1) * sizeof *hy);
+	double *tt = malloc((tn + 1) * sizeof *tt);
+	double *ht = malloc((hn + 1) * sizeof *ht);
+	enum dml_err rc = DML_OK;
+	if (!tx || !hx || !ty || !hy || !tt || !ht) {
+		rc = dml_fail(err, DML_ENOMEM, NULL);
+		goto out;
+	}
+	uint64_t a = 0, b = 0;
+	for (uint64_t r = 0; r < n; r++) {
+		int h = m->held[r] != 0;
+		uint64_t i = h ? b++ : a++;
+		memcpy((h ? hx : tx) + i * nf, x + r * nf, nf * sizeof *x);
+		if (y)
+			(h ? hy : ty)[i] = y[r];
+		if (m->t)
+			(h ? ht : tt)[i] = m->t[r];
+	}
+	const double *t0 = m->t;
+	const uint8_t *held = m->held;
+	m->t = t0 ? tt : NULL;
+	m->held = NULL;
+	rc = fit_split(m, tx, y ? ty : NULL, tn, hx, y ? hy : NULL,
+		       t0 ? ht : NULL, hn, progress, ctx, err);
+	m->t = t0;
+	m->held = held;
+out:
+	free(tx); free(hx); free(ty); free(hy); free(tt); free(ht);
+	return rc;
+}
+
+static enum dml_err fit_split(struct dml_model *m, const double *x,
+			      const uint32_t *y, uint64_t n, const double *hx,
+			      const uint32_t *hy, const double *ht,
+			      uint64_t hn, dml_progress_fn progress,
+			      void *ctx, struct dml_error *err)
+{
+	if (dml_opt_is_stochastic(m->params.optimizer))
+		return dml_sgd_fit(m, m->params.optimizer, x, y, n, hx, hy,
+				   ht, hn, m->params.epochs, progress, ctx,
+				   err);
 	enum dml_err rc;
 	if (m->params.warm_start && m->opt.phase == DML_PHASE_START &&
-	    (rc = fit_sgd(m, x, y, n, m->params.warm_start, progress, ctx,
-			  err)))
+	    (rc = dml_sgd_fit(m, DML_OPT_SGD, x, y, n, hx, hy, ht, hn,
+			      m->params.warm_start, progress, ctx, err)))
 		return rc;
 	size_t nw = (size_t)dml_model_nweights(m);
 	struct dml_fx *acc = malloc((nw + 1) * sizeof *acc);
@@ -1082,7 +1193,8 @@ enum dml_err dml_model_fit(struct dml_model *m, const double *x,
 	}
 	struct dml_opt_params op = {
 		.max_iter = m->params.max_iter, .tol = m->params.tol,
-		.ftol = 1e-12,
+		.ftol = 1e-12, .l1 = m->params.l1,
+		.nreg = (uint64_t)m->schema.nfeat * m->nout,
 	};
 	rc = DML_OK;
 	while (m->opt.phase != DML_PHASE_DONE) {
@@ -1204,7 +1316,8 @@ enum dml_err dml_model_apply(struct dml_model *m, uint64_t model_hash,
 	dml_model_objective(m, m->opt.trial, g->sums, g->samples, &f, grad);
 	struct dml_opt_params op = {
 		.max_iter = m->params.max_iter, .tol = m->params.tol,
-		.ftol = 1e-12,
+		.ftol = 1e-12, .l1 = m->params.l1,
+		.nreg = (uint64_t)m->schema.nfeat * m->nout,
 	};
 	enum dml_err rc = dml_opt_step(&m->opt, m->w, f, grad, &op);
 	free(grad);

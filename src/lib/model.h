@@ -15,6 +15,10 @@ enum dml_family {
 	DML_FAMILY_NONE = 0,
 	DML_FAMILY_LOGISTIC = 1,
 	DML_FAMILY_SOFTMAX = 2,
+	DML_FAMILY_LINEAR = 3,        /* least squares (ridge, lasso) */
+	DML_FAMILY_HINGE = 4,         /* linear SVM */
+	DML_FAMILY_SQUARED_HINGE = 5,
+	DML_FAMILY_PERCEPTRON = 6,
 };
 
 const char *dml_family_name(uint32_t family);
@@ -32,6 +36,25 @@ struct dml_params {
 	uint32_t batch;        /* SGD mini-batch rows */
 	uint64_t seed;
 	uint32_t warm_start;   /* SGD epochs before L-BFGS/GD in one process */
+	double l1;             /* L1 penalty on weights (OWL-QN) */
+	uint32_t solver;       /* enum dml_solver (linear regression) */
+	uint32_t schedule;     /* enum dml_schedule: SGD learning rate */
+	double holdout;        /* fraction of rows for early stopping */
+};
+
+enum dml_schedule {
+	DML_SCHEDULE_DECAY = 0,      /* rate / (1 + epochs so far) */
+	DML_SCHEDULE_CONSTANT = 1,
+	DML_SCHEDULE_INVSCALING = 2, /* rate / sqrt(1 + epochs so far) */
+};
+
+const char *dml_schedule_name(uint32_t s);
+/* UINT32_MAX if unknown. */
+uint32_t dml_schedule_parse(const char *name);
+
+enum dml_solver {
+	DML_SOLVER_ITERATIVE = 0, /* the optimizer */
+	DML_SOLVER_NORMAL = 1,    /* normal equations from reduced sums */
 };
 
 void dml_params_default(struct dml_params *p);
@@ -64,6 +87,10 @@ struct dml_stats {
 	double *min, *max;    /* per feature (reduce exactly, too) */
 	uint64_t samples, contributions;
 	struct dml_leaves leaves;
+	/* Regression targets (optional section): sum t, sum t^2, then, for
+	 * the normal equations, sum x_j t and sum x_i x_j (i <= j). */
+	struct dml_fx *tsums;
+	uint64_t ntsums;      /* 0 when there is no target section */
 };
 
 void dml_stats_free(struct dml_stats *s);
@@ -95,6 +122,10 @@ struct dml_model {
 	/* Exact sum of samples * weights behind an averaged model (optional
 	 * section), so that averages of averages stay exact; NULL if none. */
 	struct dml_fx *wsum;
+	const double *t;      /* run time only: regression targets per row */
+	const uint8_t *held;  /* run time only: rows held out (1) for early
+	                       * stopping, or NULL */
+	int hogwild;          /* run time only: SGD on threads, lock-free */
 };
 
 void dml_model_free(struct dml_model *m);
@@ -138,6 +169,53 @@ enum dml_err dml_model_fit(struct dml_model *m, const double *x,
 			   const uint32_t *y, uint64_t n,
 			   dml_progress_fn progress, void *ctx,
 			   struct dml_error *err);
+
+/* ---- the linear-model families (linear.c) ---- */
+/* Regression (numeric target, no classes). */
+int dml_family_is_regression(uint32_t family);
+/* Hinge, squared hinge, perceptron: classes without probabilities. */
+int dml_family_is_margin(uint32_t family);
+/* Outputs of a classifier of the family with this many classes. */
+uint32_t dml_family_nout(uint32_t family, uint32_t classes);
+/* Loss sum of nr rows; z becomes d loss / d z (see residual()). */
+double dml_linear_residual(const struct dml_model *m, double *z,
+			   const uint32_t *y, const double *t, uint64_t nr);
+/* Targets of the rows: the label texts of d as numbers, in *t (n). */
+enum dml_err dml_data_targets(const struct dml_data *d, double **t,
+			      struct dml_error *err);
+/* After dml_data_targets: forget the label texts (one per distinct
+ * target), so that d is a data set without classes. */
+void dml_data_drop_labels(struct dml_data *d);
+/* Add target moments (and with gram, X'X and X'y) of d to s. */
+enum dml_err dml_stats_add_targets(struct dml_stats *s,
+				   const struct dml_data *d, const double *t,
+				   int gram, struct dml_error *err);
+/* Solve the normal equations of s into m (made by model_from_stats). */
+enum dml_err dml_model_solve_normal(struct dml_model *m,
+				    const struct dml_stats *s,
+				    struct dml_error *err);
+
+/* ---- stochastic optimizers (sgd.c) ---- */
+/* Scores z = x W + b of nr standardized rows (nr * nout). */
+void dml_model_scores(const struct dml_model *m, const double *w,
+		      const double *x, uint64_t nr, double *z);
+/* Loss sum of nr rows; z becomes d loss / d z. */
+double dml_model_residual(const struct dml_model *m, double *z,
+			  const uint32_t *y, const double *t, uint64_t nr);
+/* The rows held out: a seeded hash of each row's values and label
+ * below frac, so the choice does not depend on sharding or order. */
+enum dml_err dml_holdout_mask(const double *x, uint32_t nf,
+			      const uint32_t *y, const double *t, uint64_t n,
+			      double frac, uint64_t seed, uint8_t **mask);
+/* Epochs of method (sgd, minibatch, adam) over n rows (targets m->t);
+ * with hn held-out rows, stop when their loss stops improving and keep
+ * the best weights. */
+enum dml_err dml_sgd_fit(struct dml_model *m, uint32_t method,
+			 const double *x, const uint32_t *y, uint64_t n,
+			 const double *hx, const uint32_t *hy,
+			 const double *ht, uint64_t hn, uint32_t epochs,
+			 dml_progress_fn progress, void *ctx,
+			 struct dml_error *err);
 
 /* ---- gradient records ---- */
 struct dml_grad {

@@ -11,14 +11,24 @@
 #define C1 1e-4
 #define MAX_SEARCHES 40
 
+static void direction_lbfgs(struct dml_opt *o);
+
 const char *dml_optimizer_name(uint32_t method)
 {
 	switch (method) {
 	case DML_OPT_LBFGS: return "lbfgs";
 	case DML_OPT_GD: return "gd";
 	case DML_OPT_SGD: return "sgd";
+	case DML_OPT_MINIBATCH: return "minibatch";
+	case DML_OPT_ADAM: return "adam";
 	default: return "unknown";
 	}
+}
+
+int dml_opt_is_stochastic(uint32_t method)
+{
+	return method == DML_OPT_SGD || method == DML_OPT_MINIBATCH ||
+	       method == DML_OPT_ADAM;
 }
 
 const char *dml_stop_name(uint32_t stop)
@@ -108,12 +118,66 @@ static int all_finite(const double *v, size_t n)
 	return 1;
 }
 
-/* d = -H g by the two-loop recursion; falls back to -g. */
-static void direction(struct dml_opt *o)
+/* OWL-QN: the pseudo-gradient of f + l1 |x| (the gradient where it
+ * exists, else the one-sided derivative of least magnitude, 0 at a kink
+ * that is a minimum). */
+static void pseudo_grad(const struct dml_opt *o, const double *x,
+			const struct dml_opt_params *p, double *pg)
+{
+	size_t n = (size_t)o->n, nreg = p->nreg < n ? (size_t)p->nreg : n;
+	memcpy(pg, o->g, n * sizeof *pg);
+	if (!(p->l1 > 0))
+		return;
+	for (size_t i = 0; i < nreg; i++) {
+		double g = o->g[i];
+		if (x[i] > 0)
+			pg[i] = g + p->l1;
+		else if (x[i] < 0)
+			pg[i] = g - p->l1;
+		else if (g + p->l1 < 0)
+			pg[i] = g + p->l1;
+		else if (g - p->l1 > 0)
+			pg[i] = g - p->l1;
+		else
+			pg[i] = 0;
+	}
+}
+
+/* OWL-QN: trial = x + alpha d, projected on the orthant of x (of -pg
+ * where x is 0): a coordinate that would change sign becomes 0. */
+static void set_trial(struct dml_opt *o, const double *x, const double *pg,
+		      const struct dml_opt_params *p)
+{
+	size_t n = (size_t)o->n, nreg = p->nreg < n ? (size_t)p->nreg : n;
+	for (size_t i = 0; i < n; i++)
+		o->trial[i] = x[i] + o->alpha * o->d[i];
+	if (!(p->l1 > 0))
+		return;
+	for (size_t i = 0; i < nreg; i++) {
+		double xi = x[i] != 0 ? x[i] : -pg[i];
+		if (o->trial[i] * xi <= 0)
+			o->trial[i] = 0;
+	}
+}
+
+/* d = -H g by the two-loop recursion; falls back to -g.  With L1, g is
+ * the pseudo-gradient, and d keeps only the coordinates that go down. */
+static void direction(struct dml_opt *o, const double *pg,
+		      const struct dml_opt_params *p)
 {
 	size_t n = (size_t)o->n;
 	for (size_t i = 0; i < n; i++)
-		o->d[i] = -o->g[i];
+		o->d[i] = -pg[i];
+	direction_lbfgs(o);
+	if (p->l1 > 0)
+		for (size_t i = 0; i < n && i < p->nreg; i++)
+			if (o->d[i] * pg[i] >= 0)
+				o->d[i] = 0;
+}
+
+static void direction_lbfgs(struct dml_opt *o)
+{
+	size_t n = (size_t)o->n;
 	if (o->method != DML_OPT_LBFGS || o->nhist == 0)
 		return;
 	double alpha[o->nhist];
@@ -138,22 +202,23 @@ static void direction(struct dml_opt *o)
 	}
 }
 
-static void new_search(struct dml_opt *o, const double *x)
+static void new_search(struct dml_opt *o, const double *x, const double *pg,
+		       const struct dml_opt_params *p)
 {
 	size_t n = (size_t)o->n;
-	direction(o);
-	o->dg = dml_dot(o->d, o->g, n);
+	direction(o, pg, p);
+	o->dg = dml_dot(o->d, pg, n);
 	if (!(o->dg < 0) || !isfinite(o->dg) || !all_finite(o->d, n)) {
 		/* not a descent direction, or one out of range: forget the
 		 * history */
 		o->nhist = 0;
 		o->head = 0;
 		for (size_t i = 0; i < n; i++)
-			o->d[i] = -o->g[i];
-		o->dg = dml_dot(o->d, o->g, n);
+			o->d[i] = -pg[i];
+		o->dg = dml_dot(o->d, pg, n);
 	}
 	if (o->iters == 0 || o->method != DML_OPT_LBFGS) {
-		double gn = sqrt(dml_dot(o->g, o->g, n));
+		double gn = sqrt(dml_dot(pg, pg, n));
 		if (o->iters == 0)
 			o->alpha = gn > 1 ? 1 / gn : 1;
 		else
@@ -162,8 +227,7 @@ static void new_search(struct dml_opt *o, const double *x)
 		o->alpha = 1;
 	}
 	o->searches = 0;
-	for (size_t i = 0; i < n; i++)
-		o->trial[i] = x[i] + o->alpha * o->d[i];
+	set_trial(o, x, pg, p);
 	o->phase = DML_PHASE_SEARCH;
 	if (!isfinite(o->dg) || !isfinite(o->alpha) ||
 	    !all_finite(o->trial, n)) {
@@ -173,10 +237,10 @@ static void new_search(struct dml_opt *o, const double *x)
 	}
 }
 
-static int converged(struct dml_opt *o, double fprev,
+static int converged(struct dml_opt *o, double fprev, const double *pg,
 		     const struct dml_opt_params *p)
 {
-	if (dml_norm_inf(o->g, (size_t)o->n) <= p->tol) {
+	if (dml_norm_inf(pg, (size_t)o->n) <= p->tol) {
 		o->stop = DML_STOP_GRADIENT;
 	} else if (o->iters > 0 && fprev - o->f <= p->ftol *
 		   fmax(fmax(fabs(fprev), fabs(o->f)), 1.0)) {
@@ -190,12 +254,29 @@ static int converged(struct dml_opt *o, double fprev,
 	return 1;
 }
 
+static enum dml_err step(struct dml_opt *o, double *x, double f,
+			 const double *g, const struct dml_opt_params *p,
+			 double *pg);
+
 enum dml_err dml_opt_step(struct dml_opt *o, double *x, double f,
 			  const double *g, const struct dml_opt_params *p)
 {
 	size_t n = (size_t)o->n;
 	if (o->phase == DML_PHASE_DONE)
 		return DML_OK;
+	double *pg = malloc((n ? n : 1) * sizeof *pg);
+	if (!pg)
+		return DML_ENOMEM;
+	enum dml_err rc = step(o, x, f, g, p, pg);
+	free(pg);
+	return rc;
+}
+
+static enum dml_err step(struct dml_opt *o, double *x, double f,
+			 const double *g, const struct dml_opt_params *p,
+			 double *pg)
+{
+	size_t n = (size_t)o->n;
 	o->evals++;
 	if (o->phase == DML_PHASE_START) {
 		if (!isfinite(f) || !all_finite(o->trial, n) ||
@@ -204,13 +285,22 @@ enum dml_err dml_opt_step(struct dml_opt *o, double *x, double f,
 		o->f = f;
 		memcpy(o->g, g, n * sizeof *g);
 		memcpy(x, o->trial, n * sizeof *x);
-		if (!converged(o, f, p))
-			new_search(o, x);
+		pseudo_grad(o, x, p, pg);
+		if (!converged(o, f, pg, p))
+			new_search(o, x, pg, p);
 		return DML_OK;
+	}
+	/* the decrease wanted: along the projected step with L1 */
+	double want = o->alpha * o->dg;
+	if (p->l1 > 0) {
+		pseudo_grad(o, x, p, pg);
+		want = 0;
+		for (size_t i = 0; i < n; i++)
+			want += pg[i] * (o->trial[i] - x[i]);
 	}
 	/* a point where anything is not finite is never accepted: the
 	 * weights it would become could not be written */
-	if (isfinite(f) && f <= o->f + C1 * o->alpha * o->dg &&
+	if (isfinite(f) && f <= o->f + C1 * want &&
 	    all_finite(o->trial, n) && all_finite(g, n)) {
 		/* accept */
 		if (o->method == DML_OPT_LBFGS && o->m && o->head >= o->cap &&
@@ -239,13 +329,14 @@ enum dml_err dml_opt_step(struct dml_opt *o, double *x, double f,
 		memcpy(o->g, g, n * sizeof *g);
 		o->f = f;
 		o->iters++;
-		if (!converged(o, fprev, p))
-			new_search(o, x);
+		pseudo_grad(o, x, p, pg);
+		if (!converged(o, fprev, pg, p))
+			new_search(o, x, pg, p);
 		return DML_OK;
 	}
 	/* backtrack: minimise the quadratic through f(0), f'(0), f(alpha) */
 	double a = o->alpha, next = 0.5 * a;
-	if (isfinite(f)) {
+	if (isfinite(f) && !(p->l1 > 0)) {
 		double denom = 2 * (f - o->f - o->dg * a);
 		if (denom > 0)
 			next = -o->dg * a * a / denom;
@@ -260,8 +351,7 @@ enum dml_err dml_opt_step(struct dml_opt *o, double *x, double f,
 		o->phase = DML_PHASE_DONE;
 		return DML_OK;
 	}
-	for (size_t i = 0; i < n; i++)
-		o->trial[i] = x[i] + o->alpha * o->d[i];
+	set_trial(o, x, pg, p);
 	if (!all_finite(o->trial, n)) {
 		o->stop = DML_STOP_LINESEARCH;
 		o->phase = DML_PHASE_DONE;

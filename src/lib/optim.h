@@ -16,7 +16,12 @@ enum dml_optimizer {
 	DML_OPT_LBFGS = 0,
 	DML_OPT_GD = 1,
 	DML_OPT_SGD = 2,
+	DML_OPT_MINIBATCH = 3, /* mini-batch SGD with momentum */
+	DML_OPT_ADAM = 4,
 };
+
+/* SGD, mini-batch or Adam: epochs over the rows, not a state machine. */
+int dml_opt_is_stochastic(uint32_t method);
 
 enum dml_phase {
 	DML_PHASE_START = 0,  /* want f and g at the first point */
@@ -36,6 +41,9 @@ struct dml_opt_params {
 	uint32_t max_iter;
 	double tol;   /* on max |gradient| */
 	double ftol;  /* on relative decrease per iteration */
+	double l1;    /* OWL-QN: f includes l1 * |x_i| for i < nreg, and g
+	               * is the gradient of the rest */
+	uint64_t nreg;
 };
 
 struct dml_opt {

@@ -20,6 +20,8 @@ struct dml_reducer {
 	struct dml_strtab labels;
 	uint64_t *label_counts;
 	uint32_t label_cap;
+	struct dml_fx *tsums;  /* regression targets, if any */
+	uint64_t ntsums;
 	/* models */
 	struct dml_model model;
 };
@@ -40,6 +42,7 @@ void dml_reducer_free(struct dml_reducer *r)
 	dml_schema_free(&r->schema);
 	dml_strtab_free(&r->labels);
 	free(r->label_counts);
+	free(r->tsums);
 	dml_model_free(&r->model);
 	free(r);
 }
@@ -93,6 +96,28 @@ static enum dml_err add_sums(struct dml_reducer *r, const struct dml_fx *s,
 		if (dml_fx_add(&r->sums[i], &s[i]))
 			return dml_fail(err, DML_ERANGE,
 					"sum out of range");
+	return DML_OK;
+}
+
+static enum dml_err add_targets(struct dml_reducer *r,
+			       const struct dml_stats *s,
+			       struct dml_error *err)
+{
+	if (!r->started) {
+		r->ntsums = s->ntsums;
+		r->tsums = calloc(s->ntsums + 1, sizeof *r->tsums);
+		if (!r->tsums)
+			return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	if (s->ntsums != r->ntsums)
+		return dml_fail(err, DML_EMISMATCH,
+				"statistics with %llu target sums among "
+				"statistics with %llu",
+				(unsigned long long)s->ntsums,
+				(unsigned long long)r->ntsums);
+	for (uint64_t i = 0; i < s->ntsums; i++)
+		if (dml_fx_add(&r->tsums[i], &s->tsums[i]))
+			return dml_fail(err, DML_ERANGE, "sum out of range");
 	return DML_OK;
 }
 
@@ -171,6 +196,8 @@ enum dml_err dml_reducer_add(struct dml_reducer *r,
 			rc = dml_fail(err, DML_ENOMEM, NULL);
 		if (!rc)
 			rc = add_labels(r, &s.labels, err);
+		if (!rc)
+			rc = add_targets(r, &s, err);
 		if (!rc)
 			rc = add_sums(r, s.sums, 2 * (uint64_t)s.schema.nfeat,
 				      err);
@@ -270,6 +297,7 @@ enum dml_err dml_reducer_finish(struct dml_reducer *r, struct dml_buf *b,
 			.samples = r->samples,
 			.contributions = r->contributions,
 			.leaves = r->leaves,
+			.tsums = r->tsums, .ntsums = r->ntsums,
 		};
 		s.labels.n = r->labels.n;
 		s.labels.names = r->labels.s;

@@ -1019,7 +1019,7 @@ static void unsupported_files(void)
 	emit("unsupported-required-section.dml", &b);
 
 	model_bytes(&logistic, &b);
-	dml_put32(b.p + 16, 3);
+	dml_put32(b.p + 16, 99);
 	reseal(&b);
 	emit("unsupported-family.dml", &b);
 }
