@@ -15,6 +15,9 @@ enum dml_family {
 	DML_FAMILY_NONE = 0,
 	DML_FAMILY_LOGISTIC = 1,
 	DML_FAMILY_SOFTMAX = 2,
+	DML_FAMILY_SCALER = 8,
+	DML_FAMILY_GAUSSIAN = 9,
+	DML_FAMILY_PCA = 10,
 };
 
 const char *dml_family_name(uint32_t family);
@@ -64,6 +67,9 @@ struct dml_stats {
 	double *min, *max;    /* per feature (reduce exactly, too) */
 	uint64_t samples, contributions;
 	struct dml_leaves leaves;
+	/* Cross products XᵀX, upper triangle row by row (nfeat * (nfeat +
+	 * 1) / 2 exact sums), or NULL: an optional part of stats. */
+	struct dml_fx *xprod;
 };
 
 void dml_stats_free(struct dml_stats *s);
