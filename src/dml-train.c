@@ -250,7 +250,8 @@ static void stat_fit(const struct opts *o, char **files, int nfiles)
 	if (d.n == 0)
 		cli_die("%s: no data rows", first);
 	if (dml_stats_exact(&s, &d, dml_smodel_needs_xprod(o->family,
-							   &o->sp), &err))
+							   &o->sp),
+			    o->threads, &err))
 		cli_die_err(&err, first);
 	s.family = o->family;
 	dml_data_free(&d);

@@ -4,6 +4,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,44 +58,172 @@ static enum dml_err copy_leaves(struct dml_leaves *dst,
 	return DML_OK;
 }
 
+/* acc += v exactly: the same bits as dml_fx_from_double and dml_fx_add,
+ * without their general cases when v is a multiple of 2^-96 well inside
+ * the range (every double from about 2^-44 to 2^85).  0 on overflow. */
+static inline int fx_add1(struct dml_fx *acc, double v)
+{
+	uint64_t bits;
+	memcpy(&bits, &v, 8);
+	int e = (int)((bits >> 52) & 0x7ff);
+	int sh = e - 1075 + DML_FX_FRAC;
+	if ((bits << 1) == 0)
+		return 1; /* +0 or -0 */
+	if (e == 0 || sh < 0 || sh > 138) {
+		struct dml_fx f;
+		return dml_fx_from_double(v, &f) == DML_OK &&
+		       dml_fx_add(acc, &f) == DML_OK;
+	}
+	uint64_t mant = (bits & ((UINT64_C(1) << 52) - 1)) |
+			(UINT64_C(1) << 52);
+	unsigned __int128 t = (unsigned __int128)mant << (sh & 63);
+	uint64_t p[3] = { 0, 0, 0 };
+	int limb = sh >> 6;
+	p[limb] = (uint64_t)t;
+	if (limb < 2)
+		p[limb + 1] = (uint64_t)(t >> 64);
+	int neg = (int)(bits >> 63), before = (int)(acc->w[2] >> 63);
+	unsigned __int128 c;
+	if (!neg) {
+		c = (unsigned __int128)acc->w[0] + p[0];
+		acc->w[0] = (uint64_t)c;
+		c = (c >> 64) + acc->w[1] + p[1];
+		acc->w[1] = (uint64_t)c;
+		acc->w[2] += (uint64_t)(c >> 64) + p[2];
+		return before || !(acc->w[2] >> 63);
+	}
+	uint64_t borrow = acc->w[0] < p[0];
+	acc->w[0] -= p[0];
+	uint64_t b1 = acc->w[1] < p[1] || (acc->w[1] - p[1]) < borrow;
+	acc->w[1] = acc->w[1] - p[1] - borrow;
+	acc->w[2] = acc->w[2] - p[2] - b1;
+	return !before || (acc->w[2] >> 63);
+}
+
+/* What one thread sums over its rows. */
+struct part {
+	const struct dml_data *d;
+	uint64_t r0, r1;
+	struct dml_fx *sums, *xprod;
+	double *min, *max;
+	int bad;
+	pthread_t tid;
+};
+
+static void *part_rows(void *arg)
+{
+	struct part *w = arg;
+	uint32_t nf = w->d->schema.nfeat;
+	for (uint64_t r = w->r0; r < w->r1 && !w->bad; r++) {
+		const double *x = w->d->x + r * nf;
+		int ok = 1;
+		for (uint32_t j = 0; j < nf; j++) {
+			ok &= fx_add1(&w->sums[j], x[j]);
+			ok &= fx_add1(&w->sums[nf + j], x[j] * x[j]);
+			dml_range_add(&w->min[j], &w->max[j], x[j]);
+		}
+		struct dml_fx *xp = w->xprod;
+		for (uint32_t j = 0; xp && j < nf; j++) {
+			double a = x[j];
+			if (a == 0) { /* a row of zero products */
+				xp += nf - j;
+				continue;
+			}
+			for (uint32_t l = j; l < nf; l++)
+				ok &= fx_add1(xp++, a * x[l]);
+		}
+		if (!ok)
+			w->bad = 1;
+	}
+	return NULL;
+}
+
+/* The rows in up to `threads` contiguous parts, each summed exactly on
+ * its own and then added: the bits do not depend on the parts. */
 static enum dml_err stats_rows(struct dml_stats *s, const struct dml_data *d,
-			       double *tmp, struct dml_error *err)
+			       uint32_t threads, struct dml_error *err)
 {
 	uint32_t nf = s->schema.nfeat;
-	size_t nx = (size_t)nf * (nf + 1) / 2;
-	for (uint64_t r = 0; r < d->n; r++) {
-		const double *x = d->x + r * nf;
-		for (uint32_t j = 0; j < nf; j++) {
-			tmp[j] = x[j];
-			tmp[nf + j] = x[j] * x[j];
-			dml_range_add(&s->min[j], &s->max[j], x[j]);
-		}
-		if (dml_fx_add_doubles(s->sums, tmp, 2 * (size_t)nf))
-			goto range;
-		if (!s->xprod)
+	size_t nx = s->xprod ? (size_t)nf * (nf + 1) / 2 : 0;
+	uint64_t per = nx ? 256 : 4096;
+	uint32_t nt = threads ? threads : 1;
+	if (nt > d->n / per + 1)
+		nt = (uint32_t)(d->n / per + 1);
+	struct part *w = calloc(nt, sizeof *w);
+	enum dml_err rc = DML_OK;
+	if (!w)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	for (uint32_t t = 0; t < nt; t++) {
+		w[t].d = d;
+		w[t].r0 = d->n * t / nt;
+		w[t].r1 = d->n * (t + 1) / nt;
+		if (t == 0) {
+			w[t].sums = s->sums;
+			w[t].xprod = s->xprod;
+			w[t].min = s->min;
+			w[t].max = s->max;
 			continue;
-		size_t k = 0;
-		for (uint32_t j = 0; j < nf; j++)
-			for (uint32_t l = j; l < nf; l++)
-				tmp[k++] = x[j] * x[l];
-		if (dml_fx_add_doubles(s->xprod, tmp, nx))
-			goto range;
+		}
+		w[t].sums = calloc(2 * (size_t)nf + 1, sizeof *w[t].sums);
+		w[t].xprod = nx ? calloc(nx, sizeof *w[t].xprod) : NULL;
+		w[t].min = malloc(((size_t)nf + 1) * sizeof *w[t].min);
+		w[t].max = malloc(((size_t)nf + 1) * sizeof *w[t].max);
+		if (!w[t].sums || (nx && !w[t].xprod) || !w[t].min ||
+		    !w[t].max) {
+			rc = dml_fail(err, DML_ENOMEM, NULL);
+			nt = t + 1;
+			goto out;
+		}
+		memcpy(w[t].min, s->min, nf * sizeof *s->min);
+		memcpy(w[t].max, s->max, nf * sizeof *s->max);
 	}
-	return DML_OK;
+	uint32_t started = 1;
+	for (uint32_t t = 1; t < nt; t++, started++)
+		if (pthread_create(&w[t].tid, NULL, part_rows, &w[t]))
+			break;
+	for (uint32_t t = started; t < nt; t++)
+		part_rows(&w[t]); /* no thread: here */
+	part_rows(&w[0]);
+	for (uint32_t t = 1; t < started; t++)
+		pthread_join(w[t].tid, NULL);
+	for (uint32_t t = 0; t < nt; t++)
+		if (w[t].bad)
+			goto range;
+	for (uint32_t t = 1; t < nt; t++) {
+		for (size_t i = 0; i < 2 * (size_t)nf; i++)
+			if (dml_fx_add(&s->sums[i], &w[t].sums[i]))
+				goto range;
+		for (size_t i = 0; i < nx; i++)
+			if (dml_fx_add(&s->xprod[i], &w[t].xprod[i]))
+				goto range;
+		for (uint32_t j = 0; j < nf; j++) {
+			dml_range_add(&s->min[j], &s->max[j], w[t].min[j]);
+			dml_range_add(&s->min[j], &s->max[j], w[t].max[j]);
+		}
+	}
+	goto out;
 range:
-	return dml_fail(err, DML_ERANGE, "feature values too large to sum "
-			"exactly (|sum| must stay below 2^95)");
+	rc = dml_fail(err, DML_ERANGE, "feature values too large to sum "
+		      "exactly (|sum| must stay below 2^95)");
+out:
+	for (uint32_t t = 1; t < nt; t++) {
+		free(w[t].sums);
+		free(w[t].xprod);
+		free(w[t].min);
+		free(w[t].max);
+	}
+	free(w);
+	return rc;
 }
 
 enum dml_err dml_stats_exact(struct dml_stats *s, const struct dml_data *d,
-			     int xprod, struct dml_error *err)
+			     int xprod, uint32_t threads,
+			     struct dml_error *err)
 {
 	memset(s, 0, sizeof *s);
 	uint32_t nf = d->schema.nfeat;
 	size_t nx = (size_t)nf * (nf + 1) / 2;
-	size_t ntmp = nx > 2 * (size_t)nf ? nx : 2 * (size_t)nf;
 	uint32_t nl = d->has_label ? d->labels.n : 0;
-	double *tmp = malloc((ntmp + 1) * sizeof *tmp);
 	enum dml_err rc = DML_OK;
 	s->sums = calloc(2 * (size_t)nf + 1, sizeof *s->sums);
 	s->min = calloc((size_t)nf + 1, sizeof *s->min);
@@ -103,7 +232,7 @@ enum dml_err dml_stats_exact(struct dml_stats *s, const struct dml_data *d,
 	s->labels.counts = calloc(nl + 1, sizeof *s->labels.counts);
 	if (xprod)
 		s->xprod = calloc(nx + 1, sizeof *s->xprod);
-	if (!tmp || !s->sums || !s->min || !s->max || !s->labels.names ||
+	if (!s->sums || !s->min || !s->max || !s->labels.names ||
 	    !s->labels.counts || (xprod && !s->xprod) ||
 	    dml_schema_copy(&s->schema, &d->schema))
 		goto oom;
@@ -116,20 +245,16 @@ enum dml_err dml_stats_exact(struct dml_stats *s, const struct dml_data *d,
 	dml_labels_sort(&s->labels);
 	for (uint32_t j = 0; d->n && j < nf; j++)
 		s->min[j] = s->max[j] = d->x[j];
-	if ((rc = stats_rows(s, d, tmp, err)))
+	if ((rc = stats_rows(s, d, threads, err)))
 		goto fail;
-	free(tmp);
 	s->samples = d->n;
 	s->contributions = 1;
-	if (dml_leaves_set1(&s->leaves, dml_data_leaf(d))) {
-		tmp = NULL;
+	if (dml_leaves_set1(&s->leaves, dml_data_leaf(d)))
 		goto oom;
-	}
 	return DML_OK;
 oom:
 	rc = dml_fail(err, DML_ENOMEM, NULL);
 fail:
-	free(tmp);
 	dml_stats_free(s);
 	return rc;
 }

@@ -51,9 +51,11 @@ int dml_smodel_anomaly(uint32_t family);
 int dml_smodel_needs_xprod(uint32_t family, const struct dml_sparams *p);
 
 /* Statistics whose sums are exact per row, so that the blocks a shard is
- * cut into do not change a bit; with cross products when xprod. */
+ * cut into do not change a bit; with cross products when xprod.  Rows
+ * are summed on up to `threads` threads, with the same result. */
 enum dml_err dml_stats_exact(struct dml_stats *s, const struct dml_data *d,
-			     int xprod, struct dml_error *err);
+			     int xprod, uint32_t threads,
+			     struct dml_error *err);
 
 void dml_smodel_free(struct dml_smodel *m);
 /* A model of family from reduced statistics; scaler (may be NULL) gives
