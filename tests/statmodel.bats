@@ -334,6 +334,33 @@ same_but_provenance() {
 	done
 }
 
+@test "integer rows (cross products by blocks) and other rows give the same sums" {
+	# rows 1..1024 integers (one process takes them as a block, through a
+	# matrix product), the rest with halves; in 3 round-robin shards every
+	# block mixes both, so every row is added on its own there
+	awk 'BEGIN { srand(31); print "a,b,c,d"
+		for (i = 0; i < 2048; i++) {
+			h = i < 1024 ? 0 : 0.5
+			printf "%d,%d,%.1f,%d\n", int(rand() * 256), int(rand() * 50) - 25,
+				int(rand() * 1000) + h, (i % 7) * (i % 3)
+		} }' > n.csv
+	dml-partition -n 3 -o 'n%d.csv' n.csv
+	dml-train -a pca --components 4 n.csv -o local.dml
+	for i in 0 1 2; do
+		dml-train -a pca --emit stats "n$i.csv"
+	done | dml-reduce | dml-train --apply - -a pca --components 4 -o dist.dml
+	same_but_provenance local.dml dist.dml
+	# the integer block alone, both ways
+	head -n 1025 n.csv > i.csv
+	dml-partition -n 3 -o 'i%d.csv' i.csv
+	dml-train -a gaussian --covariance full i.csv -o local.dml
+	for i in 0 1 2; do
+		dml-train -a gaussian --covariance full --emit stats "i$i.csv"
+	done | dml-reduce |
+		dml-train --apply - -a gaussian --covariance full -o dist.dml
+	same_but_provenance local.dml dist.dml
+}
+
 @test "stats carry cross products only when the family needs them" {
 	gauss_data 7 > d.csv
 	dml-partition -n 2 -o 's%d.csv' d.csv

@@ -2,6 +2,8 @@
  * exact statistics; and the symmetric eigensolver PCA needs. */
 #include "statmodel.h"
 
+#include <blis.h>
+
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
@@ -106,23 +108,61 @@ struct part {
 	uint64_t r0, r1;
 	struct dml_fx *sums, *xprod;
 	double *min, *max;
+	double *c;  /* nf x nf: a block's cross products, when integral */
 	int bad;
 	pthread_t tid;
 };
+
+/* Rows of integers of at most 2^20 in absolute value: in blocks of up to
+ * XBLOCK of them, every product and every partial sum of products is an
+ * integer below 2^53, so floating point adds them exactly in any order,
+ * and a matrix product gives the exact cross products of the block. */
+#define XBLOCK 1024
+#define XINT 1048576.0
+
+static int integral(const double *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(fabs(x[i]) <= XINT) || x[i] != (double)(int32_t)x[i])
+			return 0;
+	return 1;
+}
+
+static int block_xprod(struct part *w, const double *xb, uint64_t nr)
+{
+	uint32_t nf = w->d->schema.nfeat;
+	double one = 1.0, zero = 0.0;
+	bli_dsyrk(BLIS_UPPER, BLIS_NO_TRANSPOSE, nf, (dim_t)nr, &one,
+		  (double *)xb, 1, nf, &zero, w->c, nf, 1);
+	struct dml_fx *xp = w->xprod;
+	int ok = 1;
+	for (uint32_t j = 0; j < nf; j++)
+		for (uint32_t l = j; l < nf; l++)
+			ok &= fx_add1(xp++, w->c[(size_t)j * nf + l]);
+	return ok;
+}
 
 static void *part_rows(void *arg)
 {
 	struct part *w = arg;
 	uint32_t nf = w->d->schema.nfeat;
+	uint64_t fast_end = w->r0;
 	for (uint64_t r = w->r0; r < w->r1 && !w->bad; r++) {
 		const double *x = w->d->x + r * nf;
 		int ok = 1;
+		if (w->c && r >= fast_end) {
+			uint64_t nr = w->r1 - r < XBLOCK ? w->r1 - r : XBLOCK;
+			if (integral(x, (size_t)nr * nf)) {
+				ok &= block_xprod(w, x, nr);
+				fast_end = r + nr;
+			}
+		}
 		for (uint32_t j = 0; j < nf; j++) {
 			ok &= fx_add1(&w->sums[j], x[j]);
 			ok &= fx_add1(&w->sums[nf + j], x[j] * x[j]);
 			dml_range_add(&w->min[j], &w->max[j], x[j]);
 		}
-		struct dml_fx *xp = w->xprod;
+		struct dml_fx *xp = r < fast_end ? NULL : w->xprod;
 		for (uint32_t j = 0; xp && j < nf; j++) {
 			double a = x[j];
 			if (a == 0) { /* a row of zero products */
@@ -157,6 +197,12 @@ static enum dml_err stats_rows(struct dml_stats *s, const struct dml_data *d,
 		w[t].d = d;
 		w[t].r0 = d->n * t / nt;
 		w[t].r1 = d->n * (t + 1) / nt;
+		if (nx && !(w[t].c = malloc(((size_t)nf * nf + 1) *
+					    sizeof *w[t].c))) {
+			rc = dml_fail(err, DML_ENOMEM, NULL);
+			nt = t + 1;
+			goto out;
+		}
 		if (t == 0) {
 			w[t].sums = s->sums;
 			w[t].xprod = s->xprod;
@@ -206,6 +252,8 @@ range:
 	rc = dml_fail(err, DML_ERANGE, "feature values too large to sum "
 		      "exactly (|sum| must stay below 2^95)");
 out:
+	for (uint32_t t = 0; t < nt; t++)
+		free(w[t].c);
 	for (uint32_t t = 1; t < nt; t++) {
 		free(w[t].sums);
 		free(w[t].xprod);

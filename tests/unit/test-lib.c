@@ -304,6 +304,63 @@ static void test_symeig(void)
 	ok(dml_auc(sc, y0, 6) == -1, "auc: one class only");
 }
 
+/* Exact statistics against the general conversion, value by value:
+ * doubles of every magnitude and sign, zeros, and values below 2^-96;
+ * on one thread and on three. */
+static void test_stats_exact(void)
+{
+	enum { R = 700, F = 3 };
+	struct dml_data d;
+	dml_data_init(&d);
+	d.x = malloc(R * F * sizeof *d.x);
+	d.n = R;
+	static char *names[F] = { "a", "b", "c" };
+	d.schema.nfeat = F;
+	d.schema.names = names;
+	d.schema.label = "";
+	uint64_t x = 99;
+	for (int i = 0; i < R * F; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		double m = (double)(x >> 11) / 9007199254740992.0;
+		int e = (int)((x >> 3) % 141) - 100; /* 2^-100 .. 2^40 */
+		d.x[i] = (x & 1 ? -1 : 1) * ldexp(m, e);
+		if (i % 17 == 0)
+			d.x[i] = 0;
+	}
+	struct dml_fx want[2 * F + F * (F + 1) / 2];
+	memset(want, 0, sizeof want);
+	int good = 1;
+	for (int r = 0; r < R; r++) {
+		const double *v = d.x + r * F;
+		int k = 2 * F;
+		for (int j = 0; j < F; j++) {
+			struct dml_fx f;
+			good &= dml_fx_from_double(v[j], &f) == DML_OK;
+			dml_fx_add(&want[j], &f);
+			good &= dml_fx_from_double(v[j] * v[j], &f) == DML_OK;
+			dml_fx_add(&want[F + j], &f);
+			for (int l = j; l < F; l++) {
+				good &= dml_fx_from_double(v[j] * v[l], &f) ==
+					DML_OK;
+				dml_fx_add(&want[k++], &f);
+			}
+		}
+	}
+	for (uint32_t threads = 1; threads <= 3; threads += 2) {
+		struct dml_stats s;
+		struct dml_error err;
+		int same = dml_stats_exact(&s, &d, 1, threads, &err) == DML_OK;
+		same = same && !memcmp(s.sums, want, 2 * F * sizeof *want) &&
+		       !memcmp(s.xprod, want + 2 * F,
+			       F * (F + 1) / 2 * sizeof *want);
+		ok(good && same, threads == 1
+		   ? "exact stats: the bits of the general conversion"
+		   : "exact stats: the same bits on 3 threads");
+		dml_stats_free(&s);
+	}
+	free(d.x);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -313,6 +370,7 @@ int main(void)
 	test_record();
 	test_parse();
 	test_symeig();
+	test_stats_exact();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
