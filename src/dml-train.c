@@ -559,6 +559,9 @@ int main(int argc, char **argv)
 		do_apply(&o);
 		return 0;
 	}
+	if (o.scale && (o.emit != EMIT_MODEL || o.model))
+		cli_usage("--scale applies where a model is made from data or "
+			  "stats");
 	if (dml_smodel_family(o.family)) {
 		stat_fit(&o, files, nfiles);
 		return 0;

@@ -140,6 +140,36 @@ same_but_provenance() {
 		"$(printf 'accuracy\t1.000000')"
 }
 
+@test "scaler: gaussian and pca on standardized features with --scale" {
+	gauss_data 7 > d.csv
+	dml-train -a scaler -y y d.csv -o sc.dml
+	# pca of standardized features: the correlation matrix, whose trace
+	# is the number of features times n / (n - 1) (sd of divisor n)
+	$DML_WRAPPER dml-train -a pca --components 3 -y y --scale sc.dml d.csv -o p.dml
+	total=$($DML_WRAPPER dml-inspect p.dml |
+		sed -n 's/.*total variance \(.*\)/\1/p')
+	assert_close "$total" "$(awk 'BEGIN { printf "%.17g", 3 * 406 / 405 }')" 1e-9 total
+	# the Mahalanobis distance does not change with the scale of features
+	# (but for the ridge, 1e-9 of the mean variance, which does)
+	for cov in diag full; do
+		dml-train -a gaussian --covariance $cov -y y d.csv -o raw.dml
+		$DML_WRAPPER dml-train -a gaussian --covariance $cov -y y \
+			--scale sc.dml d.csv -o std.dml
+		paste <(dml-predict -m raw.dml d.csv) <(dml-predict -m std.dml d.csv) |
+			awk '{ d = $1 - $2; if (d < 0) d = -d; d /= $1
+				if (d > max) max = d }
+			END { printf "%.3g\n", max; exit !(max < 1e-7) }'
+	done
+	# the standardization is the scaler's, not the data's
+	awk -F, 'NR == 1 { print; next } { print $1 * 3 + 1 "," $2 "," $3 "," $4 }' \
+		d.csv > other.csv
+	dml-train -a scaler -y y other.csv -o other.dml
+	dml-train -a pca --components 3 -y y --scale other.dml d.csv -o p2.dml
+	total2=$($DML_WRAPPER dml-inspect p2.dml |
+		sed -n 's/.*total variance \(.*\)/\1/p')
+	assert_not_close "$total2" "$total" 1e-3 total
+}
+
 @test "scaler: dml-reduce of scaler models = the scaler of the reduced stats" {
 	gauss_data 7 > d.csv
 	dml-partition -n 3 -o 's%d.csv' d.csv
@@ -434,6 +464,10 @@ same_but_provenance() {
 	assert_output "dml-train: lm.dml: is a logistic model, not a scaler (--scale)"
 	run $DML_WRAPPER dml-train -a scaler --scale psc.dml p.csv -o out.dml
 	assert_failure 2
+	assert_line -n 0 "dml-train: --scale does not go with -a scaler"
+	run $DML_WRAPPER dml-train --emit stats -y y --scale psc.dml d.csv
+	assert_failure 2
+	assert_line -n 0 "dml-train: --scale applies where a model is made from data or stats"
 	assert_file_not_exists out.dml
 	# --threshold and --eval need an anomaly model
 	run $DML_WRAPPER dml-predict -m pca.dml --threshold 3 p.csv
