@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "model.h"
+#include "statmodel.h"
 
 static void usage(void) __attribute__((noreturn));
 
@@ -79,6 +80,8 @@ struct info {
 	int has_model;
 	struct dml_ensemble ens;
 	int has_ens;
+	struct dml_smodel sm;
+	int has_sm;
 	/* what to show: the record's own sections, or an ensemble's first
 	 * member's (all members share features and classes) */
 	const struct dml_schema *sch;
@@ -122,6 +125,11 @@ static enum dml_err gather(struct info *in, const struct dml_record *rec,
 	in->has_leaves = dml_leaves_read(rec, &in->leaves, &ignore) == DML_OK;
 	switch (rec->h.kind) {
 	case DML_KIND_MODEL:
+		if (dml_smodel_family(rec->h.family)) {
+			rc = dml_smodel_decode(rec, &in->sm, err);
+			in->has_sm = rc == DML_OK;
+			break;
+		}
 		rc = dml_model_decode(rec, &in->model, err);
 		in->has_model = rc == DML_OK;
 		break;
@@ -178,6 +186,39 @@ static void release(struct info *in)
 		dml_model_free(&in->model);
 	if (in->has_ens)
 		dml_ensemble_free(&in->ens);
+	if (in->has_sm)
+		dml_smodel_free(&in->sm);
+}
+
+/* What a scaler, gaussian or pca model holds. */
+static void print_smodel(const struct dml_smodel *m)
+{
+	uint32_t nf = m->schema.nfeat;
+	if (m->family == DML_FAMILY_SCALER) {
+		printf("  scaler         feature mean sd min max\n");
+		for (uint32_t j = 0; j < nf && j < 20; j++)
+			printf("    %s %.10g %.10g %.10g %.10g\n",
+			       m->schema.names[j], m->mean[j],
+			       m->scale[j] ? 1 / m->scale[j] : 0.0,
+			       m->min[j], m->max[j]);
+		if (nf > 20)
+			printf("    ...\n");
+	} else if (m->family == DML_FAMILY_GAUSSIAN) {
+		printf("  covariance     %s, ridge %.6g\n",
+		       m->params.covariance == DML_COV_FULL ? "full" : "diag",
+		       m->ridge);
+	} else {
+		printf("  components     %u of %u, total variance %.10g\n",
+		       m->params.components, nf, m->total);
+		printf("  explained      component variance ratio cumulative\n");
+		double cum = 0;
+		for (uint32_t i = 0; i < m->params.components; i++) {
+			double r = m->total > 0 ? m->eigval[i] / m->total : 0;
+			cum += r;
+			printf("    %u %.10g %.10g %.10g\n", i + 1,
+			       m->eigval[i], r, cum);
+		}
+	}
 }
 
 static const char *status(const struct info *in)
@@ -297,6 +338,8 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 	}
 	if (in->has_ens)
 		printf("  members        %u\n", in->ens.n);
+	if (in->has_sm)
+		print_smodel(&in->sm);
 }
 
 static void print_json(const struct info *in, const char *name, uint64_t n)

@@ -11,6 +11,7 @@
 #include "csvread.h"
 #include "model.h"
 #include "numeric.h"
+#include "statmodel.h"
 
 #define BATCH 256
 
@@ -35,6 +36,14 @@ struct pred {
 	int reg, margin;
 	double *t;
 	long double sse, sae, st, st2;
+	/* scaler, gaussian and pca models */
+	struct dml_smodel sm;
+	int is_sm, has_threshold;
+	struct dml_model fake;    /* the schema and 0/1 labels for reading */
+	double threshold;
+	double *score;
+	unsigned char *sy;
+	uint64_t nscore, capscore;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -57,6 +66,9 @@ static void usage(void)
 	      "                            rows for a linear regression)\n"
 	      "      --proba             print the class probabilities after the label\n"
 	      "                            (logistic and softmax models only)\n"
+	      "      --threshold=X       anomaly models: print 'score<TAB>flag', flag 1\n"
+	      "                            when the score is greater than X; with --eval\n"
+	      "                            also precision and recall at X\n"
 	      "  -y, --label=COLUMN      label column for --eval (default: the model's)\n"
 	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
 	      "      --no-header         the first row is data\n"
@@ -68,6 +80,11 @@ static void usage(void)
 	      "When the input is not a regular file (a pipe, a socket, a terminal),\n"
 	      "every row is answered as soon as its line arrives.\n"
 	      "\n"
+	      "A scaler model prints the standardized rows, a gaussian model the\n"
+	      "anomaly score of each row (squared Mahalanobis distance), a pca\n"
+	      "model the row's K projections; --eval of a gaussian model reads 0/1\n"
+	      "labels (1: anomaly) and prints precision, recall and auc.\n"
+	      "\n"
 	      "Examples:\n"
 	      "  dml-predict -m model.dml --eval test.csv\n"
 	      "  tail -f events.csv | dml-predict -m model.dml\n"
@@ -77,12 +94,13 @@ static void usage(void)
 	exit(0);
 }
 
-enum { OPT_EVAL = 256, OPT_PROBA, OPT_NO_HEADER };
+enum { OPT_EVAL = 256, OPT_PROBA, OPT_NO_HEADER, OPT_THRESHOLD = 330 };
 
 static const struct option longopts[] = {
 	{ "model", required_argument, NULL, 'm' },
 	{ "eval", no_argument, NULL, OPT_EVAL },
 	{ "proba", no_argument, NULL, OPT_PROBA },
+	{ "threshold", required_argument, NULL, OPT_THRESHOLD },
 	{ "label", required_argument, NULL, 'y' },
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
@@ -114,10 +132,90 @@ static void put_label(const char *l, FILE *f)
 	}
 }
 
+/* Rows through a scaler, gaussian or pca model. */
+static void sm_flush(struct pred *s)
+{
+	dml_smodel_predict(&s->sm, s->x, s->nb, s->p);
+	for (uint64_t r = 0; r < s->nb; r++) {
+		const double *v = s->p + r * s->sm.nout;
+		if (s->eval) {
+			s->rows++;
+			if (s->y[r] < 0) {
+				s->unknown++;
+				continue;
+			}
+			if (s->nscore == s->capscore) {
+				uint64_t cap = s->capscore ? 2 * s->capscore
+							   : 4096;
+				double *sc = realloc(s->score,
+						     cap * sizeof *sc);
+				if (sc)
+					s->score = sc;
+				unsigned char *y = realloc(s->sy, cap);
+				if (y)
+					s->sy = y;
+				if (!sc || !y)
+					cli_die("out of memory");
+				s->capscore = cap;
+			}
+			s->score[s->nscore] = v[0];
+			s->sy[s->nscore++] = (unsigned char)s->y[r];
+			continue;
+		}
+		for (uint32_t i = 0; i < s->sm.nout; i++)
+			fprintf(out.f, i ? "\t%.12g" : "%.12g", v[i]);
+		if (s->has_threshold)
+			fprintf(out.f, "\t%d", v[0] > s->threshold);
+		fputc('\n', out.f);
+	}
+}
+
+/* Precision and recall at the threshold, and AUC, of an anomaly model. */
+static void sm_eval(struct pred *s, const char *model)
+{
+	if (s->rows == 0)
+		cli_die("no rows to evaluate");
+	if (s->unknown)
+		cli_die("%llu rows have a label other than 0 or 1 (--eval of "
+			"a %s model reads 1 for an anomaly, 0 for normal)",
+			(unsigned long long)s->unknown,
+			dml_family_name(s->sm.family));
+	double auc = dml_auc(s->score, s->sy, s->nscore);
+	if (auc == -2)
+		cli_die("out of memory");
+	if (auc < 0)
+		cli_die("%s: AUC needs rows of both labels 0 and 1",
+			cli_name(model));
+	if (s->has_threshold) {
+		uint64_t tp = 0, fp = 0, fn = 0;
+		for (uint64_t i = 0; i < s->nscore; i++) {
+			int flag = s->score[i] > s->threshold;
+			tp += flag && s->sy[i];
+			fp += flag && !s->sy[i];
+			fn += !flag && s->sy[i];
+		}
+		fprintf(out.f, "precision\t%.6f\n",
+			tp + fp ? (double)tp / (double)(tp + fp) : 0.0);
+		fprintf(out.f, "recall\t%.6f\n",
+			tp + fn ? (double)tp / (double)(tp + fn) : 0.0);
+	}
+	fprintf(out.f, "auc\t%.6f\n", auc);
+	fprintf(out.f, "rows\t%llu\n", (unsigned long long)s->rows);
+}
+
 static void flush_batch(struct pred *s)
 {
 	if (!s->nb)
 		return;
+	if (s->is_sm) {
+		sm_flush(s);
+		s->nb = 0;
+		if (s->stream && !s->eval && fflush(out.f) != 0)
+			cli_die("%s: write error: %s",
+				out.to_stdout ? "standard output" : out.path,
+				strerror(errno));
+		return;
+	}
 	if (dml_ensemble_proba(&s->ens, s->x, s->nb, s->p))
 		cli_die("out of memory");
 	const struct dml_labels *cl = &s->first->labels;
@@ -345,6 +443,11 @@ int main(int argc, char **argv)
 		case 'm': model = optarg; break;
 		case OPT_EVAL: s.eval = 1; break;
 		case OPT_PROBA: s.proba = 1; break;
+		case OPT_THRESHOLD:
+			s.threshold = cli_double("--threshold", optarg,
+						 -1e300, 1e300);
+			s.has_threshold = 1;
+			break;
 		case 'y': label = optarg; break;
 		case 'd': s.lo.csv.delim = cli_delimiter(optarg); break;
 		case OPT_NO_HEADER: s.lo.csv.no_header = 1; break;
@@ -363,14 +466,36 @@ int main(int argc, char **argv)
 	struct dml_error err = {0};
 	dml_record_init(&rec);
 	cli_read_one(model, 0, &rec);
-	if (dml_ensemble_decode(&rec, &s.ens, &err))
+	static char *zero_one[] = { "0", "1" };
+	if (rec.h.kind == DML_KIND_MODEL && dml_smodel_family(rec.h.family)) {
+		if (dml_smodel_decode(&rec, &s.sm, &err))
+			cli_die_err(&err, cli_name(model));
+		s.is_sm = 1;
+		s.fake.schema = s.sm.schema;
+		s.fake.labels.n = 2;
+		s.fake.labels.names = zero_one;
+		s.first = &s.fake;
+	} else if (dml_ensemble_decode(&rec, &s.ens, &err)) {
 		cli_die_err(&err, cli_name(model));
+	} else {
+		s.first = &s.ens.members[0];
+	}
 	dml_record_free(&rec);
-	s.first = &s.ens.members[0];
+	uint32_t fam = s.first->family ? s.first->family : s.sm.family;
+	if (s.has_threshold && !(s.is_sm && dml_smodel_anomaly(fam)))
+		cli_die("%s: --threshold needs an anomaly model (gaussian), "
+			"not a %s model", cli_name(model),
+			dml_family_name(fam));
+	if (s.is_sm && (s.proba || (s.eval && !dml_smodel_anomaly(fam))))
+		cli_die("%s: %s needs a classifier%s, not a %s model",
+			cli_name(model), s.proba ? "--proba" : "--eval",
+			s.proba ? "" : " or an anomaly model",
+			dml_family_name(fam));
 	s.nf = s.first->schema.nfeat;
-	s.reg = dml_family_is_regression(s.first->family);
-	s.margin = dml_family_is_margin(s.first->family);
-	s.nc = s.reg ? 1 : s.first->labels.n;
+	s.reg = !s.is_sm && dml_family_is_regression(s.first->family);
+	s.margin = !s.is_sm && dml_family_is_margin(s.first->family);
+	s.nc = s.is_sm ? (s.sm.nout > 2 ? s.sm.nout : 2)
+	       : s.reg ? 1 : s.first->labels.n;
 	if (s.proba && (s.reg || s.margin))
 		cli_usage("--proba: a %s model gives no probabilities",
 			  dml_family_name(s.first->family));
@@ -411,6 +536,8 @@ int main(int argc, char **argv)
 		fprintf(out.f, "r2\t%.6f\n",
 			sst > 0 ? (double)(1 - s.sse / sst) : NAN);
 		fprintf(out.f, "rows\t%llu\n", (unsigned long long)s.rows);
+	} else if (s.eval && s.is_sm) {
+		sm_eval(&s, model);
 	} else if (s.eval) {
 		if (s.rows == 0)
 			cli_die("no rows to evaluate");
@@ -447,6 +574,11 @@ int main(int argc, char **argv)
 	free(s.y);
 	free(s.t);
 	free(s.confusion);
-	dml_ensemble_free(&s.ens);
+	free(s.score);
+	free(s.sy);
+	if (s.is_sm)
+		dml_smodel_free(&s.sm);
+	else
+		dml_ensemble_free(&s.ens);
 	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "model.h"
+#include "statmodel.h"
 
 enum emit { EMIT_MODEL, EMIT_STATS, EMIT_GRADIENT };
 
@@ -20,6 +21,8 @@ struct opts {
 	int verbose;
 	uint32_t threads;
 	int optimizer_set, l2_set, batch_set, lr_set, schedule_set, hogwild;
+	struct dml_sparams sp;
+	const char *scale;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -56,7 +59,9 @@ static void usage(void)
 	      "  -a, --algorithm=NAME    model family: logistic (2 classes), softmax,\n"
 	      "                            linear (regression on a numeric -y), hinge\n"
 	      "                            (linear SVM), squared-hinge or perceptron\n"
-	      "                            (2 classes, or one-vs-rest)\n"
+	      "                            (2 classes, or one-vs-rest); from\n"
+	      "                            statistics alone: scaler, gaussian (anomaly\n"
+	      "                            scores), pca\n"
 	      "      --emit=KIND         model (default): fit here; stats: label set and\n"
 	      "                            feature moments of this shard; gradient: loss\n"
 	      "                            and gradient sums at the model given by -m\n"
@@ -64,6 +69,11 @@ static void usage(void)
 	      "      --apply=FILE        apply a reduced record ('-' for standard input):\n"
 	      "                            stats (with -a, no -m) make the initial model;\n"
 	      "                            a gradient (with -m) makes one optimizer step\n"
+	      "\n"
+	      "      --scale=FILE        standardize with this scaler model (-a scaler)\n"
+	      "                            instead of the data's own mean and spread\n"
+	      "      --covariance=KIND   gaussian: diag (default) or full\n"
+	      "      --components=K      pca: the number of components to keep\n"
 	      "\n"
 	      "Data:\n"
 	      "  -y, --label=COLUMN      label column, by name or 1-based number\n"
@@ -128,6 +138,7 @@ enum {
 	OPT_EMIT = 256, OPT_APPLY, OPT_NO_HEADER, OPT_OPTIMIZER, OPT_MAX_ITER,
 	OPT_TOL, OPT_L2, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_WARM,
 	OPT_L1, OPT_SOLVER, OPT_SCHEDULE, OPT_HOLDOUT, OPT_HOGWILD,
+	OPT_SCALE = 330, OPT_COVARIANCE, OPT_COMPONENTS,
 };
 
 static const struct option longopts[] = {
@@ -152,6 +163,9 @@ static const struct option longopts[] = {
 	{ "schedule", required_argument, NULL, OPT_SCHEDULE },
 	{ "holdout", required_argument, NULL, OPT_HOLDOUT },
 	{ "hogwild", no_argument, NULL, OPT_HOGWILD },
+	{ "scale", required_argument, NULL, OPT_SCALE },
+	{ "covariance", required_argument, NULL, OPT_COVARIANCE },
+	{ "components", required_argument, NULL, OPT_COMPONENTS },
 	{ "output", required_argument, NULL, 'o' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -221,6 +235,100 @@ static double *targets(uint32_t family, struct dml_data *d,
 	return t;
 }
 
+/* The scaler model of --scale. */
+static void load_scaler(const struct opts *o, struct dml_smodel *sc)
+{
+	struct dml_record rec;
+	struct dml_error err = {0};
+	dml_record_init(&rec);
+	cli_read_one(o->scale, DML_KIND_MODEL, &rec);
+	if (rec.h.family != DML_FAMILY_SCALER)
+		cli_die("%s: is a %s model, not a scaler (--scale)", o->scale,
+			dml_family_name(rec.h.family));
+	if (dml_smodel_decode(&rec, sc, &err))
+		cli_die_err(&err, o->scale);
+	dml_record_free(&rec);
+}
+
+static void scale_model(const struct opts *o, struct dml_model *m)
+{
+	struct dml_smodel sc;
+	struct dml_error err = {0};
+	if (!o->scale)
+		return;
+	load_scaler(o, &sc);
+	if (dml_scaler_apply(&sc, m, &err))
+		cli_die_err(&err, o->scale);
+	dml_smodel_free(&sc);
+}
+
+/* -a scaler, gaussian or pca: a model from statistics s. */
+static void stat_model(const struct opts *o, const struct dml_stats *s,
+		       const char *name)
+{
+	struct dml_smodel sc, m;
+	struct dml_error err = {0};
+	if (o->scale && o->family == DML_FAMILY_SCALER)
+		cli_usage("--scale does not go with -a scaler");
+	if (o->family == DML_FAMILY_PCA && !o->sp.components)
+		cli_usage("-a pca needs --components K");
+	if (o->scale)
+		load_scaler(o, &sc);
+	if (dml_smodel_from_stats(&m, s, o->family, &o->sp,
+				  o->scale ? &sc : NULL, &err))
+		cli_die_err(&err, o->scale && err.code == DML_ESCHEMA
+				  ? o->scale : name);
+	if (o->scale)
+		dml_smodel_free(&sc);
+	struct cli_out out;
+	struct dml_buf b;
+	cli_out_open(&out, o->output);
+	cli_emit(&out, &b, dml_smodel_encode(&m, &b));
+	dml_buf_free(&b);
+	dml_smodel_free(&m);
+}
+
+/* Exact statistics of the files, with cross products when the family
+ * needs them; as a record (--emit stats) or made into the model. */
+static void stat_fit(const struct opts *o, char **files, int nfiles)
+{
+	if (o->model)
+		cli_usage("-a %s is made from statistics: drop -m",
+			  dml_family_name(o->family));
+	if (o->emit == EMIT_GRADIENT)
+		cli_usage("-a %s takes no gradient steps (use --emit stats)",
+			  dml_family_name(o->family));
+	if (o->emit == EMIT_MODEL && o->family == DML_FAMILY_PCA &&
+	    !o->sp.components)
+		cli_usage("-a pca needs --components K");
+	const char *first = cli_name(nfiles ? files[0] : "-");
+	struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
+				    .threads = o->threads };
+	struct dml_data d;
+	struct dml_stats s;
+	struct dml_error err = {0};
+	dml_data_init(&d);
+	cli_load_csv(files, nfiles, &lo, &d);
+	if (d.n == 0)
+		cli_die("%s: no data rows", first);
+	if (dml_stats_exact(&s, &d, dml_smodel_needs_xprod(o->family,
+							   &o->sp),
+			    o->threads, &err))
+		cli_die_err(&err, first);
+	s.family = o->family;
+	dml_data_free(&d);
+	if (o->emit == EMIT_MODEL) {
+		stat_model(o, &s, first);
+	} else {
+		struct cli_out out;
+		struct dml_buf b;
+		cli_out_open(&out, o->output);
+		cli_emit(&out, &b, dml_stats_encode(&s, &b));
+		dml_buf_free(&b);
+	}
+	dml_stats_free(&s);
+}
+
 static void do_apply(const struct opts *o)
 {
 	struct dml_record rec;
@@ -239,13 +347,23 @@ static void do_apply(const struct opts *o)
 		struct dml_stats s;
 		if (dml_stats_decode(&rec, &s, &err))
 			cli_die_err(&err, name);
+		if (dml_smodel_family(o->family)) {
+			stat_model(o, &s, name);
+			dml_stats_free(&s);
+			dml_record_free(&rec);
+			return;
+		}
 		if (dml_model_from_stats(&m, &s, o->family, &o->params, &err))
 			cli_die_err(&err, name);
+		scale_model(o, &m);
 		if (o->params.solver == DML_SOLVER_NORMAL &&
 		    dml_model_solve_normal(&m, &s, &err))
 			cli_die_err(&err, name);
 		dml_stats_free(&s);
 	} else if (rec.h.kind == DML_KIND_GRADIENT) {
+		if (dml_smodel_family(o->family))
+			cli_usage("-a %s takes no gradient steps (--apply a "
+				  "stats record)", dml_family_name(o->family));
 		if (!o->model)
 			cli_usage("--apply with a gradient needs -m/--model");
 		uint64_t hash;
@@ -395,6 +513,7 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 			cli_die_err(&err, first);
 		if (dml_model_from_stats(&m, &s, o->family, &o->params, &err))
 			cli_die_err(&err, first);
+		scale_model(o, &m);
 		if (o->params.solver == DML_SOLVER_NORMAL) {
 			if (dml_model_solve_normal(&m, &s, &err))
 				cli_die_err(&err, first);
@@ -463,7 +582,8 @@ int main(int argc, char **argv)
 			if (!o.family)
 				cli_usage("--algorithm: unknown family '%s' "
 					  "(logistic, softmax, linear, hinge, "
-					  "squared-hinge, perceptron)", optarg);
+					  "squared-hinge, perceptron, scaler, "
+					  "gaussian, pca)", optarg);
 			break;
 		case OPT_EMIT:
 			if (!strcmp(optarg, "model"))
@@ -556,6 +676,20 @@ int main(int argc, char **argv)
 						      0.99);
 			break;
 		case OPT_HOGWILD: o.hogwild = 1; break;
+		case OPT_SCALE: o.scale = optarg; break;
+		case OPT_COVARIANCE:
+			if (!strcmp(optarg, "diag"))
+				o.sp.covariance = DML_COV_DIAG;
+			else if (!strcmp(optarg, "full"))
+				o.sp.covariance = DML_COV_FULL;
+			else
+				cli_usage("--covariance: unknown kind '%s' "
+					  "(diag, full)", optarg);
+			break;
+		case OPT_COMPONENTS:
+			o.sp.components = (uint32_t)cli_uint("--components",
+						optarg, 1, 1000000);
+			break;
 		case 'o': o.output = optarg; break;
 		case 'j':
 			o.threads = (uint32_t)cli_uint("--threads", optarg, 1,
@@ -583,6 +717,13 @@ int main(int argc, char **argv)
 		if (o.emit != EMIT_MODEL)
 			cli_usage("--apply and --emit do not go together");
 		do_apply(&o);
+		return 0;
+	}
+	if (o.scale && (o.emit != EMIT_MODEL || o.model))
+		cli_usage("--scale applies where a model is made from data or "
+			  "stats");
+	if (dml_smodel_family(o.family)) {
+		stat_fit(&o, files, nfiles);
 		return 0;
 	}
 	switch (o.emit) {

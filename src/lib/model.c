@@ -23,6 +23,9 @@ const char *dml_family_name(uint32_t family)
 	case DML_FAMILY_HINGE: return "hinge";
 	case DML_FAMILY_SQUARED_HINGE: return "squared-hinge";
 	case DML_FAMILY_PERCEPTRON: return "perceptron";
+	case DML_FAMILY_SCALER: return "scaler";
+	case DML_FAMILY_GAUSSIAN: return "gaussian";
+	case DML_FAMILY_PCA: return "pca";
 	default: return "unknown";
 	}
 }
@@ -41,6 +44,12 @@ uint32_t dml_family_parse(const char *name)
 		return DML_FAMILY_SQUARED_HINGE;
 	if (!strcmp(name, "perceptron"))
 		return DML_FAMILY_PERCEPTRON;
+	if (!strcmp(name, "scaler"))
+		return DML_FAMILY_SCALER;
+	if (!strcmp(name, "gaussian"))
+		return DML_FAMILY_GAUSSIAN;
+	if (!strcmp(name, "pca"))
+		return DML_FAMILY_PCA;
 	return DML_FAMILY_NONE;
 }
 
@@ -329,6 +338,7 @@ void dml_stats_free(struct dml_stats *s)
 	free(s->min);
 	free(s->max);
 	free(s->tsums);
+	free(s->xprod);
 	dml_leaves_free(&s->leaves);
 	memset(s, 0, sizeof *s);
 }
@@ -422,6 +432,16 @@ enum dml_err dml_stats_encode(const struct dml_stats *s, struct dml_buf *b)
 			dml_fx_store(p + i * DML_FX_BYTES, &s->tsums[i]);
 		dml_buf_end(b);
 	}
+	if (s->xprod) {
+		uint64_t nf = s->schema.nfeat, nx = nf * (nf + 1) / 2;
+		dml_buf_section(b, DML_SEC_XPROD, 0);
+		dml_buf_u64(b, nx);
+		unsigned char *p = dml_buf_reserve(b, (size_t)nx *
+						   DML_FX_BYTES);
+		for (uint64_t i = 0; p && i < nx; i++)
+			dml_fx_store(p + i * DML_FX_BYTES, &s->xprod[i]);
+		dml_buf_end(b);
+	}
 	dml_leaves_write(b, &s->leaves);
 	struct dml_header h = {
 		.kind = DML_KIND_STATS, .family = s->family,
@@ -433,7 +453,7 @@ enum dml_err dml_stats_encode(const struct dml_stats *s, struct dml_buf *b)
 
 static const uint32_t stats_known[] = {
 	DML_SEC_SCHEMA, DML_SEC_LABELS, DML_SEC_SUMS, DML_SEC_RANGE,
-	DML_SEC_LEAVES, DML_SEC_TARGET,
+	DML_SEC_LEAVES, DML_SEC_TARGET, DML_SEC_XPROD,
 };
 
 enum dml_err dml_stats_decode(const struct dml_record *rec,
@@ -446,7 +466,7 @@ enum dml_err dml_stats_decode(const struct dml_record *rec,
 				"found %s %s record",
 				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
-	if ((rc = dml_record_check_known(rec, stats_known, 6, err)))
+	if ((rc = dml_record_check_known(rec, stats_known, 7, err)))
 		return rc;
 	s->family = rec->h.family;
 	s->samples = rec->h.samples;
@@ -514,6 +534,23 @@ enum dml_err dml_stats_decode(const struct dml_record *rec,
 			return dml_fail(err, DML_EFORMAT,
 					"malformed range section");
 		}
+	if (dml_record_find(rec, DML_SEC_XPROD, &sec)) {
+		uint64_t nx = (uint64_t)nf * (nf + 1) / 2;
+		dml_cur_init(&c, &sec);
+		if (dml_cur_u64(&c) != nx || c.left != nx * DML_FX_BYTES) {
+			dml_stats_free(s);
+			return dml_fail(err, DML_EFORMAT,
+					"malformed cross products section");
+		}
+		s->xprod = malloc((nx + 1) * sizeof *s->xprod);
+		if (!s->xprod) {
+			dml_stats_free(s);
+			return dml_fail(err, DML_ENOMEM, NULL);
+		}
+		const unsigned char *p = dml_cur_bytes(&c, nx * DML_FX_BYTES);
+		for (uint64_t i = 0; i < nx; i++)
+			dml_fx_load(&s->xprod[i], p + i * DML_FX_BYTES);
+	}
 	return DML_OK;
 }
 
@@ -708,6 +745,14 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 				"found %s %s record",
 				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
+	if (rec->h.family >= DML_FAMILY_SCALER &&
+	    rec->h.family <= DML_FAMILY_PCA)
+		return dml_fail(err, DML_EUNSUPPORTED,
+				"a %s model is made from statistics: it takes "
+				"no gradient steps and is not averaged (reduce "
+				"--emit stats records and --apply them with "
+				"-a %s)", dml_family_name(rec->h.family),
+				dml_family_name(rec->h.family));
 	if (rec->h.family != DML_FAMILY_LOGISTIC &&
 	    rec->h.family != DML_FAMILY_SOFTMAX &&
 	    !dml_family_is_regression(rec->h.family) &&

@@ -19,6 +19,9 @@ enum dml_family {
 	DML_FAMILY_HINGE = 4,         /* linear SVM */
 	DML_FAMILY_SQUARED_HINGE = 5,
 	DML_FAMILY_PERCEPTRON = 6,
+	DML_FAMILY_SCALER = 8,
+	DML_FAMILY_GAUSSIAN = 9,
+	DML_FAMILY_PCA = 10,
 };
 
 const char *dml_family_name(uint32_t family);
@@ -91,6 +94,9 @@ struct dml_stats {
 	 * the normal equations, sum x_j t and sum x_i x_j (i <= j). */
 	struct dml_fx *tsums;
 	uint64_t ntsums;      /* 0 when there is no target section */
+	/* Cross products XᵀX, upper triangle row by row (nfeat * (nfeat +
+	 * 1) / 2 exact sums), or NULL: an optional part of stats. */
+	struct dml_fx *xprod;
 };
 
 void dml_stats_free(struct dml_stats *s);

@@ -56,6 +56,9 @@ enum dml_tag {
 	DML_SEC_ROWS = 11,    /* a block of data rows */
 	DML_SEC_RANGE = 12,   /* per-feature minimum and maximum, f64 */
 	DML_SEC_TARGET = 22,  /* regression target sums (and X'X, X'y) */
+	DML_SEC_XPROD = 16,   /* exact cross products XᵀX (stats) */
+	DML_SEC_GAUSS = 17,   /* Gaussian anomaly model */
+	DML_SEC_COMPONENTS = 18, /* principal components */
 };
 #define DML_SECF_OPTIONAL 1u
 

@@ -3,6 +3,7 @@
  * sum is fixed-point, leaves and labels are kept sorted, so the result does
  * not depend on the order or grouping of the inputs. */
 #include "model.h"
+#include "statmodel.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct dml_reducer {
 	uint32_t label_cap;
 	struct dml_fx *tsums;  /* regression targets, if any */
 	uint64_t ntsums;
+	struct dml_fx *xprod;  /* cross products, when the stats have them */
 	/* models */
 	struct dml_model model;
 };
@@ -43,6 +45,7 @@ void dml_reducer_free(struct dml_reducer *r)
 	dml_strtab_free(&r->labels);
 	free(r->label_counts);
 	free(r->tsums);
+	free(r->xprod);
 	dml_model_free(&r->model);
 	free(r);
 }
@@ -188,11 +191,33 @@ enum dml_err dml_reducer_add(struct dml_reducer *r,
 			return rc;
 		rc = add_sums(r, g.sums, g.count, err);
 		dml_grad_free(&g);
-	} else if (h->kind == DML_KIND_STATS) {
+	} else if (h->kind == DML_KIND_STATS ||
+		   h->family == DML_FAMILY_SCALER) {
+		/* a scaler model is reduced as the stats it holds */
 		struct dml_stats s;
-		if ((rc = dml_stats_decode(rec, &s, err)))
+		if ((rc = h->kind == DML_KIND_STATS
+			  ? dml_stats_decode(rec, &s, err)
+			  : dml_scaler_stats(rec, &s, err)))
 			return rc;
-		if (!r->started && dml_schema_copy(&r->schema, &s.schema))
+		if (r->started && !s.xprod != !r->xprod)
+			rc = dml_fail(err, DML_EMISMATCH, "stats with and "
+				      "without cross products cannot be "
+				      "reduced together (emit every shard's "
+				      "stats with the same -a and "
+				      "--covariance)");
+		if (!rc && s.xprod) {
+			uint64_t nx = (uint64_t)s.schema.nfeat *
+				      (s.schema.nfeat + 1) / 2;
+			if (!r->xprod &&
+			    !(r->xprod = calloc(nx + 1, sizeof *r->xprod)))
+				rc = dml_fail(err, DML_ENOMEM, NULL);
+			for (uint64_t i = 0; !rc && i < nx; i++)
+				if (dml_fx_add(&r->xprod[i], &s.xprod[i]))
+					rc = dml_fail(err, DML_ERANGE,
+						      "sum out of range");
+		}
+		if (!rc && !r->started &&
+		    dml_schema_copy(&r->schema, &s.schema))
 			rc = dml_fail(err, DML_ENOMEM, NULL);
 		if (!rc)
 			rc = add_labels(r, &s.labels, err);
@@ -290,20 +315,24 @@ enum dml_err dml_reducer_finish(struct dml_reducer *r, struct dml_buf *b,
 			.sums = r->sums, .leaves = r->leaves,
 		};
 		rc = dml_grad_encode(&g, b);
-	} else if (r->h.kind == DML_KIND_STATS) {
+	} else if (r->h.kind == DML_KIND_STATS ||
+		   r->h.family == DML_FAMILY_SCALER) {
 		struct dml_stats s = {
 			.family = r->h.family, .schema = r->schema,
 			.sums = r->sums, .min = r->min, .max = r->max,
 			.samples = r->samples,
 			.contributions = r->contributions,
-			.leaves = r->leaves,
+			.leaves = r->leaves, .xprod = r->xprod,
 			.tsums = r->tsums, .ntsums = r->ntsums,
 		};
 		s.labels.n = r->labels.n;
 		s.labels.names = r->labels.s;
 		s.labels.counts = r->label_counts;
 		dml_labels_sort(&s.labels);
-		rc = dml_stats_encode(&s, b);
+		if (r->h.kind == DML_KIND_STATS)
+			rc = dml_stats_encode(&s, b);
+		else if ((rc = dml_scaler_reduced(&s, b, err)))
+			return rc;
 	} else {
 		struct dml_model *m = &r->model;
 		size_t nw = (size_t)dml_model_nweights(m);

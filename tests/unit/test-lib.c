@@ -9,6 +9,7 @@
 #include "hash.h"
 #include "numeric.h"
 #include "record.h"
+#include "statmodel.h"
 
 static int ntest, nfail;
 
@@ -221,6 +222,145 @@ static void test_parse(void)
 	   "number parsing edge cases");
 }
 
+/* The eigensolver on a seeded random symmetric matrix with a repeated
+ * eigenvalue: A v = w v, V orthonormal, w descending; and AUC ties. */
+static void test_symeig(void)
+{
+	enum { N = 40 };
+	static double a[N * N], v[N * N], w[N], q[N * N];
+	uint64_t x = 12345;
+	/* A = Q diag(d) Q' with Q from Gram-Schmidt of random vectors */
+	for (int i = 0; i < N * N; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		q[i] = (double)(x >> 11) / 9007199254740992.0 - 0.5;
+	}
+	for (int i = 0; i < N; i++) {
+		for (int k = 0; k < i; k++) {
+			double dot = 0;
+			for (int j = 0; j < N; j++)
+				dot += q[i * N + j] * q[k * N + j];
+			for (int j = 0; j < N; j++)
+				q[i * N + j] -= dot * q[k * N + j];
+		}
+		double nrm = 0;
+		for (int j = 0; j < N; j++)
+			nrm += q[i * N + j] * q[i * N + j];
+		for (int j = 0; j < N; j++)
+			q[i * N + j] /= sqrt(nrm);
+	}
+	double d[N];
+	for (int i = 0; i < N; i++)
+		d[i] = i == 5 ? 7.0 : i - 10.5; /* 7 appears twice (i = 5, 18) */
+	d[18] = 7.0;
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++) {
+			double s = 0;
+			for (int k = 0; k < N; k++)
+				s += q[k * N + i] * d[k] * q[k * N + j];
+			a[i * N + j] = s;
+		}
+	ok(dml_symeig(a, N, w, v) == DML_OK, "symeig runs");
+	double res = 0, orth = 0, wrong = 0;
+	for (int i = 0; i < N; i++) {
+		for (int r = 0; r < N; r++) {
+			double s = 0;
+			for (int k = 0; k < N; k++)
+				s += a[r * N + k] * v[i * N + k];
+			res = fmax(res, fabs(s - w[i] * v[i * N + r]));
+		}
+		for (int k = 0; k < N; k++) {
+			double s = 0;
+			for (int j = 0; j < N; j++)
+				s += v[i * N + j] * v[k * N + j];
+			orth = fmax(orth, fabs(s - (i == k)));
+		}
+	}
+	/* expected spectrum, descending: 28.5 .. -10.5 with 7 twice */
+	double want[N];
+	for (int i = 0; i < N; i++)
+		want[i] = d[i];
+	for (int i = 0; i < N; i++)
+		for (int j = i + 1; j < N; j++)
+			if (want[j] > want[i]) {
+				double t = want[i];
+				want[i] = want[j];
+				want[j] = t;
+			}
+	for (int i = 0; i < N; i++)
+		wrong = fmax(wrong, fabs(w[i] - want[i]));
+	ok(res < 1e-12, "symeig: |A v - w v| < 1e-12");
+	ok(orth < 1e-13, "symeig: eigenvectors orthonormal");
+	ok(wrong < 1e-12, "symeig: eigenvalues of the planted spectrum");
+	double one[1] = { 3 }, vv[1];
+	ok(dml_symeig(one, 1, w, vv) == DML_OK && w[0] == 3 && vv[0] == 1,
+	   "symeig: 1 x 1");
+	double sc[6] = { 1, 2, 2, 3, 0.5, 2 };
+	unsigned char y[6] = { 0, 1, 0, 1, 0, 1 };
+	/* positives 2 (tied with a negative), 3, 2 (tied): ranks by score
+	 * 0.5:1 1:2 2,2,2:4 3:6; positive rank sum 4 + 6 + 4 = 14,
+	 * AUC = (14 - 6) / 9 */
+	ok(fabs(dml_auc(sc, y, 6) - 8.0 / 9) < 1e-15, "auc: ties average");
+	unsigned char y0[6] = { 0 };
+	ok(dml_auc(sc, y0, 6) == -1, "auc: one class only");
+}
+
+/* Exact statistics against the general conversion, value by value:
+ * doubles of every magnitude and sign, zeros, and values below 2^-96;
+ * on one thread and on three. */
+static void test_stats_exact(void)
+{
+	enum { R = 700, F = 3 };
+	struct dml_data d;
+	dml_data_init(&d);
+	d.x = malloc(R * F * sizeof *d.x);
+	d.n = R;
+	static char *names[F] = { "a", "b", "c" };
+	d.schema.nfeat = F;
+	d.schema.names = names;
+	d.schema.label = "";
+	uint64_t x = 99;
+	for (int i = 0; i < R * F; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		double m = (double)(x >> 11) / 9007199254740992.0;
+		int e = (int)((x >> 3) % 141) - 100; /* 2^-100 .. 2^40 */
+		d.x[i] = (x & 1 ? -1 : 1) * ldexp(m, e);
+		if (i % 17 == 0)
+			d.x[i] = 0;
+	}
+	struct dml_fx want[2 * F + F * (F + 1) / 2];
+	memset(want, 0, sizeof want);
+	int good = 1;
+	for (int r = 0; r < R; r++) {
+		const double *v = d.x + r * F;
+		int k = 2 * F;
+		for (int j = 0; j < F; j++) {
+			struct dml_fx f;
+			good &= dml_fx_from_double(v[j], &f) == DML_OK;
+			dml_fx_add(&want[j], &f);
+			good &= dml_fx_from_double(v[j] * v[j], &f) == DML_OK;
+			dml_fx_add(&want[F + j], &f);
+			for (int l = j; l < F; l++) {
+				good &= dml_fx_from_double(v[j] * v[l], &f) ==
+					DML_OK;
+				dml_fx_add(&want[k++], &f);
+			}
+		}
+	}
+	for (uint32_t threads = 1; threads <= 3; threads += 2) {
+		struct dml_stats s;
+		struct dml_error err;
+		int same = dml_stats_exact(&s, &d, 1, threads, &err) == DML_OK;
+		same = same && !memcmp(s.sums, want, 2 * F * sizeof *want) &&
+		       !memcmp(s.xprod, want + 2 * F,
+			       F * (F + 1) / 2 * sizeof *want);
+		ok(good && same, threads == 1
+		   ? "exact stats: the bits of the general conversion"
+		   : "exact stats: the same bits on 3 threads");
+		dml_stats_free(&s);
+	}
+	free(d.x);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -229,6 +369,8 @@ int main(void)
 	test_fixed();
 	test_record();
 	test_parse();
+	test_symeig();
+	test_stats_exact();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
