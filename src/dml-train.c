@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mlp.h"
 #include "model.h"
 
 enum emit { EMIT_MODEL, EMIT_STATS, EMIT_GRADIENT };
@@ -19,6 +20,8 @@ struct opts {
 	struct dml_csv_opts csv;
 	int verbose;
 	uint32_t threads;
+	unsigned set;       /* DML_SET_* bits of options given */
+	int hidden_given;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -31,7 +34,8 @@ static void usage(void)
 	      "one optimizer step from a reduced record.\n"
 	      "\n"
 	      "What to do:\n"
-	      "  -a, --algorithm=NAME    model family: logistic (2 classes) or softmax\n"
+	      "  -a, --algorithm=NAME    model family: logistic (2 classes), softmax\n"
+	      "                            or mlp (multilayer perceptron)\n"
 	      "      --emit=KIND         model (default): fit here; stats: label set and\n"
 	      "                            feature moments of this shard; gradient: loss\n"
 	      "                            and gradient sums at the model given by -m\n"
@@ -48,7 +52,9 @@ static void usage(void)
 	      "Optimization:\n"
 	      "      --optimizer=NAME    lbfgs (default), gd (gradient descent with line\n"
 	      "                            search) or sgd (mini-batch SGD, one process or\n"
-	      "                            model averaging only)\n"
+	      "                            model averaging only); for mlp also adam\n"
+	      "                            (its default) and minibatch (SGD with\n"
+	      "                            momentum 0.9)\n"
 	      "      --max-iter=N        L-BFGS/GD iterations, accepted steps\n"
 	      "                            (default 100)\n"
 	      "      --tol=X             stop when max |gradient| <= X (default 1e-5)\n"
@@ -59,6 +65,11 @@ static void usage(void)
 	      "      --warm-start=N      SGD epochs before L-BFGS/GD when fitting in\n"
 	      "                            one process (default 3; 0 for none)\n"
 	      "      --seed=S            random seed (default 1)\n"
+	      "\n"
+	      "Multilayer perceptron (-a mlp; defaults: adam, --learning-rate 0.004,\n"
+	      "--batch 200, --epochs 10, --l2 1e-6):\n"
+	      "      --hidden=N[,N]...   units of each hidden layer (default 100)\n"
+	      "      --activation=NAME   relu (default) or tanh\n"
 	      "\n"
 	      "Output:\n"
 	      "  -o, --output=FILE       write the record to FILE (default standard\n"
@@ -86,6 +97,7 @@ static void usage(void)
 enum {
 	OPT_EMIT = 256, OPT_APPLY, OPT_NO_HEADER, OPT_OPTIMIZER, OPT_MAX_ITER,
 	OPT_TOL, OPT_L2, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_WARM,
+	OPT_HIDDEN, OPT_ACTIVATION,
 };
 
 static const struct option longopts[] = {
@@ -105,6 +117,8 @@ static const struct option longopts[] = {
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "warm-start", required_argument, NULL, OPT_WARM },
+	{ "hidden", required_argument, NULL, OPT_HIDDEN },
+	{ "activation", required_argument, NULL, OPT_ACTIVATION },
 	{ "output", required_argument, NULL, 'o' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -272,17 +286,25 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	if (o->model) {
 		/* a local round of model averaging from a shared model */
 		cli_load_model(o->model, &m, NULL);
+		if (o->hidden_given)
+			cli_usage("--hidden/--activation: the layers come "
+				  "from the model (-m)");
 		load_for_model(o, &m, files, nfiles, &d);
 		it0 = m.iteration;
-		m.params.optimizer = o->params.optimizer;
-		m.params.epochs = o->params.epochs;
-		m.params.max_iter = o->params.max_iter;
-		m.params.learning_rate = o->params.learning_rate;
-		m.params.batch = o->params.batch;
-		m.params.seed = o->params.seed;
-		m.params.warm_start = o->params.warm_start;
-		uint32_t method = o->params.optimizer == DML_OPT_SGD
-				  ? DML_OPT_GD : o->params.optimizer;
+		struct dml_params op = o->params;
+		if (m.family == DML_FAMILY_MLP)
+			dml_mlp_defaults(&op, o->set);
+		m.params.optimizer = op.optimizer;
+		m.params.epochs = op.epochs;
+		m.params.max_iter = op.max_iter;
+		m.params.learning_rate = op.learning_rate;
+		m.params.batch = op.batch;
+		m.params.seed = op.seed;
+		m.params.warm_start = op.warm_start;
+		uint32_t method = m.family == DML_FAMILY_MLP
+				  ? dml_mlp_opt_method(op.optimizer)
+				  : op.optimizer == DML_OPT_SGD
+				  ? DML_OPT_GD : op.optimizer;
 		dml_opt_free(&m.opt);
 		if (dml_opt_init(&m.opt, method, dml_model_nweights(&m),
 				 m.params.memory, m.w))
@@ -345,7 +367,7 @@ int main(int argc, char **argv)
 			o.family = dml_family_parse(optarg);
 			if (!o.family)
 				cli_usage("--algorithm: unknown family '%s' "
-					  "(logistic, softmax)", optarg);
+					  "(logistic, softmax, mlp)", optarg);
 			break;
 		case OPT_EMIT:
 			if (!strcmp(optarg, "model"))
@@ -370,10 +392,32 @@ int main(int argc, char **argv)
 				o.params.optimizer = DML_OPT_GD;
 			else if (!strcmp(optarg, "sgd"))
 				o.params.optimizer = DML_OPT_SGD;
+			else if (!strcmp(optarg, "minibatch"))
+				o.params.optimizer = DML_OPT_MINIBATCH;
+			else if (!strcmp(optarg, "adam"))
+				o.params.optimizer = DML_OPT_ADAM;
 			else
 				cli_usage("--optimizer: unknown optimizer "
-					  "'%s' (lbfgs, gd, sgd)", optarg);
+					  "'%s' (lbfgs, gd, sgd, minibatch, "
+					  "adam)", optarg);
+			o.set |= DML_SET_OPTIMIZER;
 			break;
+		case OPT_HIDDEN: {
+			struct dml_error e = {0};
+			if (dml_mlp_parse_hidden(optarg, &o.params, &e))
+				cli_usage("%s", e.detail);
+			o.hidden_given = 1;
+			break;
+		}
+		case OPT_ACTIVATION: {
+			int a = dml_activation_parse(optarg);
+			if (a < 0)
+				cli_usage("--activation: unknown activation "
+					  "'%s' (relu, tanh)", optarg);
+			o.params.activation = (uint32_t)a;
+			o.hidden_given = 1;
+			break;
+		}
 		case OPT_MAX_ITER:
 			o.params.max_iter = (uint32_t)cli_uint("--max-iter",
 						optarg, 1, 1000000);
@@ -383,18 +427,22 @@ int main(int argc, char **argv)
 			break;
 		case OPT_L2:
 			o.params.l2 = cli_double("--l2", optarg, 0, 1e300);
+			o.set |= DML_SET_L2;
 			break;
 		case OPT_EPOCHS:
 			o.params.epochs = (uint32_t)cli_uint("--epochs", optarg,
 							     1, 1000000);
+			o.set |= DML_SET_EPOCHS;
 			break;
 		case OPT_LR:
 			o.params.learning_rate = cli_double(
 				"--learning-rate", optarg, 1e-300, 1e300);
+			o.set |= DML_SET_LR;
 			break;
 		case OPT_BATCH:
 			o.params.batch = (uint32_t)cli_uint("--batch", optarg,
 							    1, 1u << 24);
+			o.set |= DML_SET_BATCH;
 			break;
 		case OPT_SEED:
 			o.params.seed = cli_uint("--seed", optarg, 0,
@@ -417,6 +465,13 @@ int main(int argc, char **argv)
 	}
 	char **files = argv + optind;
 	int nfiles = argc - optind;
+	if (o.family == DML_FAMILY_MLP)
+		dml_mlp_defaults(&o.params, o.set);
+	else if (o.family && o.hidden_given)
+		cli_usage("--hidden and --activation are for -a mlp only");
+	else if (o.family && o.params.optimizer > DML_OPT_SGD)
+		cli_usage("--optimizer %s is for -a mlp only",
+			  dml_optimizer_name(o.params.optimizer));
 	if (o.apply) {
 		if (nfiles)
 			cli_usage("--apply takes no data files");

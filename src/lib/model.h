@@ -15,11 +15,14 @@ enum dml_family {
 	DML_FAMILY_NONE = 0,
 	DML_FAMILY_LOGISTIC = 1,
 	DML_FAMILY_SOFTMAX = 2,
+	DML_FAMILY_MLP = 11,
 };
 
 const char *dml_family_name(uint32_t family);
 /* Family by name, DML_FAMILY_NONE if unknown. */
 uint32_t dml_family_parse(const char *name);
+
+#define DML_MLP_MAXHIDDEN 8
 
 struct dml_params {
 	double l2;             /* L2 penalty on weights (not biases) */
@@ -32,6 +35,10 @@ struct dml_params {
 	uint32_t batch;        /* SGD mini-batch rows */
 	uint64_t seed;
 	uint32_t warm_start;   /* SGD epochs before L-BFGS/GD in one process */
+	/* mlp only (kept in the layers section, not in the parameters) */
+	uint32_t nhidden;      /* hidden layers */
+	uint32_t hidden[DML_MLP_MAXHIDDEN]; /* their units */
+	uint32_t activation;   /* enum dml_activation */
 };
 
 void dml_params_default(struct dml_params *p);

@@ -17,6 +17,8 @@ const char *dml_optimizer_name(uint32_t method)
 	case DML_OPT_LBFGS: return "lbfgs";
 	case DML_OPT_GD: return "gd";
 	case DML_OPT_SGD: return "sgd";
+	case DML_OPT_MINIBATCH: return "minibatch";
+	case DML_OPT_ADAM: return "adam";
 	default: return "unknown";
 	}
 }

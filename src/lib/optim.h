@@ -16,6 +16,8 @@ enum dml_optimizer {
 	DML_OPT_LBFGS = 0,
 	DML_OPT_GD = 1,
 	DML_OPT_SGD = 2,
+	DML_OPT_MINIBATCH = 3, /* mini-batch SGD with momentum */
+	DML_OPT_ADAM = 4,
 };
 
 enum dml_phase {

@@ -55,6 +55,7 @@ enum dml_tag {
 	DML_SEC_NOTE = 10,    /* free text (optional) */
 	DML_SEC_ROWS = 11,    /* a block of data rows */
 	DML_SEC_RANGE = 12,   /* per-feature minimum and maximum, f64 */
+	DML_SEC_LAYERS = 19,  /* mlp layer sizes and activation */
 };
 #define DML_SECF_OPTIONAL 1u
 
