@@ -294,6 +294,9 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		struct dml_params op = o->params;
 		if (m.family == DML_FAMILY_MLP)
 			dml_mlp_defaults(&op, o->set);
+		else if (op.optimizer > DML_OPT_SGD)
+			cli_usage("--optimizer %s is for -a mlp only",
+				  dml_optimizer_name(op.optimizer));
 		m.params.optimizer = op.optimizer;
 		m.params.epochs = op.epochs;
 		m.params.max_iter = op.max_iter;

@@ -225,6 +225,9 @@ Try 'dml-train --help' for more information."
 	$DML_WRAPPER dml-train -a mlp --epochs 1 -y label d.csv -o m.dml
 	usage_error "--hidden/--activation: the layers come from the model (-m)" \
 		-m m.dml --hidden 5 d.csv
+	$DML_WRAPPER dml-train -a softmax -y label d.csv -o s.dml
+	usage_error "--optimizer minibatch is for -a mlp only" \
+		-m s.dml --optimizer minibatch d.csv
 	[[ ! -e out.dml ]]
 }
 
