@@ -253,3 +253,16 @@ Try 'dml-train --help' for more information."
 	assert_output ""
 	assert_equal "$stderr" "dml-predict: missing.csv:1: column 'y' not found (the model needs 2 features)"
 }
+
+@test "the initial mlp of tests/files/golden-stats.dml is golden-mlp.dml" {
+	$DML_WRAPPER dml-train --apply "$DML_SRCDIR/tests/files/golden-stats.dml" \
+		-a mlp --hidden 3 --activation tanh -o model.dml
+	cmp model.dml "$DML_SRCDIR/tests/files/golden-mlp.dml"
+	run $DML_WRAPPER dml-inspect model.dml
+	assert_line "  layers         2 3 2 (tanh, softmax output)"
+	assert_line "  weights        17"
+	# another seed draws other weights
+	$DML_WRAPPER dml-train --apply "$DML_SRCDIR/tests/files/golden-stats.dml" \
+		-a mlp --hidden 3 --activation tanh --seed 2 -o other.dml
+	! cmp -s other.dml model.dml
+}

@@ -205,6 +205,8 @@ enum dml_err dml_mlp_read(const struct dml_record *rec, struct dml_model *m,
 	for (uint32_t l = 0; l + 1 < nl; l++)
 		m->params.hidden[l] = dml_cur_u32(&c);
 	uint32_t out = dml_cur_u32(&c);
+	if ((nl + 1) % 2 && dml_cur_u32(&c) != 0)
+		return dml_fail(err, DML_EFORMAT, "malformed layers section");
 	if (in != m->schema.nfeat || out != m->labels.n)
 		return dml_fail(err, DML_EFORMAT, "layers of %u inputs and "
 				"%u outputs for %u features and %u classes",
