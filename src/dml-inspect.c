@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mlp.h"
 #include "model.h"
 #include "statmodel.h"
 
@@ -320,7 +321,17 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 	if (in->has_model) {
 		const struct dml_model *m = &in->model;
 		const struct dml_opt *o = &m->opt;
-		printf("  weights        %u x %u\n", m->rows, m->nout);
+		if (m->family == DML_FAMILY_MLP) {
+			printf("  layers         %u", m->schema.nfeat);
+			for (uint32_t l = 0; l < m->params.nhidden; l++)
+				printf(" %u", m->params.hidden[l]);
+			printf(" %u (%s, softmax output)\n", m->nout,
+			       dml_activation_name(m->params.activation));
+			printf("  weights        %llu\n", (unsigned long long)
+			       dml_model_nweights(m));
+		} else {
+			printf("  weights        %u x %u\n", m->rows, m->nout);
+		}
 		printf("  parameters     l2=%g optimizer=%s max-iter=%u "
 		       "tol=%g", m->params.l2,
 		       dml_optimizer_name(m->params.optimizer),
@@ -404,6 +415,14 @@ static void print_json(const struct info *in, const char *name, uint64_t n)
 		       (unsigned long long)o->evals, in->model.params.l2);
 		if (isfinite(o->f))
 			printf(",\"objective\":%.17g", o->f);
+		if (in->model.family == DML_FAMILY_MLP) {
+			const struct dml_model *m = &in->model;
+			printf(",\"layers\":[%u", m->schema.nfeat);
+			for (uint32_t l = 0; l < m->params.nhidden; l++)
+				printf(",%u", m->params.hidden[l]);
+			printf(",%u],\"activation\":\"%s\"", m->nout,
+			       dml_activation_name(m->params.activation));
+		}
 	}
 	if (in->has_ens)
 		printf(",\"members\":%u", in->ens.n);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mlp.h"
 #include "model.h"
 #include "statmodel.h"
 
@@ -23,6 +24,8 @@ struct opts {
 	int optimizer_set, l2_set, batch_set, lr_set, schedule_set, hogwild;
 	struct dml_sparams sp;
 	const char *scale;
+	unsigned set;       /* DML_SET_* bits of options given */
+	int hidden_given;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -61,7 +64,7 @@ static void usage(void)
 	      "                            (linear SVM), squared-hinge or perceptron\n"
 	      "                            (2 classes, or one-vs-rest); from\n"
 	      "                            statistics alone: scaler, gaussian (anomaly\n"
-	      "                            scores), pca\n"
+	      "                            scores), pca; or mlp (multilayer perceptron)\n"
 	      "      --emit=KIND         model (default): fit here; stats: label set and\n"
 	      "                            feature moments of this shard; gradient: loss\n"
 	      "                            and gradient sums at the model given by -m\n"
@@ -84,7 +87,7 @@ static void usage(void)
 	      "      --optimizer=NAME    lbfgs (default), gd (gradient descent with line\n"
 	      "                            search), or, in one process or model averaging\n"
 	      "                            only: sgd (mini-batch SGD), minibatch (with\n"
-	      "                            momentum 0.9) or adam\n"
+	      "                            momentum 0.9) or adam (the default for mlp)\n"
 	      "      --max-iter=N        L-BFGS/GD iterations, accepted steps\n"
 	      "                            (default 100)\n"
 	      "      --tol=X             stop when max |gradient| <= X (default 1e-5)\n"
@@ -110,6 +113,11 @@ static void usage(void)
 	      "      --warm-start=N      SGD epochs before L-BFGS/GD when fitting in\n"
 	      "                            one process (default 3; 0 for none)\n"
 	      "      --seed=S            random seed (default 1)\n"
+	      "\n"
+	      "Multilayer perceptron (-a mlp; defaults: adam, --learning-rate 0.004,\n"
+	      "--batch 200, --epochs 10, --l2 1e-6):\n"
+	      "      --hidden=N[,N]...   units of each hidden layer (default 100)\n"
+	      "      --activation=NAME   relu (default) or tanh\n"
 	      "\n"
 	      "Output:\n"
 	      "  -o, --output=FILE       write the record to FILE (default standard\n"
@@ -139,6 +147,7 @@ enum {
 	OPT_TOL, OPT_L2, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_WARM,
 	OPT_L1, OPT_SOLVER, OPT_SCHEDULE, OPT_HOLDOUT, OPT_HOGWILD,
 	OPT_SCALE = 330, OPT_COVARIANCE, OPT_COMPONENTS,
+	OPT_HIDDEN, OPT_ACTIVATION,
 };
 
 static const struct option longopts[] = {
@@ -166,6 +175,8 @@ static const struct option longopts[] = {
 	{ "scale", required_argument, NULL, OPT_SCALE },
 	{ "covariance", required_argument, NULL, OPT_COVARIANCE },
 	{ "components", required_argument, NULL, OPT_COMPONENTS },
+	{ "hidden", required_argument, NULL, OPT_HIDDEN },
+	{ "activation", required_argument, NULL, OPT_ACTIVATION },
 	{ "output", required_argument, NULL, 'o' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -471,11 +482,17 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	if (o->model) {
 		/* a local round of model averaging from a shared model */
 		cli_load_model(o->model, &m, NULL);
+		if (o->hidden_given)
+			cli_usage("--hidden/--activation: the layers come "
+				  "from the model (-m)");
 		load_for_model(o, &m, files, nfiles, &d);
 		t = targets(m.family, &d, first);
 		it0 = m.iteration;
 		struct dml_params p = o->params;
-		family_defaults(o, m.family, &p); /* -a need not be given */
+		if (m.family == DML_FAMILY_MLP)
+			dml_mlp_defaults(&p, o->set);
+		else
+			family_defaults(o, m.family, &p); /* -a need not be given */
 		m.params.optimizer = p.optimizer;
 		m.params.schedule = p.schedule;
 		m.params.holdout = p.holdout;
@@ -485,7 +502,9 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		m.params.batch = p.batch;
 		m.params.seed = p.seed;
 		m.params.warm_start = p.warm_start;
-		uint32_t method = dml_opt_is_stochastic(p.optimizer)
+		uint32_t method = m.family == DML_FAMILY_MLP
+				  ? dml_mlp_opt_method(p.optimizer)
+				  : dml_opt_is_stochastic(p.optimizer)
 				  ? DML_OPT_GD : p.optimizer;
 		dml_opt_free(&m.opt);
 		if (dml_opt_init(&m.opt, method, dml_model_nweights(&m),
@@ -583,7 +602,7 @@ int main(int argc, char **argv)
 				cli_usage("--algorithm: unknown family '%s' "
 					  "(logistic, softmax, linear, hinge, "
 					  "squared-hinge, perceptron, scaler, "
-					  "gaussian, pca)", optarg);
+					  "gaussian, pca, mlp)", optarg);
 			break;
 		case OPT_EMIT:
 			if (!strcmp(optarg, "model"))
@@ -617,7 +636,24 @@ int main(int argc, char **argv)
 				cli_usage("--optimizer: unknown optimizer "
 					  "'%s' (lbfgs, gd, sgd, minibatch, "
 					  "adam)", optarg);
+			o.set |= DML_SET_OPTIMIZER;
 			break;
+		case OPT_HIDDEN: {
+			struct dml_error e = {0};
+			if (dml_mlp_parse_hidden(optarg, &o.params, &e))
+				cli_usage("%s", e.detail);
+			o.hidden_given = 1;
+			break;
+		}
+		case OPT_ACTIVATION: {
+			int a = dml_activation_parse(optarg);
+			if (a < 0)
+				cli_usage("--activation: unknown activation "
+					  "'%s' (relu, tanh)", optarg);
+			o.params.activation = (uint32_t)a;
+			o.hidden_given = 1;
+			break;
+		}
 		case OPT_MAX_ITER:
 			o.params.max_iter = (uint32_t)cli_uint("--max-iter",
 						optarg, 1, 1000000);
@@ -628,20 +664,24 @@ int main(int argc, char **argv)
 		case OPT_L2:
 			o.params.l2 = cli_double("--l2", optarg, 0, 1e300);
 			o.l2_set = 1;
+			o.set |= DML_SET_L2;
 			break;
 		case OPT_EPOCHS:
 			o.params.epochs = (uint32_t)cli_uint("--epochs", optarg,
 							     1, 1000000);
+			o.set |= DML_SET_EPOCHS;
 			break;
 		case OPT_LR:
 			o.params.learning_rate = cli_double(
 				"--learning-rate", optarg, 1e-300, 1e300);
 			o.lr_set = 1;
+			o.set |= DML_SET_LR;
 			break;
 		case OPT_BATCH:
 			o.params.batch = (uint32_t)cli_uint("--batch", optarg,
 							    1, 1u << 24);
 			o.batch_set = 1;
+			o.set |= DML_SET_BATCH;
 			break;
 		case OPT_SEED:
 			o.params.seed = cli_uint("--seed", optarg, 0,
@@ -703,7 +743,12 @@ int main(int argc, char **argv)
 	}
 	char **files = argv + optind;
 	int nfiles = argc - optind;
-	family_defaults(&o, o.family, &o.params);
+	if (o.family == DML_FAMILY_MLP)
+		dml_mlp_defaults(&o.params, o.set);
+	else if (o.family && o.hidden_given)
+		cli_usage("--hidden and --activation are for -a mlp only");
+	else
+		family_defaults(&o, o.family, &o.params);
 	if (o.params.solver == DML_SOLVER_NORMAL && o.family &&
 	    o.family != DML_FAMILY_LINEAR)
 		cli_usage("--solver normal is for -a linear only");

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mlp.h"
 #include "numeric.h"
 
 #define BLOCK 256  /* rows per matrix product */
@@ -26,6 +27,7 @@ const char *dml_family_name(uint32_t family)
 	case DML_FAMILY_SCALER: return "scaler";
 	case DML_FAMILY_GAUSSIAN: return "gaussian";
 	case DML_FAMILY_PCA: return "pca";
+	case DML_FAMILY_MLP: return "mlp";
 	default: return "unknown";
 	}
 }
@@ -50,6 +52,8 @@ uint32_t dml_family_parse(const char *name)
 		return DML_FAMILY_GAUSSIAN;
 	if (!strcmp(name, "pca"))
 		return DML_FAMILY_PCA;
+	if (!strcmp(name, "mlp"))
+		return DML_FAMILY_MLP;
 	return DML_FAMILY_NONE;
 }
 
@@ -572,6 +576,8 @@ void dml_model_free(struct dml_model *m)
 
 uint64_t dml_model_nweights(const struct dml_model *m)
 {
+	if (m->family == DML_FAMILY_MLP)
+		return dml_mlp_nweights(m);
 	return (uint64_t)m->rows * m->nout;
 }
 
@@ -630,7 +636,12 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 	if (p->solver == DML_SOLVER_NORMAL && family != DML_FAMILY_LINEAR)
 		return dml_fail(err, DML_EPARAM, "--solver normal is for "
 				"-a linear only");
+	if (family == DML_FAMILY_MLP && s->labels.n < 2)
+		return dml_fail(err, DML_ELABELS,
+				"an mlp classifier needs at least 2 classes, "
+				"found %u", s->labels.n);
 	if (family != DML_FAMILY_LOGISTIC && family != DML_FAMILY_SOFTMAX &&
+	    family != DML_FAMILY_MLP &&
 	    !dml_family_is_regression(family) && !dml_family_is_margin(family))
 		return dml_fail(err, DML_EPARAM, "unknown model family");
 	m->family = family;
@@ -638,6 +649,10 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 	m->nout = dml_family_nout(family, s->labels.n);
 	if (dml_schema_copy(&m->schema, &s->schema))
 		goto oom;
+	if (family == DML_FAMILY_MLP && (rc = dml_mlp_check(m, err))) {
+		dml_model_free(m);
+		return rc;
+	}
 	m->labels.n = s->labels.n;
 	m->labels.names = calloc(s->labels.n, sizeof *m->labels.names);
 	m->labels.counts = calloc(s->labels.n, sizeof *m->labels.counts);
@@ -674,8 +689,12 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 		if (!isfinite(m->mean[j]))
 			m->mean[j] = 0;
 	}
-	if (dml_opt_init(&m->opt, dml_opt_is_stochastic(p->optimizer)
-				  ? DML_OPT_GD : p->optimizer,
+	if (family == DML_FAMILY_MLP)
+		dml_mlp_init(m);
+	if (dml_opt_init(&m->opt, family == DML_FAMILY_MLP
+			 ? dml_mlp_opt_method(p->optimizer)
+			 : dml_opt_is_stochastic(p->optimizer) ? DML_OPT_GD
+								: p->optimizer,
 			 dml_model_nweights(m), p->memory, m->w))
 		goto oom;
 	if (dml_family_is_regression(family)) /* start at the mean */
@@ -706,9 +725,13 @@ enum dml_err dml_model_encode(const struct dml_model *m, struct dml_buf *b)
 	dml_buf_u32(b, 0);
 	dml_buf_f64s(b, m->mean, nf);
 	dml_buf_f64s(b, m->scale, nf);
+	if (m->family == DML_FAMILY_MLP)
+		dml_mlp_write(b, m);
 	dml_buf_section(b, DML_SEC_WEIGHTS, 0);
-	dml_buf_u32(b, m->rows);
-	dml_buf_u32(b, m->nout);
+	/* an mlp: one column of all its layers' weights */
+	dml_buf_u32(b, m->family == DML_FAMILY_MLP
+		       ? (uint32_t)dml_model_nweights(m) : m->rows);
+	dml_buf_u32(b, m->family == DML_FAMILY_MLP ? 1 : m->nout);
 	dml_buf_f64s(b, m->w, (size_t)dml_model_nweights(m));
 	dml_opt_write(b, &m->opt);
 	dml_leaves_write(b, &m->leaves);
@@ -732,7 +755,7 @@ enum dml_err dml_model_encode(const struct dml_model *m, struct dml_buf *b)
 
 static const uint32_t model_known[] = {
 	DML_SEC_SCHEMA, DML_SEC_LABELS, DML_SEC_PARAMS, DML_SEC_SCALER,
-	DML_SEC_WEIGHTS, DML_SEC_OPTIM, DML_SEC_LEAVES,
+	DML_SEC_WEIGHTS, DML_SEC_OPTIM, DML_SEC_LEAVES, DML_SEC_LAYERS,
 };
 
 enum dml_err dml_model_decode(const struct dml_record *rec,
@@ -755,11 +778,15 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 				dml_family_name(rec->h.family));
 	if (rec->h.family != DML_FAMILY_LOGISTIC &&
 	    rec->h.family != DML_FAMILY_SOFTMAX &&
+	    rec->h.family != DML_FAMILY_MLP &&
 	    !dml_family_is_regression(rec->h.family) &&
 	    !dml_family_is_margin(rec->h.family))
 		return dml_fail(err, DML_EUNSUPPORTED,
 				"unknown model family %u", rec->h.family);
-	if ((rc = dml_record_check_known(rec, model_known, 7, err)))
+	if ((rc = dml_record_check_known(rec, model_known,
+					 rec->h.family == DML_FAMILY_MLP ? 8
+									 : 7,
+					 err)))
 		return rc;
 	m->family = rec->h.family;
 	m->iteration = rec->h.iteration;
@@ -787,6 +814,18 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 	}
 	dml_cur_init(&c, &sec);
 	uint32_t rows = dml_cur_u32(&c), cols = dml_cur_u32(&c);
+	if (m->family == DML_FAMILY_MLP) {
+		if ((rc = dml_mlp_read(rec, m, err)))
+			goto fail;
+		want_out = 1;
+		if (rows != dml_model_nweights(m)) {
+			rc = dml_fail(err, DML_EFORMAT, "%u weights for layers "
+				      "of %llu", rows, (unsigned long long)
+				      dml_model_nweights(m));
+			goto fail;
+		}
+		nf = rows - 1; /* so that the check below holds */
+	}
 	if (c.bad || rows != nf + 1 || cols != want_out ||
 	    c.left != (uint64_t)rows * cols * 8) {
 		rc = dml_fail(err, DML_EFORMAT,
@@ -795,12 +834,14 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 			      rows, cols, nf, want_out);
 		goto fail;
 	}
-	m->nout = cols;
+	nf = m->schema.nfeat;
+	if (m->family != DML_FAMILY_MLP)
+		m->nout = cols;
 	if (model_alloc(m)) {
 		rc = dml_fail(err, DML_ENOMEM, NULL);
 		goto fail;
 	}
-	dml_cur_f64s(&c, m->w, (uint64_t)rows * cols);
+	dml_cur_f64s(&c, m->w, dml_model_nweights(m));
 	if (!dml_record_find(rec, DML_SEC_SCALER, &sec)) {
 		rc = dml_fail(err, DML_EFORMAT, "no scaler section");
 		goto fail;
@@ -992,6 +1033,8 @@ enum dml_err dml_model_eval(const struct dml_model *m, const double *w,
 			    const double *x, const uint32_t *y, uint64_t n,
 			    struct dml_fx *acc, struct dml_error *err)
 {
+	if (m->family == DML_FAMILY_MLP)
+		return dml_mlp_eval(m, w, x, y, n, acc, err);
 	size_t nw = (size_t)dml_model_nweights(m);
 	uint64_t nchunks = (n + CHUNK - 1) / CHUNK;
 	uint32_t nt = m->threads ? m->threads : 1;
@@ -1048,6 +1091,10 @@ void dml_model_objective(const struct dml_model *m, const double *w,
 			 const struct dml_fx *acc, uint64_t n, double *f,
 			 double *g)
 {
+	if (m->family == DML_FAMILY_MLP) {
+		dml_mlp_objective(m, w, acc, n, f, g);
+		return;
+	}
 	size_t nw = (size_t)dml_model_nweights(m);
 	size_t nreg = (size_t)m->schema.nfeat * m->nout; /* not the bias */
 	double inv = n ? 1.0 / (double)n : 0.0, pen = 0;
@@ -1066,6 +1113,8 @@ void dml_model_objective(const struct dml_model *m, const double *w,
 
 enum dml_err dml_model_fold(struct dml_model *m)
 {
+	if (m->family == DML_FAMILY_MLP)
+		return dml_mlp_fold(m);
 	uint32_t nf = m->schema.nfeat, k = m->nout;
 	free(m->raw_w);
 	m->raw_w = malloc(((size_t)dml_model_nweights(m) + 1) *
@@ -1102,6 +1151,10 @@ void dml_model_proba(const struct dml_model *m, const double *x, uint64_t n,
 static void proba_with(const struct dml_model *m, const double *w,
 		       const double *x, uint64_t n, double *p)
 {
+	if (m->family == DML_FAMILY_MLP) {
+		dml_mlp_proba(m, w, x, n, p);
+		return;
+	}
 	uint32_t k = m->nout, nc = m->labels.n ? m->labels.n : 1;
 	for (uint64_t r0 = 0; r0 < n; r0 += BLOCK) {
 		uint64_t nr = n - r0 < BLOCK ? n - r0 : BLOCK;
@@ -1159,6 +1212,9 @@ enum dml_err dml_model_fit(struct dml_model *m, const double *x,
 		return dml_fail(err, DML_EEMPTY, "no rows to fit");
 	free(m->wsum);
 	m->wsum = NULL;
+	if (m->family == DML_FAMILY_MLP && m->params.optimizer >= DML_OPT_SGD)
+		return dml_mlp_fit(m, x, y, n, m->params.epochs, progress, ctx,
+				   err);
 	if (m->held)
 		return fit_holdout(m, x, y, n, progress, ctx, err);
 	return fit_split(m, x, y, n, NULL, NULL, NULL, 0, progress, ctx,
@@ -1225,8 +1281,11 @@ static enum dml_err fit_split(struct dml_model *m, const double *x,
 				   err);
 	enum dml_err rc;
 	if (m->params.warm_start && m->opt.phase == DML_PHASE_START &&
-	    (rc = dml_sgd_fit(m, DML_OPT_SGD, x, y, n, hx, hy, ht, hn,
-			      m->params.warm_start, progress, ctx, err)))
+	    (rc = m->family == DML_FAMILY_MLP
+		  ? dml_mlp_fit(m, x, y, n, m->params.warm_start, progress,
+				ctx, err)
+		  : dml_sgd_fit(m, DML_OPT_SGD, x, y, n, hx, hy, ht, hn,
+				m->params.warm_start, progress, ctx, err)))
 		return rc;
 	size_t nw = (size_t)dml_model_nweights(m);
 	struct dml_fx *acc = malloc((nw + 1) * sizeof *acc);

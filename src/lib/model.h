@@ -22,11 +22,14 @@ enum dml_family {
 	DML_FAMILY_SCALER = 8,
 	DML_FAMILY_GAUSSIAN = 9,
 	DML_FAMILY_PCA = 10,
+	DML_FAMILY_MLP = 11,
 };
 
 const char *dml_family_name(uint32_t family);
 /* Family by name, DML_FAMILY_NONE if unknown. */
 uint32_t dml_family_parse(const char *name);
+
+#define DML_MLP_MAXHIDDEN 8
 
 struct dml_params {
 	double l2;             /* L2 penalty on weights (not biases) */
@@ -43,6 +46,10 @@ struct dml_params {
 	uint32_t solver;       /* enum dml_solver (linear regression) */
 	uint32_t schedule;     /* enum dml_schedule: SGD learning rate */
 	double holdout;        /* fraction of rows for early stopping */
+	/* mlp only (kept in the layers section, not in the parameters) */
+	uint32_t nhidden;      /* hidden layers */
+	uint32_t hidden[DML_MLP_MAXHIDDEN]; /* their units */
+	uint32_t activation;   /* enum dml_activation */
 };
 
 enum dml_schedule {

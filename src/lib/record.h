@@ -59,6 +59,7 @@ enum dml_tag {
 	DML_SEC_XPROD = 16,   /* exact cross products XᵀX (stats) */
 	DML_SEC_GAUSS = 17,   /* Gaussian anomaly model */
 	DML_SEC_COMPONENTS = 18, /* principal components */
+	DML_SEC_LAYERS = 19,  /* mlp layer sizes and activation */
 };
 #define DML_SECF_OPTIONAL 1u
 

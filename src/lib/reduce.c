@@ -2,6 +2,7 @@
  * by summing, models by the sample-weighted mean of their weights.  Every
  * sum is fixed-point, leaves and labels are kept sorted, so the result does
  * not depend on the order or grouping of the inputs. */
+#include "mlp.h"
 #include "model.h"
 #include "statmodel.h"
 
@@ -129,6 +130,7 @@ static int same_model_setup(const struct dml_model *a,
 {
 	uint32_t nf = a->schema.nfeat;
 	return a->nout == b->nout && a->rows == b->rows &&
+	       dml_mlp_same_shape(a, b) &&
 	       dml_labels_equal(&a->labels, &b->labels) &&
 	       !memcmp(a->mean, b->mean, nf * sizeof *a->mean) &&
 	       !memcmp(a->scale, b->scale, nf * sizeof *a->scale) &&
