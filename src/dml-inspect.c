@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kmeans.h"
 #include "model.h"
 
 static void usage(void) __attribute__((noreturn));
@@ -77,6 +78,8 @@ struct info {
 	int has_leaves;
 	struct dml_model model;
 	int has_model;
+	struct dml_kmeans km;
+	int has_km;
 	struct dml_ensemble ens;
 	int has_ens;
 	/* what to show: the record's own sections, or an ensemble's first
@@ -122,6 +125,11 @@ static enum dml_err gather(struct info *in, const struct dml_record *rec,
 	in->has_leaves = dml_leaves_read(rec, &in->leaves, &ignore) == DML_OK;
 	switch (rec->h.kind) {
 	case DML_KIND_MODEL:
+		if (rec->h.family == DML_FAMILY_KMEANS) {
+			rc = dml_kmeans_decode(rec, &in->km, err);
+			in->has_km = rc == DML_OK;
+			break;
+		}
 		rc = dml_model_decode(rec, &in->model, err);
 		in->has_model = rc == DML_OK;
 		break;
@@ -176,12 +184,16 @@ static void release(struct info *in)
 		dml_leaves_free(&in->leaves);
 	if (in->has_model)
 		dml_model_free(&in->model);
+	if (in->has_km)
+		dml_kmeans_free(&in->km);
 	if (in->has_ens)
 		dml_ensemble_free(&in->ens);
 }
 
 static const char *status(const struct info *in)
 {
+	if (in->has_km)
+		return dml_kmeans_status(&in->km);
 	if (!in->has_model)
 		return "-";
 	return in->model.opt.phase == DML_PHASE_DONE
@@ -208,6 +220,8 @@ static void print_field(const struct info *in, const char *f)
 		printf("%u", in->lab ? in->lab->n : 0);
 	else if (!strcmp(f, "status"))
 		fputs(status(in), stdout);
+	else if (!strcmp(f, "objective") && in->has_km)
+		printf("%.17g", in->km.inertia); /* nan before Lloyd */
 	else if (!strcmp(f, "objective") && !in->has_model)
 		fputs("-", stdout); /* like status: not a model */
 	else if (!strcmp(f, "objective"))
@@ -289,6 +303,10 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 		       (unsigned long long)o->iters,
 		       (unsigned long long)o->evals, o->f);
 	}
+	if (in->has_km)
+		printf("  k-means        k=%u, %u centers, %u Lloyd steps, %s, "
+		       "inertia %.10g\n", in->km.k, in->km.ncenters,
+		       in->km.lloyd, status(in), in->km.inertia);
 	if (in->has_ens)
 		printf("  members        %u\n", in->ens.n);
 }
@@ -355,6 +373,19 @@ static void print_json(const struct info *in, const char *name, uint64_t n)
 		       (unsigned long long)o->evals, in->model.params.l2);
 		if (isfinite(o->f))
 			printf(",\"objective\":%.17g", o->f);
+	}
+	if (in->has_km) {
+		const struct dml_kmeans *k = &in->km;
+		printf(",\"status\":\"%s\",\"k\":%u,\"lloyd_steps\":%u",
+		       status(in), k->k, k->lloyd);
+		if (isfinite(k->inertia))
+			printf(",\"objective\":%.17g", k->inertia);
+		printf(",\"centers\":[");
+		for (uint32_t c = 0; c < k->ncenters; c++)
+			for (uint32_t j = 0; j < k->nfeat; j++)
+				printf("%s%.17g", j ? "," : c ? "],[" : "[",
+				       k->c[(size_t)c * k->nfeat + j]);
+		printf(k->ncenters ? "]]" : "]");
 	}
 	if (in->has_ens)
 		printf(",\"members\":%u", in->ens.n);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli-kmeans.h"
 #include "csvread.h"
 #include "model.h"
 
@@ -53,8 +54,13 @@ static void usage(void)
 	      "      --no-header         the first row is data\n"
 	      "  -o, --output=FILE       write to FILE (default standard output)\n"
 	      "  -v, --verbose           with --eval, also print the confusion matrix\n"
+	      "      --threshold=X       kmeans: add a column, 1 if the row's distance\n"
+	      "                            to its center exceeds X, else 0\n"
 	      "  -h, --help              display this help and exit\n"
 	      "  -V, --version           output version information and exit\n"
+	      "\n"
+	      "A kmeans model prints 'cluster<TAB>distance' per row, clusters\n"
+	      "numbered from 0; --eval prints inertia and rows.\n"
 	      "\n"
 	      "When the input is not a regular file (a pipe, a socket, a terminal),\n"
 	      "every row is answered as soon as its line arrives.\n"
@@ -68,7 +74,7 @@ static void usage(void)
 	exit(0);
 }
 
-enum { OPT_EVAL = 256, OPT_PROBA, OPT_NO_HEADER };
+enum { OPT_EVAL = 256, OPT_PROBA, OPT_NO_HEADER, OPT_THRESHOLD };
 
 static const struct option longopts[] = {
 	{ "model", required_argument, NULL, 'm' },
@@ -79,6 +85,7 @@ static const struct option longopts[] = {
 	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
 	{ "output", required_argument, NULL, 'o' },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "threshold", required_argument, NULL, OPT_THRESHOLD },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -289,6 +296,8 @@ int main(int argc, char **argv)
 {
 	struct pred s = {0};
 	const char *model = NULL, *output = NULL, *label = NULL;
+	int has_threshold = 0;
+	double threshold = 0;
 	int c;
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "m:y:d:o:vhV", longopts,
@@ -302,6 +311,11 @@ int main(int argc, char **argv)
 		case OPT_NO_HEADER: s.lo.csv.no_header = 1; break;
 		case 'o': output = optarg; break;
 		case 'v': s.verbose = 1; break;
+		case OPT_THRESHOLD:
+			threshold = cli_double("--threshold", optarg, -1e300,
+					       1e300);
+			has_threshold = 1;
+			break;
 		case 'h': usage();
 		case 'V': cli_version();
 		default: cli_try_help();
@@ -315,6 +329,22 @@ int main(int argc, char **argv)
 	struct dml_error err = {0};
 	dml_record_init(&rec);
 	cli_read_one(model, 0, &rec);
+	if (rec.h.kind == DML_KIND_MODEL &&
+	    rec.h.family == DML_FAMILY_KMEANS) {
+		if (s.proba)
+			cli_usage("--proba does not apply to kmeans models");
+		struct kmeans_predict_opts ko = {
+			.model = &rec, .model_name = cli_name(model),
+			.csv = s.lo.csv, .output = output, .eval = s.eval,
+			.has_threshold = has_threshold,
+			.threshold = threshold,
+		};
+		kmeans_predict(&ko, argv + optind, argc - optind);
+		dml_record_free(&rec);
+		return 0;
+	}
+	if (has_threshold)
+		cli_usage("--threshold applies to kmeans models");
 	if (dml_ensemble_decode(&rec, &s.ens, &err))
 		cli_die_err(&err, cli_name(model));
 	dml_record_free(&rec);

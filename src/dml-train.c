@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli-kmeans.h"
 #include "model.h"
 
 enum emit { EMIT_MODEL, EMIT_STATS, EMIT_GRADIENT };
@@ -19,6 +20,8 @@ struct opts {
 	struct dml_csv_opts csv;
 	int verbose;
 	uint32_t threads;
+	uint32_t k;            /* kmeans clusters */
+	int max_iter_set, tol_set;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -31,7 +34,8 @@ static void usage(void)
 	      "one optimizer step from a reduced record.\n"
 	      "\n"
 	      "What to do:\n"
-	      "  -a, --algorithm=NAME    model family: logistic (2 classes) or softmax\n"
+	      "  -a, --algorithm=NAME    model family: logistic (2 classes), softmax,\n"
+	      "                            or kmeans (clusters; no label needed)\n"
 	      "      --emit=KIND         model (default): fit here; stats: label set and\n"
 	      "                            feature moments of this shard; gradient: loss\n"
 	      "                            and gradient sums at the model given by -m\n"
@@ -60,6 +64,13 @@ static void usage(void)
 	      "                            one process (default 3; 0 for none)\n"
 	      "      --seed=S            random seed (default 1)\n"
 	      "\n"
+	      "k-means (-a kmeans):\n"
+	      "      --k=K               number of clusters\n"
+	      "      --max-iter=N        Lloyd steps at most (default 300)\n"
+	      "      --tol=X             stop when the squared center moves add up to\n"
+	      "                            at most X times the mean feature variance\n"
+	      "                            (default 1e-4)\n"
+	      "\n"
 	      "Output:\n"
 	      "  -o, --output=FILE       write the record to FILE (default standard\n"
 	      "                            output); it appears whole or not at all\n"
@@ -86,6 +97,7 @@ static void usage(void)
 enum {
 	OPT_EMIT = 256, OPT_APPLY, OPT_NO_HEADER, OPT_OPTIMIZER, OPT_MAX_ITER,
 	OPT_TOL, OPT_L2, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_WARM,
+	OPT_K,
 };
 
 static const struct option longopts[] = {
@@ -105,6 +117,7 @@ static const struct option longopts[] = {
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "warm-start", required_argument, NULL, OPT_WARM },
+	{ "k", required_argument, NULL, OPT_K },
 	{ "output", required_argument, NULL, 'o' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -332,6 +345,24 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	dml_model_free(&m);
 }
 
+static int train_kmeans(const struct opts *o, char **files, int nfiles)
+{
+	struct kmeans_opts ko = {
+		.k = o->k, .seed = o->params.seed, .label = o->label,
+		.csv = o->csv, .threads = o->threads, .verbose = o->verbose,
+		.emit_pass = o->emit != EMIT_MODEL, .model = o->model,
+		.apply = o->apply, .output = o->output,
+		.max_iter = o->max_iter_set ? o->params.max_iter : 300,
+		.tol = o->tol_set ? o->params.tol : 1e-4,
+	};
+	if (o->apply && nfiles)
+		cli_usage("--apply takes no data files");
+	if (o->apply && o->emit != EMIT_MODEL)
+		cli_usage("--apply and --emit do not go together");
+	kmeans_train(&ko, files, nfiles);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { .emit = EMIT_MODEL, .threads = cli_cpus() };
@@ -345,7 +376,8 @@ int main(int argc, char **argv)
 			o.family = dml_family_parse(optarg);
 			if (!o.family)
 				cli_usage("--algorithm: unknown family '%s' "
-					  "(logistic, softmax)", optarg);
+					  "(logistic, softmax, kmeans)",
+					  optarg);
 			break;
 		case OPT_EMIT:
 			if (!strcmp(optarg, "model"))
@@ -377,9 +409,11 @@ int main(int argc, char **argv)
 		case OPT_MAX_ITER:
 			o.params.max_iter = (uint32_t)cli_uint("--max-iter",
 						optarg, 1, 1000000);
+			o.max_iter_set = 1;
 			break;
 		case OPT_TOL:
 			o.params.tol = cli_double("--tol", optarg, 0, 1e300);
+			o.tol_set = 1;
 			break;
 		case OPT_L2:
 			o.params.l2 = cli_double("--l2", optarg, 0, 1e300);
@@ -404,6 +438,9 @@ int main(int argc, char **argv)
 			o.params.warm_start = (uint32_t)cli_uint(
 				"--warm-start", optarg, 0, 1000000);
 			break;
+		case OPT_K:
+			o.k = (uint32_t)cli_uint("--k", optarg, 1, 65536);
+			break;
 		case 'o': o.output = optarg; break;
 		case 'j':
 			o.threads = (uint32_t)cli_uint("--threads", optarg, 1,
@@ -417,6 +454,9 @@ int main(int argc, char **argv)
 	}
 	char **files = argv + optind;
 	int nfiles = argc - optind;
+	if (o.family == DML_FAMILY_KMEANS || (o.model && !o.family &&
+	    cli_model_family(o.model) == DML_FAMILY_KMEANS))
+		return train_kmeans(&o, files, nfiles);
 	if (o.apply) {
 		if (nfiles)
 			cli_usage("--apply takes no data files");

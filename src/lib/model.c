@@ -19,6 +19,7 @@ const char *dml_family_name(uint32_t family)
 	case DML_FAMILY_NONE: return "none";
 	case DML_FAMILY_LOGISTIC: return "logistic";
 	case DML_FAMILY_SOFTMAX: return "softmax";
+	case DML_FAMILY_KMEANS: return "kmeans";
 	default: return "unknown";
 	}
 }
@@ -29,6 +30,8 @@ uint32_t dml_family_parse(const char *name)
 		return DML_FAMILY_LOGISTIC;
 	if (!strcmp(name, "softmax"))
 		return DML_FAMILY_SOFTMAX;
+	if (!strcmp(name, "kmeans"))
+		return DML_FAMILY_KMEANS;
 	return DML_FAMILY_NONE;
 }
 
@@ -1128,7 +1131,8 @@ enum dml_err dml_grad_encode(const struct dml_grad *g, struct dml_buf *b)
 	return dml_buf_finish(b, &h);
 }
 
-static const uint32_t grad_known[] = { DML_SEC_SUMS, DML_SEC_LEAVES };
+static const uint32_t grad_known[] = { DML_SEC_SUMS, DML_SEC_LEAVES,
+				       DML_SEC_KMPICK };
 
 enum dml_err dml_grad_decode(const struct dml_record *rec,
 			     struct dml_grad *g, struct dml_error *err)
@@ -1140,7 +1144,7 @@ enum dml_err dml_grad_decode(const struct dml_record *rec,
 				"found %s %s record",
 				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
-	if ((rc = dml_record_check_known(rec, grad_known, 2, err)))
+	if ((rc = dml_record_check_known(rec, grad_known, 3, err)))
 		return rc;
 	g->family = rec->h.family;
 	g->schema = rec->h.schema;

@@ -15,6 +15,7 @@ enum dml_family {
 	DML_FAMILY_NONE = 0,
 	DML_FAMILY_LOGISTIC = 1,
 	DML_FAMILY_SOFTMAX = 2,
+	DML_FAMILY_KMEANS = 7,
 };
 
 const char *dml_family_name(uint32_t family);

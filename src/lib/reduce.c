@@ -3,6 +3,7 @@
  * sum is fixed-point, leaves and labels are kept sorted, so the result does
  * not depend on the order or grouping of the inputs. */
 #include "model.h"
+#include "kmeans.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ struct dml_reducer {
 	uint32_t label_cap;
 	/* models */
 	struct dml_model model;
+	/* k-means seeding: the winner of the race so far */
+	struct dml_kpass kpick;
 };
 
 struct dml_reducer *dml_reducer_new(void)
@@ -41,6 +44,7 @@ void dml_reducer_free(struct dml_reducer *r)
 	dml_strtab_free(&r->labels);
 	free(r->label_counts);
 	dml_model_free(&r->model);
+	dml_kpass_free(&r->kpick);
 	free(r);
 }
 
@@ -163,6 +167,8 @@ enum dml_err dml_reducer_add(struct dml_reducer *r,
 			return rc;
 		rc = add_sums(r, g.sums, g.count, err);
 		dml_grad_free(&g);
+		if (!rc && h->family == DML_FAMILY_KMEANS)
+			rc = dml_kpass_pick_merge(&r->kpick, rec, err);
 	} else if (h->kind == DML_KIND_STATS) {
 		struct dml_stats s;
 		if ((rc = dml_stats_decode(rec, &s, err)))
@@ -193,6 +199,9 @@ enum dml_err dml_reducer_add(struct dml_reducer *r,
 			}
 		}
 		dml_stats_free(&s);
+	} else if (h->family == DML_FAMILY_KMEANS) {
+		return dml_fail(err, DML_EKIND, "kmeans models cannot be "
+				"averaged (reduce their passes instead)");
 	} else {
 		struct dml_model m;
 		if ((rc = dml_model_decode(rec, &m, err)))
@@ -262,7 +271,17 @@ enum dml_err dml_reducer_finish(struct dml_reducer *r, struct dml_buf *b,
 			.contributions = r->contributions, .count = r->count,
 			.sums = r->sums, .leaves = r->leaves,
 		};
-		rc = dml_grad_encode(&g, b);
+		if (g.family == DML_FAMILY_KMEANS) {
+			struct dml_header h = r->h;
+			h.samples = r->samples;
+			h.contributions = r->contributions;
+			r->kpick.count = r->count;
+			r->kpick.sums = r->sums;
+			rc = dml_kpass_encode(&r->kpick, &h, &r->leaves, b);
+			r->kpick.sums = NULL;
+		} else {
+			rc = dml_grad_encode(&g, b);
+		}
 	} else if (r->h.kind == DML_KIND_STATS) {
 		struct dml_stats s = {
 			.family = r->h.family, .schema = r->schema,
