@@ -43,10 +43,11 @@ static void progress(void *ctx, const struct dml_kmeans *m)
 			cli_prog, (unsigned long long)m->iteration,
 			m->ncenters, m->k);
 	else
-		fprintf(stderr, "%s: iteration %llu: Lloyd step %u, inertia "
-			"%.12g, squared center shift %.6g%s%s\n", cli_prog,
+		fprintf(stderr, "%s: iteration %llu: Lloyd step %u, %s%.12g, "
+			"squared center shift %.6g%s%s\n", cli_prog,
 			(unsigned long long)m->iteration, m->lloyd,
-			m->inertia, m->shift,
+			isfinite(m->inertia) ? "inertia " : "", m->inertia,
+			m->shift,
 			m->phase == DML_KM_DONE ? ", " : "",
 			m->phase == DML_KM_DONE ? dml_kmeans_status(m) : "");
 }

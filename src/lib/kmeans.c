@@ -376,23 +376,32 @@ enum dml_err dml_kpass_pick_merge(struct dml_kpass *dst,
 
 /* ---- the passes ---- */
 
+/* Squared distance, summed in eight lanes in a fixed order: the same
+ * bits on every machine, whatever the vector unit. */
+typedef double v4d __attribute__((vector_size(32)));
+
 static double dist2(const double *x, const double *c, uint32_t nf)
 {
-	double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
 	uint32_t j = 0;
-	for (; j + 4 <= nf; j += 4) {
-		double d0 = x[j] - c[j], d1 = x[j + 1] - c[j + 1];
-		double d2 = x[j + 2] - c[j + 2], d3 = x[j + 3] - c[j + 3];
-		s0 += d0 * d0;
-		s1 += d1 * d1;
-		s2 += d2 * d2;
-		s3 += d3 * d3;
+	for (; j + 8 <= nf; j += 8) {
+		v4d a0, a1, b0, b1;
+		memcpy(&a0, x + j, sizeof a0);
+		memcpy(&a1, x + j + 4, sizeof a1);
+		memcpy(&b0, c + j, sizeof b0);
+		memcpy(&b1, c + j + 4, sizeof b1);
+		a0 -= b0;
+		a1 -= b1;
+		s0 += a0 * a0;
+		s1 += a1 * a1;
 	}
+	double t = 0;
 	for (; j < nf; j++) {
 		double d = x[j] - c[j];
-		s0 += d * d;
+		t += d * d;
 	}
-	return (s0 + s1) + (s2 + s3);
+	s0 += s1;
+	return ((s0[0] + s0[1]) + (s0[2] + s0[3])) + t;
 }
 
 void dml_kmeans_norms(const double *x, uint64_t n, uint32_t nf, double *xn)
@@ -421,13 +430,17 @@ static uint64_t mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-/* The race time of row x in round r: -log(u) / w, u in (0, 1]. */
-static double race(uint64_t seed, uint64_t round, const double *x,
-		   uint32_t nf, double w)
+static uint64_t row_hash(const double *x, uint32_t nf)
 {
-	uint64_t h = dml_hash(x, (size_t)nf * sizeof *x,
-			      mix64(seed ^ mix64(round)));
-	double u = (double)((h >> 11) + 1) * 0x1p-53;
+	return dml_hash(x, (size_t)nf * sizeof *x, DML_HASH_SEED);
+}
+
+/* The race time of the row hashed to h in round r: -log(u) / w, with u
+ * in (0, 1] drawn from (seed, r, h). */
+static double race(uint64_t seed, uint64_t round, uint64_t h, double w)
+{
+	uint64_t v = mix64(h ^ mix64(seed ^ mix64(round)));
+	double u = (double)((v >> 11) + 1) * 0x1p-53;
 	return -log(u) / w;
 }
 
@@ -435,6 +448,7 @@ struct job {
 	const struct dml_kmeans *m;
 	const double *x, *xn;
 	double *mind;          /* seeding cache, or NULL */
+	const uint64_t *rh;    /* row hashes, or NULL */
 	const double *cn;      /* squared center norms (Lloyd) */
 	uint64_t n, count;
 	atomic_uint_fast64_t next;
@@ -476,7 +490,8 @@ static void seed_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 		if (!(d > 0))
 			continue; /* a center already */
 		w->part[0] += d;
-		double key = race(m->seed, nc, x, nf, d);
+		uint64_t h = j->rh ? j->rh[r] : row_hash(x, nf);
+		double key = race(m->seed, nc, h, d);
 		if (!w->has_pick || wins(key, x, w->key,
 					 j->x + w->pick * nf, nf)) {
 			w->has_pick = 1;
@@ -499,9 +514,12 @@ static void lloyd_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 		if (!j->xn)
 			dml_kmeans_norms(xb, nr, nf, w->xnb);
 		double one = 1.0, zero = 0.0;
-		bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)nr, k, nf,
-			  &one, (double *)xb, nf, 1, m->c, nf, 1, &zero,
-			  w->g, k, 1);
+		/* g (nr x k, row-major) = xb c^T, computed as c xb^T
+		 * stored column-major: k rows of the micro-kernel waste
+		 * less than k columns would */
+		bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, k, (dim_t)nr, nf,
+			  &one, m->c, nf, 1, (double *)xb, nf, 1, &zero,
+			  w->g, 1, k);
 		for (uint64_t r = 0; r < nr; r++) {
 			const double *g = w->g + r * k;
 			uint32_t best = 0;
@@ -516,10 +534,10 @@ static void lloyd_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 			double d2 = xn[r] + bd;
 			w->part[0] += d2 > 0 ? d2 : 0;
 			cnt[best] += 1;
-			double *s = sum + (size_t)best * nf;
-			const double *x = xb + r * nf;
-			for (uint32_t f = 0; f < nf; f++)
-				s[f] += x[f];
+			/* s += x, elementwise: the same bits as a loop */
+			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
+				   (double *)(xb + r * nf), 1,
+				   sum + (size_t)best * nf, 1);
 		}
 	}
 }
@@ -570,12 +588,13 @@ static void worker_free(struct worker *w)
 /* Chunks go to threads in any order; each sums exactly, and the thread
  * sums add exactly, the race winner is a minimum: the same for any -j. */
 static enum dml_err run_pass(const struct dml_kmeans *m, const double *x,
-			     const double *xn, double *mind, uint64_t n,
+			     const double *xn, double *mind,
+			     const uint64_t *rh, uint64_t n,
 			     struct dml_kpass *p, struct dml_error *err)
 {
 	uint32_t k = m->k, nf = m->nfeat;
-	struct job j = { .m = m, .x = x, .xn = xn, .mind = mind, .n = n,
-			 .count = pass_count(m) };
+	struct job j = { .m = m, .x = x, .xn = xn, .mind = mind, .rh = rh,
+			 .n = n, .count = pass_count(m) };
 	uint64_t nchunks = (n + CHUNK - 1) / CHUNK;
 	uint32_t nt = m->threads ? m->threads : 1;
 	if (nt > nchunks)
@@ -661,7 +680,7 @@ enum dml_err dml_kmeans_pass(const struct dml_kmeans *m, const double *x,
 			     const double *xn, uint64_t n,
 			     struct dml_kpass *p, struct dml_error *err)
 {
-	return run_pass(m, x, xn, NULL, n, p, err);
+	return run_pass(m, x, xn, NULL, NULL, n, p, err);
 }
 
 /* ---- the update ---- */
@@ -773,36 +792,289 @@ enum dml_err dml_kmeans_apply(struct dml_kmeans *m, uint64_t model_hash,
 	return rc;
 }
 
+/* ---- Lloyd steps in one process, skipping what cannot change ----
+ *
+ * The same steps as passes and dml_kmeans_step give, with Hamerly's
+ * bounds: u, an upper bound on a row's distance to its center, and l, a
+ * lower bound on its distance to any other.  A row with u below l and
+ * below half the distance from its center to the next keeps its center;
+ * its bytes are not even read.  The others are assigned exactly as in a
+ * pass (the same products, the same comparisons), in batches.  The
+ * per-cluster sums are kept exact: a row that changes cluster moves its
+ * values, in fixed point, from one sum to the other.  The bounds are
+ * widened by a margin far above the rounding of the products, so that
+ * skipping never changes an assignment. */
+
+struct hamerly {
+	const struct dml_kmeans *m;
+	const double *x, *xn;
+	uint64_t n;
+	uint32_t *a;
+	double *u, *l;             /* distances, not squared */
+	struct dml_fx *acc;        /* 1 + k + k*nf: 0, counts, sums */
+	double *delta;             /* the same, moves of this step */
+	double *cn, *g, *buf, *half;
+	uint64_t *idx;
+	uint32_t nb;
+};
+
+/* Assign the rows of the batch exactly as lloyd_chunk does. */
+static enum dml_err ham_batch(struct hamerly *h, int first)
+{
+	const struct dml_kmeans *m = h->m;
+	uint32_t k = m->k, nf = m->nfeat, nb = h->nb;
+	double one = 1.0, zero = 0.0;
+	h->nb = 0;
+	if (!nb)
+		return DML_OK;
+	bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, k, (dim_t)nb, nf, &one,
+		  m->c, nf, 1, h->buf, nf, 1, &zero, h->g, 1, k);
+	for (uint32_t i = 0; i < nb; i++) {
+		uint64_t r = h->idx[i];
+		const double *g = h->g + (size_t)i * k;
+		uint32_t best = 0;
+		double bd = h->cn[0] - 2 * g[0], sd = INFINITY;
+		for (uint32_t c = 1; c < k; c++) {
+			double d = h->cn[c] - 2 * g[c];
+			if (d < bd) {
+				sd = bd;
+				bd = d;
+				best = c;
+			} else if (d < sd) {
+				sd = d;
+			}
+		}
+		double b2 = h->xn[r] + bd, s2 = h->xn[r] + sd;
+		h->u[r] = sqrt(b2 > 0 ? b2 : 0);
+		h->l[r] = sqrt(s2 > 0 ? s2 : 0);
+		if (!first && best == h->a[r])
+			continue;
+		double *x = (double *)(h->x + r * nf), minus = -1.0;
+		double *cnt = h->delta + 1, *sum = h->delta + 1 + k;
+		if (!first) {
+			cnt[h->a[r]] -= 1;
+			cnt[best] += 1;
+			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &minus, x, 1,
+				   sum + (size_t)h->a[r] * nf, 1);
+			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one, x, 1,
+				   sum + (size_t)best * nf, 1);
+		}
+		h->a[r] = best;
+	}
+	return DML_OK;
+}
+
+static enum dml_err ham_add(struct hamerly *h, uint64_t r, int first)
+{
+	uint32_t nf = h->m->nfeat;
+	memcpy(h->buf + (size_t)h->nb * nf, h->x + r * nf,
+	       (size_t)nf * sizeof *h->buf);
+	h->idx[h->nb++] = r;
+	return h->nb == BLOCK ? ham_batch(h, first) : DML_OK;
+}
+
+/* Sums of the first assignment: per chunk in doubles, then exactly. */
+static enum dml_err ham_sums(struct hamerly *h)
+{
+	uint32_t k = h->m->k, nf = h->m->nfeat;
+	uint64_t count = 1 + k + (uint64_t)k * nf;
+	double *part = malloc((size_t)count * sizeof *part);
+	if (!part)
+		return DML_ENOMEM;
+	enum dml_err rc = DML_OK;
+	double one = 1.0;
+	for (uint64_t c0 = 0; !rc && c0 < h->n; c0 += CHUNK) {
+		uint64_t c1 = h->n - c0 < CHUNK ? h->n : c0 + CHUNK;
+		memset(part, 0, (size_t)count * sizeof *part);
+		for (uint64_t r = c0; r < c1; r++) {
+			part[1 + h->a[r]] += 1;
+			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
+				   (double *)(h->x + r * nf), 1,
+				   part + 1 + k + (size_t)h->a[r] * nf, 1);
+		}
+		part[0] = 0;
+		if (dml_fx_add_doubles(h->acc, part, (size_t)count))
+			rc = DML_ERANGE;
+	}
+	free(part);
+	return rc;
+}
+
+static void ham_half(struct hamerly *h)
+{
+	const struct dml_kmeans *m = h->m;
+	uint32_t k = m->k, nf = m->nfeat;
+	for (uint32_t c = 0; c < k; c++)
+		h->half[c] = INFINITY;
+	for (uint32_t c = 0; c < k; c++)
+		for (uint32_t e = c + 1; e < k; e++) {
+			double d = 0.5 * sqrt(dist2(m->c + (size_t)c * nf,
+						    m->c + (size_t)e * nf,
+						    nf));
+			if (d < h->half[c])
+				h->half[c] = d;
+			if (d < h->half[e])
+				h->half[e] = d;
+		}
+}
+
+static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
+			      const double *xn, uint64_t n,
+			      dml_kmeans_progress_fn progress, void *ctx,
+			      struct dml_error *err)
+{
+	uint32_t k = m->k, nf = m->nfeat;
+	uint64_t count = 1 + k + (uint64_t)k * nf;
+	struct hamerly h = { .m = m, .x = x, .xn = xn, .n = n };
+	h.a = malloc(((size_t)n + 1) * sizeof *h.a);
+	h.u = malloc(((size_t)n + 1) * sizeof *h.u);
+	h.l = malloc(((size_t)n + 1) * sizeof *h.l);
+	h.acc = calloc(count, sizeof *h.acc);
+	h.delta = calloc(count, sizeof *h.delta);
+	h.cn = malloc((size_t)k * sizeof *h.cn);
+	h.half = malloc((size_t)k * sizeof *h.half);
+	h.g = malloc((size_t)BLOCK * k * sizeof *h.g);
+	h.buf = malloc((size_t)BLOCK * nf * sizeof *h.buf);
+	h.idx = malloc(BLOCK * sizeof *h.idx);
+	double *old = malloc((size_t)k * nf * sizeof *old);
+	double *move = malloc((size_t)k * sizeof *move);
+	enum dml_err rc = DML_OK;
+	if (!h.a || !h.u || !h.l || !h.acc || !h.delta || !h.cn || !h.half || !h.g ||
+	    !h.buf || !h.idx || !old || !move)
+		rc = DML_ENOMEM;
+	if (!rc) {
+		dml_kmeans_norms(m->c, k, nf, h.cn);
+		for (uint64_t r = 0; !rc && r < n; r++)
+			rc = ham_add(&h, r, 1);
+		if (!rc)
+			rc = ham_batch(&h, 1);
+		if (!rc)
+			rc = ham_sums(&h);
+	}
+	while (!rc && m->phase == DML_KM_LLOYD) {
+		struct dml_kpass p = { .count = count, .sums = h.acc };
+		memcpy(old, m->c, (size_t)k * nf * sizeof *old);
+		if ((rc = dml_kmeans_step(m, &p, err)))
+			break;
+		m->inertia = NAN; /* not summed here: skipped rows */
+		if (m->phase == DML_KM_DONE)
+			break;
+		if (progress)
+			progress(ctx, m);
+		double m1 = 0, m2 = 0;
+		uint32_t c1 = 0;
+		for (uint32_t c = 0; c < k; c++) {
+			move[c] = sqrt(dist2(old + (size_t)c * nf,
+					     m->c + (size_t)c * nf, nf));
+			if (move[c] > m1) {
+				m2 = m1;
+				m1 = move[c];
+				c1 = c;
+			} else if (move[c] > m2) {
+				m2 = move[c];
+			}
+		}
+		dml_kmeans_norms(m->c, k, nf, h.cn);
+		ham_half(&h);
+		double cmax = 0;
+		for (uint32_t c = 0; c < k; c++)
+			cmax = h.cn[c] > cmax ? h.cn[c] : cmax;
+		for (uint64_t r = 0; !rc && r < n; r++) {
+			uint32_t a = h.a[r];
+			h.u[r] += move[a];
+			h.l[r] -= a == c1 ? m2 : m1;
+			double lim = h.l[r] > h.half[a] ? h.l[r] : h.half[a];
+			/* squared products err by far less than this */
+			double eps = 1e-9 * (1 + xn[r] + cmax);
+			if (h.u[r] * h.u[r] + eps < lim * lim && lim > 0 &&
+			    h.u[r] < lim)
+				continue;
+			double dot, d2;
+			bli_ddotv(BLIS_NO_CONJUGATE, BLIS_NO_CONJUGATE, nf,
+				  (double *)(x + r * nf), 1,
+				  m->c + (size_t)a * nf, 1, &dot);
+			d2 = xn[r] + h.cn[a] - 2 * dot;
+			h.u[r] = sqrt(d2 > 0 ? d2 : 0);
+			if (h.u[r] * h.u[r] + eps < lim * lim && h.u[r] < lim)
+				continue;
+			rc = ham_add(&h, r, 0);
+		}
+		if (!rc)
+			rc = ham_batch(&h, 0);
+		if (!rc && dml_fx_add_doubles(h.acc, h.delta, (size_t)count))
+			rc = DML_ERANGE;
+		memset(h.delta, 0, (size_t)count * sizeof *h.delta);
+	}
+	free(h.a);
+	free(h.u);
+	free(h.l);
+	free(h.acc);
+	free(h.delta);
+	free(h.cn);
+	free(h.half);
+	free(h.g);
+	free(h.buf);
+	free(h.idx);
+	free(old);
+	free(move);
+	if (rc == DML_ENOMEM)
+		return dml_fail(err, rc, NULL);
+	if (rc == DML_ERANGE)
+		return dml_fail(err, rc, "feature values too large to sum "
+				"exactly (|sum| must stay below 2^95)");
+	return rc;
+}
+
 enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
 			    dml_kmeans_progress_fn progress, void *ctx,
 			    struct dml_error *err)
 {
 	double *xn = malloc(((size_t)n + 1) * sizeof *xn);
 	double *mind = malloc(((size_t)n + 1) * sizeof *mind);
-	if (!xn || !mind) {
+	uint64_t *rh = malloc(((size_t)n + 1) * sizeof *rh);
+	if (!xn || !mind || !rh) {
 		free(xn);
 		free(mind);
+		free(rh);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
 	dml_kmeans_norms(x, n, m->nfeat, xn);
+	for (uint64_t r = 0; m->phase == DML_KM_SEED && r < n; r++)
+		rh[r] = row_hash(x + r * m->nfeat, m->nfeat);
 	enum dml_err rc = DML_OK;
 	int valid = 0; /* mind holds distances to all centers but the last */
-	while (!rc && m->phase != DML_KM_DONE) {
+	while (!rc && m->phase == DML_KM_SEED) {
 		struct dml_kpass p;
 		double *cache = NULL;
 		if (m->phase == DML_KM_SEED && (m->ncenters <= 1 || valid)) {
 			cache = mind;
 			valid = m->ncenters >= 1;
 		}
-		rc = run_pass(m, x, xn, cache, n, &p, err);
+		rc = run_pass(m, x, xn, cache, rh, n, &p, err);
 		if (!rc)
 			rc = dml_kmeans_step(m, &p, err);
 		dml_kpass_free(&p);
 		if (!rc && progress)
 			progress(ctx, m);
 	}
+	if (!rc && m->phase == DML_KM_LLOYD)
+		rc = fit_lloyd(m, x, xn, n, progress, ctx, err);
+	if (!rc) {
+		/* the inertia at the final centers */
+		struct dml_kpass p;
+		uint32_t phase = m->phase;
+		m->phase = DML_KM_LLOYD;
+		rc = run_pass(m, x, xn, NULL, NULL, n, &p, err);
+		m->phase = phase;
+		if (!rc)
+			m->inertia = dml_fx_to_double(&p.sums[0]);
+		dml_kpass_free(&p);
+		if (!rc && progress)
+			progress(ctx, m);
+	}
 	free(xn);
 	free(mind);
+	free(rh);
 	return rc;
 }
 
