@@ -1005,6 +1005,23 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 			rc = DML_ERANGE;
 		memset(h.delta, 0, (size_t)count * sizeof *h.delta);
 	}
+	if (!rc) {
+		/* the inertia of the last step, at the centers it started
+		 * from, as a distributed pass has it */
+		struct dml_kpass p;
+		uint32_t phase = m->phase;
+		double *c = m->c;
+		m->c = old;
+		m->phase = DML_KM_LLOYD;
+		rc = run_pass(m, x, xn, NULL, NULL, n, &p, err);
+		m->c = c;
+		m->phase = phase;
+		if (!rc)
+			m->inertia = dml_fx_to_double(&p.sums[0]);
+		dml_kpass_free(&p);
+		if (rc)
+			rc = DML_EEMPTY; /* err is filled */
+	}
 	free(h.a);
 	free(h.u);
 	free(h.l);
@@ -1017,6 +1034,8 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 	free(h.idx);
 	free(old);
 	free(move);
+	if (rc == DML_EEMPTY)
+		return err ? err->code : DML_ERANGE;
 	if (rc == DML_ENOMEM)
 		return dml_fail(err, rc, NULL);
 	if (rc == DML_ERANGE)
@@ -1059,19 +1078,8 @@ enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
 	}
 	if (!rc && m->phase == DML_KM_LLOYD)
 		rc = fit_lloyd(m, x, xn, n, progress, ctx, err);
-	if (!rc) {
-		/* the inertia at the final centers */
-		struct dml_kpass p;
-		uint32_t phase = m->phase;
-		m->phase = DML_KM_LLOYD;
-		rc = run_pass(m, x, xn, NULL, NULL, n, &p, err);
-		m->phase = phase;
-		if (!rc)
-			m->inertia = dml_fx_to_double(&p.sums[0]);
-		dml_kpass_free(&p);
-		if (!rc && progress)
-			progress(ctx, m);
-	}
+	if (!rc && progress)
+		progress(ctx, m);
 	free(xn);
 	free(mind);
 	free(rh);
