@@ -42,12 +42,15 @@ static void progress(void *ctx, const struct dml_kmeans *m)
 		fprintf(stderr, "%s: iteration %llu: seeded center %u of %u\n",
 			cli_prog, (unsigned long long)m->iteration,
 			m->ncenters, m->k);
+	else if (!isfinite(m->inertia)) /* one process: not summed */
+		fprintf(stderr, "%s: iteration %llu: Lloyd step %u, squared "
+			"center shift %.6g\n", cli_prog,
+			(unsigned long long)m->iteration, m->lloyd, m->shift);
 	else
-		fprintf(stderr, "%s: iteration %llu: Lloyd step %u, %s%.12g, "
-			"squared center shift %.6g%s%s\n", cli_prog,
+		fprintf(stderr, "%s: iteration %llu: Lloyd step %u, inertia "
+			"%.12g, squared center shift %.6g%s%s\n", cli_prog,
 			(unsigned long long)m->iteration, m->lloyd,
-			isfinite(m->inertia) ? "inertia " : "", m->inertia,
-			m->shift,
+			m->inertia, m->shift,
 			m->phase == DML_KM_DONE ? ", " : "",
 			m->phase == DML_KM_DONE ? dml_kmeans_status(m) : "");
 }
