@@ -355,12 +355,17 @@ static int train_kmeans(const struct opts *o, char **files, int nfiles)
 		.max_iter = o->max_iter_set ? o->params.max_iter : 300,
 		.tol = o->tol_set ? o->params.tol : 1e-4,
 	};
-	if (o->apply && nfiles)
-		cli_usage("--apply takes no data files");
-	if (o->apply && o->emit != EMIT_MODEL)
-		cli_usage("--apply and --emit do not go together");
 	kmeans_train(&ko, files, nfiles);
 	return 0;
+}
+
+/* A model on standard input cannot be read twice: there, kmeans needs
+ * -a kmeans. */
+static int is_kmeans(const struct opts *o)
+{
+	return o->family == DML_FAMILY_KMEANS ||
+	       (o->model && !o->family && strcmp(o->model, "-") &&
+		cli_model_family(o->model) == DML_FAMILY_KMEANS);
 }
 
 int main(int argc, char **argv)
@@ -454,17 +459,18 @@ int main(int argc, char **argv)
 	}
 	char **files = argv + optind;
 	int nfiles = argc - optind;
-	if (o.family == DML_FAMILY_KMEANS || (o.model && !o.family &&
-	    cli_model_family(o.model) == DML_FAMILY_KMEANS))
-		return train_kmeans(&o, files, nfiles);
 	if (o.apply) {
 		if (nfiles)
 			cli_usage("--apply takes no data files");
 		if (o.emit != EMIT_MODEL)
 			cli_usage("--apply and --emit do not go together");
+		if (is_kmeans(&o))
+			return train_kmeans(&o, files, nfiles);
 		do_apply(&o);
 		return 0;
 	}
+	if (is_kmeans(&o))
+		return train_kmeans(&o, files, nfiles);
 	switch (o.emit) {
 	case EMIT_STATS: do_stats(&o, files, nfiles); break;
 	case EMIT_GRADIENT: do_gradient(&o, files, nfiles); break;

@@ -596,7 +596,7 @@ Try '$prog --help' for more information."
 }
 
 @test "other usage errors" {
-	usage_error "--algorithm: unknown family 'tree' (logistic, softmax)" \
+	usage_error "--algorithm: unknown family 'tree' (logistic, softmax, kmeans)" \
 		dml-train -a tree -y label x.csv
 	usage_error 'fitting needs a model family (-a)' \
 		dml-train -y label x.csv

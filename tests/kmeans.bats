@@ -171,6 +171,10 @@ bsp_more() {
 	done
 	run $DML_WRAPPER dml-inspect -f iteration m.dml
 	assert_output 7
+	# the model may come on standard input (as over ssh), with -a kmeans
+	$DML_WRAPPER dml-train -a kmeans --emit stats -m - -o p3.dml c.csv <m.dml
+	$DML_WRAPPER dml-train --emit stats -m m.dml -o p1.dml c.csv
+	cmp p1.dml p3.dml
 }
 
 @test "kmeans: a loop killed half-way resumes to the same bytes" {

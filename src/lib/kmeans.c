@@ -448,6 +448,8 @@ struct job {
 	const struct dml_kmeans *m;
 	const double *x, *xn;
 	double *mind;          /* seeding cache, or NULL */
+	uint32_t *near;        /* with it: the nearest center */
+	const double *ccd;     /* and the centers' distances to the newest */
 	const uint64_t *rh;    /* row hashes, or NULL */
 	const double *cn;      /* squared center norms (Lloyd) */
 	uint64_t n, count;
@@ -475,9 +477,21 @@ static void seed_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 		const double *x = j->x + r * nf;
 		double d = 1;
 		if (nc > 0 && j->mind) {
-			double e = dist2(x, m->c + (size_t)(nc - 1) * nf, nf);
-			if (nc == 1 || e < j->mind[r])
-				j->mind[r] = e;
+			/* the newest center is no nearer when it is twice as
+			 * far from the row's nearest center as the row is:
+			 * skip reading the row.  Squared distances are summed
+			 * from nonnegative terms, so each errs by some 1e-13
+			 * relative at most; the margin is far wider. */
+			double lim = 2 * sqrt(j->mind[r]) * (1 + 1e-9);
+			if (nc == 1 ||
+			    !(j->ccd[j->near[r]] * (1 - 1e-9) > lim)) {
+				double e = dist2(x, m->c + (size_t)(nc - 1) * nf,
+						 nf);
+				if (nc == 1 || e < j->mind[r]) {
+					j->mind[r] = e;
+					j->near[r] = nc - 1;
+				}
+			}
 			d = j->mind[r];
 		} else if (nc > 0) {
 			d = INFINITY;
@@ -588,13 +602,13 @@ static void worker_free(struct worker *w)
 /* Chunks go to threads in any order; each sums exactly, and the thread
  * sums add exactly, the race winner is a minimum: the same for any -j. */
 static enum dml_err run_pass(const struct dml_kmeans *m, const double *x,
-			     const double *xn, double *mind,
+			     const double *xn, double *mind, uint32_t *near,
 			     const uint64_t *rh, uint64_t n,
 			     struct dml_kpass *p, struct dml_error *err)
 {
 	uint32_t k = m->k, nf = m->nfeat;
 	struct job j = { .m = m, .x = x, .xn = xn, .mind = mind, .rh = rh,
-			 .n = n, .count = pass_count(m) };
+			 .near = near, .n = n, .count = pass_count(m) };
 	uint64_t nchunks = (n + CHUNK - 1) / CHUNK;
 	uint32_t nt = m->threads ? m->threads : 1;
 	if (nt > nchunks)
@@ -612,6 +626,15 @@ static enum dml_err run_pass(const struct dml_kmeans *m, const double *x,
 		else
 			dml_kmeans_norms(m->c, k, nf, cn);
 		j.cn = cn;
+	} else if (!rc && mind && m->ncenters > 1) {
+		uint32_t nc = m->ncenters;
+		cn = malloc((size_t)nc * sizeof *cn);
+		if (!cn)
+			rc = DML_ENOMEM;
+		for (uint32_t c = 0; cn && c + 1 < nc; c++)
+			cn[c] = sqrt(dist2(m->c + (size_t)c * nf,
+					   m->c + (size_t)(nc - 1) * nf, nf));
+		j.ccd = cn;
 	}
 	uint32_t started = 0;
 	for (uint32_t t = 0; !rc && t < nt; t++) {
@@ -680,7 +703,7 @@ enum dml_err dml_kmeans_pass(const struct dml_kmeans *m, const double *x,
 			     const double *xn, uint64_t n,
 			     struct dml_kpass *p, struct dml_error *err)
 {
-	return run_pass(m, x, xn, NULL, NULL, n, p, err);
+	return run_pass(m, x, xn, NULL, NULL, NULL, n, p, err);
 }
 
 /* ---- the update ---- */
@@ -1013,7 +1036,7 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 		double *c = m->c;
 		m->c = old;
 		m->phase = DML_KM_LLOYD;
-		rc = run_pass(m, x, xn, NULL, NULL, n, &p, err);
+		rc = run_pass(m, x, xn, NULL, NULL, NULL, n, &p, err);
 		m->c = c;
 		m->phase = phase;
 		if (!rc)
@@ -1051,10 +1074,12 @@ enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
 	double *xn = malloc(((size_t)n + 1) * sizeof *xn);
 	double *mind = malloc(((size_t)n + 1) * sizeof *mind);
 	uint64_t *rh = malloc(((size_t)n + 1) * sizeof *rh);
-	if (!xn || !mind || !rh) {
+	uint32_t *near = malloc(((size_t)n + 1) * sizeof *near);
+	if (!xn || !mind || !rh || !near) {
 		free(xn);
 		free(mind);
 		free(rh);
+		free(near);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
 	dml_kmeans_norms(x, n, m->nfeat, xn);
@@ -1069,7 +1094,7 @@ enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
 			cache = mind;
 			valid = m->ncenters >= 1;
 		}
-		rc = run_pass(m, x, xn, cache, rh, n, &p, err);
+		rc = run_pass(m, x, xn, cache, near, rh, n, &p, err);
 		if (!rc)
 			rc = dml_kmeans_step(m, &p, err);
 		dml_kpass_free(&p);
@@ -1083,6 +1108,7 @@ enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
 	free(xn);
 	free(mind);
 	free(rh);
+	free(near);
 	return rc;
 }
 
