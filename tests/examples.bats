@@ -188,8 +188,16 @@ at_least() {
 		<(dml-inspect --json one-km.dml | jq -r '.centers[] | @tsv') |
 		awk -F'\t' '{ n++; for (i = 1; i <= NF / 2; i++) { d = $i - $(i + NF / 2); if (d > 1e-9 || d < -1e-9) exit 1 } }
 			END { exit n != 3 }'
-	# killed at some point of the loop, then resumed: the same bytes
-	K=3 WORKERS=3 LABEL=label MODEL=b.dml timeout 1 "$EX/kmeans-bsp.sh" "$TRAIN" >/dev/null 2>&1 || true
+	# killed after a few rounds (its 7th dml-inspect fails), then resumed:
+	# the same bytes
+	mkdir kill
+	printf '#!/bin/sh\nn=$(cat %s/n 2>/dev/null || echo 0)\necho $((n + 1)) >%s/n\n[ "$n" -lt 6 ] || exit 1\nexec %s "$@"\n' \
+		"$PWD/kill" "$PWD/kill" "$(command -v dml-inspect)" >kill/dml-inspect
+	chmod +x kill/dml-inspect
+	K=3 WORKERS=3 LABEL=label MODEL=b.dml PATH=$PWD/kill:$PATH run "$EX/kmeans-bsp.sh" "$TRAIN"
+	assert_failure
+	run dml-inspect -f status,iteration b.dml
+	assert_output "$(printf 'running\t3')"
 	K=3 WORKERS=3 LABEL=label MODEL=b.dml RESUME=yes run "$EX/kmeans-bsp.sh" "$TRAIN"
 	assert_success
 	cmp a.dml b.dml
