@@ -1012,14 +1012,9 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 			if (h.u[r] * h.u[r] + eps < lim * lim && lim > 0 &&
 			    h.u[r] < lim)
 				continue;
-			double dot, d2;
-			bli_ddotv(BLIS_NO_CONJUGATE, BLIS_NO_CONJUGATE, nf,
-				  (double *)(x + r * nf), 1,
-				  m->c + (size_t)a * nf, 1, &dot);
-			d2 = xn[r] + h.cn[a] - 2 * dot;
-			h.u[r] = sqrt(d2 > 0 ? d2 : 0);
-			if (h.u[r] * h.u[r] + eps < lim * lim && h.u[r] < lim)
-				continue;
+			/* reading the row costs more than the products with
+			 * every center once it is read: no tightening of u
+			 * alone first */
 			rc = ham_add(&h, r, 0);
 		}
 		if (!rc)
