@@ -252,6 +252,10 @@ bsp_more() {
 	run --separate-stderr $DML_WRAPPER dml-reduce km.dml km.dml
 	assert_failure 1
 	check_stderr --partial "kmeans models cannot be averaged"
+	run --separate-stderr $DML_WRAPPER dml-ensemble -o ens.dml km.dml lr.dml
+	assert_failure 1
+	check_stderr "dml-ensemble: km.dml: record 1: a kmeans model, not a linear one (logistic or softmax)"
+	assert_file_not_exists ens.dml
 }
 
 @test "kmeans predict: columns by name, a missing feature column is an error" {

@@ -616,6 +616,9 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 				"found %s %s record",
 				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
+	if (rec->h.family == DML_FAMILY_KMEANS)
+		return dml_fail(err, DML_EUNSUPPORTED, "a kmeans model, not "
+				"a linear one (logistic or softmax)");
 	if (rec->h.family != DML_FAMILY_LOGISTIC &&
 	    rec->h.family != DML_FAMILY_SOFTMAX)
 		return dml_fail(err, DML_EUNSUPPORTED,
