@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "mlp.h"
+#include "kmeans.h"
 #include "model.h"
 #include "statmodel.h"
 
@@ -79,6 +80,8 @@ struct info {
 	int has_leaves;
 	struct dml_model model;
 	int has_model;
+	struct dml_kmeans km;
+	int has_km;
 	struct dml_ensemble ens;
 	int has_ens;
 	struct dml_smodel sm;
@@ -126,6 +129,11 @@ static enum dml_err gather(struct info *in, const struct dml_record *rec,
 	in->has_leaves = dml_leaves_read(rec, &in->leaves, &ignore) == DML_OK;
 	switch (rec->h.kind) {
 	case DML_KIND_MODEL:
+		if (rec->h.family == DML_FAMILY_KMEANS) {
+			rc = dml_kmeans_decode(rec, &in->km, err);
+			in->has_km = rc == DML_OK;
+			break;
+		}
 		if (dml_smodel_family(rec->h.family)) {
 			rc = dml_smodel_decode(rec, &in->sm, err);
 			in->has_sm = rc == DML_OK;
@@ -185,6 +193,8 @@ static void release(struct info *in)
 		dml_leaves_free(&in->leaves);
 	if (in->has_model)
 		dml_model_free(&in->model);
+	if (in->has_km)
+		dml_kmeans_free(&in->km);
 	if (in->has_ens)
 		dml_ensemble_free(&in->ens);
 	if (in->has_sm)
@@ -224,6 +234,8 @@ static void print_smodel(const struct dml_smodel *m)
 
 static const char *status(const struct info *in)
 {
+	if (in->has_km)
+		return dml_kmeans_status(&in->km);
 	if (!in->has_model)
 		return "-";
 	return in->model.opt.phase == DML_PHASE_DONE
@@ -250,6 +262,8 @@ static void print_field(const struct info *in, const char *f)
 		printf("%u", in->lab ? in->lab->n : 0);
 	else if (!strcmp(f, "status"))
 		fputs(status(in), stdout);
+	else if (!strcmp(f, "objective") && in->has_km)
+		printf("%.17g", in->km.inertia); /* nan before Lloyd */
 	else if (!strcmp(f, "objective") && !in->has_model)
 		fputs("-", stdout); /* like status: not a model */
 	else if (!strcmp(f, "objective"))
@@ -347,6 +361,10 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 		       (unsigned long long)o->iters,
 		       (unsigned long long)o->evals, o->f);
 	}
+	if (in->has_km)
+		printf("  k-means        k=%u, %u centers, %u Lloyd steps, %s, "
+		       "inertia %.10g\n", in->km.k, in->km.ncenters,
+		       in->km.lloyd, status(in), in->km.inertia);
 	if (in->has_ens)
 		printf("  members        %u\n", in->ens.n);
 	if (in->has_sm)
@@ -423,6 +441,19 @@ static void print_json(const struct info *in, const char *name, uint64_t n)
 			printf(",%u],\"activation\":\"%s\"", m->nout,
 			       dml_activation_name(m->params.activation));
 		}
+	}
+	if (in->has_km) {
+		const struct dml_kmeans *k = &in->km;
+		printf(",\"status\":\"%s\",\"k\":%u,\"lloyd_steps\":%u",
+		       status(in), k->k, k->lloyd);
+		if (isfinite(k->inertia))
+			printf(",\"objective\":%.17g", k->inertia);
+		printf(",\"centers\":[");
+		for (uint32_t c = 0; c < k->ncenters; c++)
+			for (uint32_t j = 0; j < k->nfeat; j++)
+				printf("%s%.17g", j ? "," : c ? "],[" : "[",
+				       k->c[(size_t)c * k->nfeat + j]);
+		printf(k->ncenters ? "]]" : "]");
 	}
 	if (in->has_ens)
 		printf(",\"members\":%u", in->ens.n);

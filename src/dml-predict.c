@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli-kmeans.h"
 #include "csvread.h"
 #include "model.h"
 #include "numeric.h"
@@ -66,9 +67,11 @@ static void usage(void)
 	      "                            rows for a linear regression)\n"
 	      "      --proba             print the class probabilities after the label\n"
 	      "                            (logistic and softmax models only)\n"
-	      "      --threshold=X       anomaly models: print 'score<TAB>flag', flag 1\n"
-	      "                            when the score is greater than X; with --eval\n"
-	      "                            also precision and recall at X\n"
+	      "      --threshold=X       anomaly scores: gaussian models print\n"
+	      "                            'score<TAB>flag', kmeans models add a flag\n"
+	      "                            column; flag 1 when the score (distance) is\n"
+	      "                            greater than X; with --eval, gaussian: also\n"
+	      "                            precision and recall at X\n"
 	      "  -y, --label=COLUMN      label column for --eval (default: the model's)\n"
 	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
 	      "      --no-header         the first row is data\n"
@@ -76,6 +79,9 @@ static void usage(void)
 	      "  -v, --verbose           with --eval, also print the confusion matrix\n"
 	      "  -h, --help              display this help and exit\n"
 	      "  -V, --version           output version information and exit\n"
+	      "\n"
+	      "A kmeans model prints 'cluster<TAB>distance' per row, clusters\n"
+	      "numbered from 0; --eval prints inertia and rows.\n"
 	      "\n"
 	      "When the input is not a regular file (a pipe, a socket, a terminal),\n"
 	      "every row is answered as soon as its line arrives.\n"
@@ -466,6 +472,20 @@ int main(int argc, char **argv)
 	struct dml_error err = {0};
 	dml_record_init(&rec);
 	cli_read_one(model, 0, &rec);
+	if (rec.h.kind == DML_KIND_MODEL &&
+	    rec.h.family == DML_FAMILY_KMEANS) {
+		if (s.proba)
+			cli_usage("--proba does not apply to kmeans models");
+		struct kmeans_predict_opts ko = {
+			.model = &rec, .model_name = cli_name(model),
+			.csv = s.lo.csv, .output = output, .eval = s.eval,
+			.has_threshold = s.has_threshold,
+			.threshold = s.threshold,
+		};
+		kmeans_predict(&ko, argv + optind, argc - optind);
+		dml_record_free(&rec);
+		return 0;
+	}
 	static char *zero_one[] = { "0", "1" };
 	if (rec.h.kind == DML_KIND_MODEL && dml_smodel_family(rec.h.family)) {
 		if (dml_smodel_decode(&rec, &s.sm, &err))
@@ -483,7 +503,7 @@ int main(int argc, char **argv)
 	dml_record_free(&rec);
 	uint32_t fam = s.first->family ? s.first->family : s.sm.family;
 	if (s.has_threshold && !(s.is_sm && dml_smodel_anomaly(fam)))
-		cli_die("%s: --threshold needs an anomaly model (gaussian), "
+		cli_die("%s: --threshold needs an anomaly model (gaussian or kmeans), "
 			"not a %s model", cli_name(model),
 			dml_family_name(fam));
 	if (s.is_sm && (s.proba || (s.eval && !dml_smodel_anomaly(fam))))

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "mlp.h"
+#include "cli-kmeans.h"
 #include "model.h"
 #include "statmodel.h"
 
@@ -26,6 +27,8 @@ struct opts {
 	const char *scale;
 	unsigned set;       /* DML_SET_* bits of options given */
 	int hidden_given;
+	uint32_t k;            /* kmeans clusters */
+	int max_iter_set, tol_set;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -64,7 +67,8 @@ static void usage(void)
 	      "                            (linear SVM), squared-hinge or perceptron\n"
 	      "                            (2 classes, or one-vs-rest); from\n"
 	      "                            statistics alone: scaler, gaussian (anomaly\n"
-	      "                            scores), pca; or mlp (multilayer perceptron)\n"
+	      "                            scores), pca; mlp (multilayer perceptron);\n"
+	      "                            or kmeans (clusters; no label needed)\n"
 	      "      --emit=KIND         model (default): fit here; stats: label set and\n"
 	      "                            feature moments of this shard; gradient: loss\n"
 	      "                            and gradient sums at the model given by -m\n"
@@ -118,6 +122,12 @@ static void usage(void)
 	      "--batch 200, --epochs 10, --l2 1e-6):\n"
 	      "      --hidden=N[,N]...   units of each hidden layer (default 100)\n"
 	      "      --activation=NAME   relu (default) or tanh\n"
+	      "k-means (-a kmeans):\n"
+	      "      --k=K               number of clusters\n"
+	      "      --max-iter=N        Lloyd steps at most (default 300)\n"
+	      "      --tol=X             stop when the squared center moves add up to\n"
+	      "                            at most X times the mean feature variance\n"
+	      "                            (default 1e-4)\n"
 	      "\n"
 	      "Output:\n"
 	      "  -o, --output=FILE       write the record to FILE (default standard\n"
@@ -148,6 +158,7 @@ enum {
 	OPT_L1, OPT_SOLVER, OPT_SCHEDULE, OPT_HOLDOUT, OPT_HOGWILD,
 	OPT_SCALE = 330, OPT_COVARIANCE, OPT_COMPONENTS,
 	OPT_HIDDEN, OPT_ACTIVATION,
+	OPT_K,
 };
 
 static const struct option longopts[] = {
@@ -177,6 +188,7 @@ static const struct option longopts[] = {
 	{ "components", required_argument, NULL, OPT_COMPONENTS },
 	{ "hidden", required_argument, NULL, OPT_HIDDEN },
 	{ "activation", required_argument, NULL, OPT_ACTIVATION },
+	{ "k", required_argument, NULL, OPT_K },
 	{ "output", required_argument, NULL, 'o' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -587,6 +599,29 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	dml_model_free(&m);
 }
 
+static int train_kmeans(const struct opts *o, char **files, int nfiles)
+{
+	struct kmeans_opts ko = {
+		.k = o->k, .seed = o->params.seed, .label = o->label,
+		.csv = o->csv, .threads = o->threads, .verbose = o->verbose,
+		.emit_pass = o->emit != EMIT_MODEL, .model = o->model,
+		.apply = o->apply, .output = o->output,
+		.max_iter = o->max_iter_set ? o->params.max_iter : 300,
+		.tol = o->tol_set ? o->params.tol : 1e-4,
+	};
+	kmeans_train(&ko, files, nfiles);
+	return 0;
+}
+
+/* A model on standard input cannot be read twice: there, kmeans needs
+ * -a kmeans. */
+static int is_kmeans(const struct opts *o)
+{
+	return o->family == DML_FAMILY_KMEANS ||
+	       (o->model && !o->family && strcmp(o->model, "-") &&
+		cli_model_family(o->model) == DML_FAMILY_KMEANS);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { .emit = EMIT_MODEL, .threads = cli_cpus() };
@@ -601,8 +636,8 @@ int main(int argc, char **argv)
 			if (!o.family)
 				cli_usage("--algorithm: unknown family '%s' "
 					  "(logistic, softmax, linear, hinge, "
-					  "squared-hinge, perceptron, scaler, "
-					  "gaussian, pca, mlp)", optarg);
+					  "squared-hinge, perceptron, kmeans, "
+					  "scaler, gaussian, pca, mlp)", optarg);
 			break;
 		case OPT_EMIT:
 			if (!strcmp(optarg, "model"))
@@ -657,9 +692,11 @@ int main(int argc, char **argv)
 		case OPT_MAX_ITER:
 			o.params.max_iter = (uint32_t)cli_uint("--max-iter",
 						optarg, 1, 1000000);
+			o.max_iter_set = 1;
 			break;
 		case OPT_TOL:
 			o.params.tol = cli_double("--tol", optarg, 0, 1e300);
+			o.tol_set = 1;
 			break;
 		case OPT_L2:
 			o.params.l2 = cli_double("--l2", optarg, 0, 1e300);
@@ -730,6 +767,9 @@ int main(int argc, char **argv)
 			o.sp.components = (uint32_t)cli_uint("--components",
 						optarg, 1, 1000000);
 			break;
+		case OPT_K:
+			o.k = (uint32_t)cli_uint("--k", optarg, 1, 65536);
+			break;
 		case 'o': o.output = optarg; break;
 		case 'j':
 			o.threads = (uint32_t)cli_uint("--threads", optarg, 1,
@@ -761,9 +801,13 @@ int main(int argc, char **argv)
 			cli_usage("--apply takes no data files");
 		if (o.emit != EMIT_MODEL)
 			cli_usage("--apply and --emit do not go together");
+		if (is_kmeans(&o))
+			return train_kmeans(&o, files, nfiles);
 		do_apply(&o);
 		return 0;
 	}
+	if (is_kmeans(&o))
+		return train_kmeans(&o, files, nfiles);
 	if (o.scale && (o.emit != EMIT_MODEL || o.model))
 		cli_usage("--scale applies where a model is made from data or "
 			  "stats");

@@ -172,3 +172,33 @@ at_least() {
 	run dml-inspect --field kind model.dml
 	assert_output model
 }
+
+@test "kmeans-bsp.sh clusters like one process, and resumes after a kill" {
+	dml-train -a kmeans --k 3 -y label -o one-km.dml "$TRAIN"
+	one=$(dml-predict -m one-km.dml --eval "$TRAIN" | awk -F'\t' '$1 == "inertia" { print $2 }')
+	K=3 WORKERS=3 LABEL=label MODEL=a.dml run --separate-stderr "$EX/kmeans-bsp.sh" "$TRAIN"
+	assert_success
+	assert_equal "$(field status)" converged
+	assert_equal "$(field rows)" 1200
+	assert_equal "$(field rounds)" "$(dml-inspect --field iteration one-km.dml)"
+	[[ $stderr == *"round 1: inertia nan, running"* ]]
+	# the same centers and inertia as one process
+	awk -v a="$(field inertia)" -v b="$one" 'BEGIN { d = (a - b) / b; exit !(d < 1e-9 && d > -1e-9) }'
+	paste <(dml-inspect --json a.dml | jq -r '.centers[] | @tsv') \
+		<(dml-inspect --json one-km.dml | jq -r '.centers[] | @tsv') |
+		awk -F'\t' '{ n++; for (i = 1; i <= NF / 2; i++) { d = $i - $(i + NF / 2); if (d > 1e-9 || d < -1e-9) exit 1 } }
+			END { exit n != 3 }'
+	# killed after a few rounds (its 7th dml-inspect fails), then resumed:
+	# the same bytes
+	mkdir kill
+	printf '#!/bin/sh\nn=$(cat %s/n 2>/dev/null || echo 0)\necho $((n + 1)) >%s/n\n[ "$n" -lt 6 ] || exit 1\nexec %s "$@"\n' \
+		"$PWD/kill" "$PWD/kill" "$(command -v dml-inspect)" >kill/dml-inspect
+	chmod +x kill/dml-inspect
+	K=3 WORKERS=3 LABEL=label MODEL=b.dml PATH=$PWD/kill:$PATH run "$EX/kmeans-bsp.sh" "$TRAIN"
+	assert_failure
+	run dml-inspect -f status,iteration b.dml
+	assert_output "$(printf 'running\t3')"
+	K=3 WORKERS=3 LABEL=label MODEL=b.dml RESUME=yes run "$EX/kmeans-bsp.sh" "$TRAIN"
+	assert_success
+	cmp a.dml b.dml
+}

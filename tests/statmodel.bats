@@ -472,10 +472,10 @@ same_but_provenance() {
 	# --threshold and --eval need an anomaly model
 	run $DML_WRAPPER dml-predict -m pca.dml --threshold 3 p.csv
 	assert_failure 1
-	assert_output "dml-predict: pca.dml: --threshold needs an anomaly model (gaussian), not a pca model"
+	assert_output "dml-predict: pca.dml: --threshold needs an anomaly model (gaussian or kmeans), not a pca model"
 	run $DML_WRAPPER dml-predict -m lm.dml --threshold 3 d.csv
 	assert_failure 1
-	assert_output "dml-predict: lm.dml: --threshold needs an anomaly model (gaussian), not a logistic model"
+	assert_output "dml-predict: lm.dml: --threshold needs an anomaly model (gaussian or kmeans), not a logistic model"
 	run $DML_WRAPPER dml-predict -m pca.dml --eval -y f1 p.csv
 	assert_failure 1
 	assert_output "dml-predict: pca.dml: --eval needs a classifier or an anomaly model, not a pca model"

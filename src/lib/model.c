@@ -24,6 +24,7 @@ const char *dml_family_name(uint32_t family)
 	case DML_FAMILY_HINGE: return "hinge";
 	case DML_FAMILY_SQUARED_HINGE: return "squared-hinge";
 	case DML_FAMILY_PERCEPTRON: return "perceptron";
+	case DML_FAMILY_KMEANS: return "kmeans";
 	case DML_FAMILY_SCALER: return "scaler";
 	case DML_FAMILY_GAUSSIAN: return "gaussian";
 	case DML_FAMILY_PCA: return "pca";
@@ -46,6 +47,8 @@ uint32_t dml_family_parse(const char *name)
 		return DML_FAMILY_SQUARED_HINGE;
 	if (!strcmp(name, "perceptron"))
 		return DML_FAMILY_PERCEPTRON;
+	if (!strcmp(name, "kmeans"))
+		return DML_FAMILY_KMEANS;
 	if (!strcmp(name, "scaler"))
 		return DML_FAMILY_SCALER;
 	if (!strcmp(name, "gaussian"))
@@ -768,6 +771,9 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 				"found %s %s record",
 				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
+	if (rec->h.family == DML_FAMILY_KMEANS)
+		return dml_fail(err, DML_EUNSUPPORTED, "a kmeans model, not "
+				"a linear one (logistic or softmax)");
 	if (rec->h.family >= DML_FAMILY_SCALER &&
 	    rec->h.family <= DML_FAMILY_PCA)
 		return dml_fail(err, DML_EUNSUPPORTED,
@@ -1344,7 +1350,8 @@ enum dml_err dml_grad_encode(const struct dml_grad *g, struct dml_buf *b)
 	return dml_buf_finish(b, &h);
 }
 
-static const uint32_t grad_known[] = { DML_SEC_SUMS, DML_SEC_LEAVES };
+static const uint32_t grad_known[] = { DML_SEC_SUMS, DML_SEC_LEAVES,
+				       DML_SEC_KMPICK };
 
 enum dml_err dml_grad_decode(const struct dml_record *rec,
 			     struct dml_grad *g, struct dml_error *err)
@@ -1356,7 +1363,7 @@ enum dml_err dml_grad_decode(const struct dml_record *rec,
 				"found %s %s record",
 				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
-	if ((rc = dml_record_check_known(rec, grad_known, 2, err)))
+	if ((rc = dml_record_check_known(rec, grad_known, 3, err)))
 		return rc;
 	g->family = rec->h.family;
 	g->schema = rec->h.schema;

@@ -55,6 +55,9 @@ enum dml_tag {
 	DML_SEC_NOTE = 10,    /* free text (optional) */
 	DML_SEC_ROWS = 11,    /* a block of data rows */
 	DML_SEC_RANGE = 12,   /* per-feature minimum and maximum, f64 */
+	DML_SEC_CENTERS = 13, /* k-means: k:u32 nfeat:u32 f64[k*nfeat] */
+	DML_SEC_KMSTATE = 14, /* k-means: phase, stop, centers, steps... */
+	DML_SEC_KMPICK = 15,  /* k-means seeding: race time and row */
 	DML_SEC_TARGET = 22,  /* regression target sums (and X'X, X'y) */
 	DML_SEC_XPROD = 16,   /* exact cross products XᵀX (stats) */
 	DML_SEC_GAUSS = 17,   /* Gaussian anomaly model */

@@ -5,6 +5,7 @@
 #include "mlp.h"
 #include "model.h"
 #include "statmodel.h"
+#include "kmeans.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ struct dml_reducer {
 	struct dml_fx *xprod;  /* cross products, when the stats have them */
 	/* models */
 	struct dml_model model;
+	/* k-means seeding: the winner of the race so far */
+	struct dml_kpass kpick;
 };
 
 struct dml_reducer *dml_reducer_new(void)
@@ -48,6 +51,7 @@ void dml_reducer_free(struct dml_reducer *r)
 	free(r->tsums);
 	free(r->xprod);
 	dml_model_free(&r->model);
+	dml_kpass_free(&r->kpick);
 	free(r);
 }
 
@@ -193,6 +197,8 @@ enum dml_err dml_reducer_add(struct dml_reducer *r,
 			return rc;
 		rc = add_sums(r, g.sums, g.count, err);
 		dml_grad_free(&g);
+		if (!rc && h->family == DML_FAMILY_KMEANS)
+			rc = dml_kpass_pick_merge(&r->kpick, rec, err);
 	} else if (h->kind == DML_KIND_STATS ||
 		   h->family == DML_FAMILY_SCALER) {
 		/* a scaler model is reduced as the stats it holds */
@@ -247,6 +253,9 @@ enum dml_err dml_reducer_add(struct dml_reducer *r,
 			}
 		}
 		dml_stats_free(&s);
+	} else if (h->family == DML_FAMILY_KMEANS) {
+		return dml_fail(err, DML_EKIND, "kmeans models cannot be "
+				"averaged (reduce their passes instead)");
 	} else {
 		struct dml_model m;
 		if ((rc = dml_model_decode(rec, &m, err)))
@@ -316,7 +325,17 @@ enum dml_err dml_reducer_finish(struct dml_reducer *r, struct dml_buf *b,
 			.contributions = r->contributions, .count = r->count,
 			.sums = r->sums, .leaves = r->leaves,
 		};
-		rc = dml_grad_encode(&g, b);
+		if (g.family == DML_FAMILY_KMEANS) {
+			struct dml_header h = r->h;
+			h.samples = r->samples;
+			h.contributions = r->contributions;
+			r->kpick.count = r->count;
+			r->kpick.sums = r->sums;
+			rc = dml_kpass_encode(&r->kpick, &h, &r->leaves, b);
+			r->kpick.sums = NULL;
+		} else {
+			rc = dml_grad_encode(&g, b);
+		}
 	} else if (r->h.kind == DML_KIND_STATS ||
 		   r->h.family == DML_FAMILY_SCALER) {
 		struct dml_stats s = {

@@ -1,0 +1,1147 @@
+/* kmeans.c - k-means: seeding by exponential races, exact Lloyd steps.
+ *
+ * Seeding is k-means++: center r is a row drawn with probability
+ * proportional to its squared distance w to the nearest of the centers
+ * chosen before (round 0: uniformly).  The draw is an exponential race:
+ * row x runs time -log(u(x)) / w(x), u(x) a uniform number hashed from
+ * (seed, r, the bytes of x), and the first row home wins.  The winner is a
+ * minimum, so it reduces across shards exactly and is the same whatever
+ * the shards and the row order.
+ *
+ * Lloyd steps sum, per cluster, the rows nearest its center and count
+ * them, and sum the squared distances (the inertia), as fixed point.  The
+ * nearest center comes from ||x||^2 - 2 x.c + ||c||^2 with the products
+ * x.c by BLIS gemm, in blocks of rows.  Rows are summed in doubles per
+ * fixed chunk of CHUNK rows and the chunk sums added exactly, so -j does
+ * not change a bit; over shards the chunks differ, so centers agree to
+ * rounding (about 1e-16 relative). */
+#include "kmeans.h"
+
+#include <blis.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 4096  /* rows per exactly added partial sum */
+#define BLOCK 256   /* rows per matrix product */
+
+enum { P_K = 20, P_MAX_ITER, P_TOL, P_SEED };
+
+void dml_kmeans_free(struct dml_kmeans *m)
+{
+	dml_schema_free(&m->schema);
+	free(m->c);
+	dml_leaves_free(&m->leaves);
+	memset(m, 0, sizeof *m);
+}
+
+void dml_kpass_free(struct dml_kpass *p)
+{
+	free(p->sums);
+	free(p->row);
+	memset(p, 0, sizeof *p);
+}
+
+const char *dml_kmeans_status(const struct dml_kmeans *m)
+{
+	return m->phase == DML_KM_DONE ? dml_stop_name(m->stop) : "running";
+}
+
+static uint64_t pass_count(const struct dml_kmeans *m)
+{
+	if (m->phase == DML_KM_SEED)
+		return 1;
+	return 1 + m->k + (uint64_t)m->k * m->nfeat;
+}
+
+enum dml_err dml_kmeans_from_stats(struct dml_kmeans *m,
+				   const struct dml_stats *s, uint32_t k,
+				   uint32_t max_iter, double tol,
+				   uint64_t seed, struct dml_error *err)
+{
+	memset(m, 0, sizeof *m);
+	uint32_t nf = s->schema.nfeat;
+	if (k == 0 || k > DML_KM_MAX_K)
+		return dml_fail(err, DML_EPARAM, "--k must be 1..%u",
+				DML_KM_MAX_K);
+	if (nf == 0)
+		return dml_fail(err, DML_EPARAM, "no feature columns");
+	if (k > s->samples)
+		return dml_fail(err, DML_EPARAM,
+				"--k %u is larger than the number of rows "
+				"(%llu)", k, (unsigned long long)s->samples);
+	if (!(tol >= 0) || !isfinite(tol))
+		return dml_fail(err, DML_EPARAM, "--tol must be >= 0");
+	if ((uint64_t)k * nf > (UINT64_C(1) << 28))
+		return dml_fail(err, DML_EPARAM, "--k %u centers of %u "
+				"features is too large", k, nf);
+	m->k = k;
+	m->nfeat = nf;
+	m->max_iter = max_iter;
+	m->tol = tol;
+	m->seed = seed;
+	double var = 0, n = (double)s->samples;
+	for (uint32_t j = 0; j < nf; j++) {
+		double mu = dml_fx_to_double(&s->sums[j]) / n;
+		double v = dml_fx_to_double(&s->sums[nf + j]) / n - mu * mu;
+		var += v > 0 ? v : 0;
+	}
+	m->tol_abs = tol * var / nf;
+	m->inertia = NAN;
+	m->shift = NAN;
+	m->samples = s->samples;
+	m->contributions = s->contributions;
+	m->c = calloc((size_t)k * nf, sizeof *m->c);
+	if (!m->c || dml_schema_copy(&m->schema, &s->schema)) {
+		dml_kmeans_free(m);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	enum dml_err rc = dml_leaves_merge(&m->leaves, &s->leaves, err);
+	if (rc)
+		dml_kmeans_free(m);
+	return rc;
+}
+
+/* ---- the record ---- */
+
+enum dml_err dml_kmeans_encode(const struct dml_kmeans *m, struct dml_buf *b)
+{
+	uint64_t u;
+	dml_buf_init(b);
+	dml_schema_write(b, &m->schema);
+	dml_buf_section(b, DML_SEC_PARAMS, 0);
+	dml_buf_u32(b, P_K);
+	dml_buf_u32(b, 0);
+	dml_buf_u64(b, m->k);
+	dml_buf_u32(b, P_MAX_ITER);
+	dml_buf_u32(b, 0);
+	dml_buf_u64(b, m->max_iter);
+	memcpy(&u, &m->tol, 8);
+	dml_buf_u32(b, P_TOL);
+	dml_buf_u32(b, 1);
+	dml_buf_u64(b, u);
+	dml_buf_u32(b, P_SEED);
+	dml_buf_u32(b, 0);
+	dml_buf_u64(b, m->seed);
+	dml_buf_end(b);
+	dml_buf_section(b, DML_SEC_CENTERS, 0);
+	dml_buf_u32(b, m->k);
+	dml_buf_u32(b, m->nfeat);
+	dml_buf_f64s(b, m->c, (size_t)m->k * m->nfeat);
+	dml_buf_end(b);
+	dml_buf_section(b, DML_SEC_KMSTATE, 0);
+	dml_buf_u32(b, m->phase);
+	dml_buf_u32(b, m->stop);
+	dml_buf_u32(b, m->ncenters);
+	dml_buf_u32(b, m->lloyd);
+	dml_buf_f64(b, m->tol_abs);
+	dml_buf_f64(b, m->inertia);
+	dml_buf_f64(b, m->shift);
+	dml_buf_end(b);
+	dml_leaves_write(b, &m->leaves);
+	struct dml_header h = {
+		.kind = DML_KIND_MODEL, .family = DML_FAMILY_KMEANS,
+		.schema = m->schema.fingerprint, .iteration = m->iteration,
+		.samples = m->samples, .contributions = m->contributions,
+	};
+	return dml_buf_finish(b, &h);
+}
+
+static const uint32_t km_known[] = {
+	DML_SEC_SCHEMA, DML_SEC_PARAMS, DML_SEC_CENTERS, DML_SEC_KMSTATE,
+	DML_SEC_LEAVES,
+};
+
+static enum dml_err km_params(const struct dml_record *rec,
+			      struct dml_kmeans *m, struct dml_error *err)
+{
+	struct dml_section sec;
+	if (!dml_record_find(rec, DML_SEC_PARAMS, &sec))
+		return dml_fail(err, DML_EFORMAT, "no parameters section");
+	struct dml_cur c;
+	dml_cur_init(&c, &sec);
+	while (c.left && !c.bad) {
+		uint32_t key = dml_cur_u32(&c), type = dml_cur_u32(&c);
+		uint64_t u = dml_cur_u64(&c);
+		if (type > 1)
+			c.bad = 1;
+		switch (key) {
+		case P_K: m->k = u > UINT32_MAX ? 0 : (uint32_t)u; break;
+		case P_MAX_ITER:
+			m->max_iter = u > UINT32_MAX ? UINT32_MAX
+						     : (uint32_t)u;
+			break;
+		case P_TOL: memcpy(&m->tol, &u, 8); break;
+		case P_SEED: m->seed = u; break;
+		default: break; /* a newer parameter: ignored */
+		}
+	}
+	if (c.bad)
+		return dml_fail(err, DML_EFORMAT, "malformed parameters");
+	if (m->k == 0 || m->k > DML_KM_MAX_K)
+		return dml_fail(err, DML_EFORMAT, "bad parameter: k %u",
+				m->k);
+	if (!(m->tol >= 0) || !isfinite(m->tol))
+		return dml_fail(err, DML_EFORMAT, "bad parameter: tol");
+	return DML_OK;
+}
+
+static enum dml_err km_state(const struct dml_record *rec,
+			     struct dml_kmeans *m, struct dml_error *err)
+{
+	struct dml_section sec;
+	struct dml_cur c;
+	if (!dml_record_find(rec, DML_SEC_CENTERS, &sec))
+		return dml_fail(err, DML_EFORMAT, "no centers section");
+	dml_cur_init(&c, &sec);
+	uint32_t k = dml_cur_u32(&c), nf = dml_cur_u32(&c);
+	if (c.bad || k != m->k || nf != m->nfeat)
+		return dml_fail(err, DML_EFORMAT, "centers section of %u x %u "
+				"for k %u and %u features", k, nf, m->k,
+				m->nfeat);
+	uint64_t nv = (uint64_t)k * nf;
+	if (nv > c.left / 8 || c.left != nv * 8)
+		return dml_fail(err, DML_EFORMAT, "malformed centers section");
+	m->c = malloc((size_t)(nv ? nv : 1) * sizeof *m->c);
+	if (!m->c)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	if (!dml_cur_f64s(&c, m->c, nv))
+		return dml_fail(err, DML_EFORMAT, "malformed centers section");
+	for (uint64_t i = 0; i < nv; i++)
+		if (!isfinite(m->c[i]))
+			return dml_fail(err, DML_EFORMAT, "center value not "
+					"finite");
+	if (!dml_record_find(rec, DML_SEC_KMSTATE, &sec))
+		return dml_fail(err, DML_EFORMAT, "no k-means state section");
+	dml_cur_init(&c, &sec);
+	m->phase = dml_cur_u32(&c);
+	m->stop = dml_cur_u32(&c);
+	m->ncenters = dml_cur_u32(&c);
+	m->lloyd = dml_cur_u32(&c);
+	m->tol_abs = dml_cur_f64(&c);
+	m->inertia = dml_cur_f64(&c);
+	m->shift = dml_cur_f64(&c);
+	if (c.bad || c.left || m->phase > DML_KM_DONE ||
+	    m->ncenters > m->k ||
+	    (m->phase == DML_KM_SEED) != (m->ncenters < m->k) ||
+	    (m->phase == DML_KM_DONE) != (m->stop != DML_STOP_NONE) ||
+	    m->stop > DML_STOP_LINESEARCH || !(m->tol_abs >= 0))
+		return dml_fail(err, DML_EFORMAT, "malformed k-means state "
+				"section");
+	return DML_OK;
+}
+
+enum dml_err dml_kmeans_decode(const struct dml_record *rec,
+			       struct dml_kmeans *m, struct dml_error *err)
+{
+	enum dml_err rc;
+	memset(m, 0, sizeof *m);
+	if (rec->h.kind != DML_KIND_MODEL || rec->h.family != DML_FAMILY_KMEANS)
+		return dml_fail(err, DML_EKIND, "not a kmeans model");
+	if ((rc = dml_record_check_known(rec, km_known, 5, err)))
+		return rc;
+	if ((rc = dml_schema_read(rec, &m->schema, err)))
+		return rc;
+	m->nfeat = m->schema.nfeat;
+	if ((rc = km_params(rec, m, err)) || (rc = km_state(rec, m, err)) ||
+	    (rc = dml_leaves_read(rec, &m->leaves, err))) {
+		dml_kmeans_free(m);
+		return rc;
+	}
+	if (m->schema.fingerprint != rec->h.schema) {
+		dml_kmeans_free(m);
+		return dml_fail(err, DML_EFORMAT, "schema fingerprint does "
+				"not match the schema section");
+	}
+	m->iteration = rec->h.iteration;
+	m->samples = rec->h.samples;
+	m->contributions = rec->h.contributions;
+	return DML_OK;
+}
+
+/* ---- pass records ---- */
+
+enum dml_err dml_kpass_encode(const struct dml_kpass *p,
+			      const struct dml_header *h,
+			      const struct dml_leaves *leaves,
+			      struct dml_buf *b)
+{
+	dml_buf_init(b);
+	dml_buf_section(b, DML_SEC_SUMS, 0);
+	dml_buf_u64(b, p->count);
+	unsigned char *q = dml_buf_reserve(b, (size_t)p->count * DML_FX_BYTES);
+	if (q)
+		for (uint64_t i = 0; i < p->count; i++)
+			dml_fx_store(q + i * DML_FX_BYTES, &p->sums[i]);
+	dml_buf_end(b);
+	if (p->has_pick) {
+		dml_buf_section(b, DML_SEC_KMPICK, 0);
+		dml_buf_f64(b, p->key);
+		dml_buf_u32(b, p->nfeat);
+		dml_buf_u32(b, 0);
+		dml_buf_f64s(b, p->row, p->nfeat);
+		dml_buf_end(b);
+	}
+	dml_leaves_write(b, leaves);
+	struct dml_header hh = *h;
+	hh.kind = DML_KIND_GRADIENT;
+	hh.family = DML_FAMILY_KMEANS;
+	return dml_buf_finish(b, &hh);
+}
+
+static enum dml_err pick_read(const struct dml_record *rec,
+			      struct dml_kpass *p, struct dml_error *err)
+{
+	struct dml_section sec;
+	p->has_pick = 0;
+	if (!dml_record_find(rec, DML_SEC_KMPICK, &sec))
+		return DML_OK;
+	struct dml_cur c;
+	dml_cur_init(&c, &sec);
+	p->key = dml_cur_f64(&c);
+	uint32_t nf = dml_cur_u32(&c);
+	dml_cur_u32(&c);
+	if (c.bad || c.left != (uint64_t)nf * 8 || !(p->key >= 0))
+		return dml_fail(err, DML_EFORMAT, "malformed k-means pick "
+				"section");
+	free(p->row);
+	p->row = malloc(((size_t)nf + 1) * sizeof *p->row);
+	if (!p->row)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	dml_cur_f64s(&c, p->row, nf);
+	for (uint32_t j = 0; j < nf; j++)
+		if (!isfinite(p->row[j]))
+			return dml_fail(err, DML_EFORMAT, "k-means pick value "
+					"not finite");
+	p->nfeat = nf;
+	p->has_pick = 1;
+	return DML_OK;
+}
+
+enum dml_err dml_kpass_decode(const struct dml_record *rec,
+			      struct dml_kpass *p, struct dml_error *err)
+{
+	struct dml_grad g;
+	enum dml_err rc;
+	memset(p, 0, sizeof *p);
+	if ((rc = dml_grad_decode(rec, &g, err)))
+		return rc;
+	p->count = g.count;
+	p->sums = g.sums;
+	g.sums = NULL;
+	dml_grad_free(&g);
+	if ((rc = pick_read(rec, p, err)))
+		dml_kpass_free(p);
+	return rc;
+}
+
+/* Does (key, row a) win the race against (kb, row b)? */
+static int wins(double ka, const double *a, double kb, const double *b,
+		uint32_t nf)
+{
+	if (ka != kb)
+		return ka < kb;
+	return memcmp(a, b, (size_t)nf * sizeof *a) < 0;
+}
+
+enum dml_err dml_kpass_pick_merge(struct dml_kpass *dst,
+				  const struct dml_record *rec,
+				  struct dml_error *err)
+{
+	struct dml_kpass p = {0};
+	enum dml_err rc = pick_read(rec, &p, err);
+	if (rc || !p.has_pick) {
+		dml_kpass_free(&p);
+		return rc;
+	}
+	if (dst->has_pick && p.nfeat != dst->nfeat) {
+		dml_kpass_free(&p);
+		return dml_fail(err, DML_EMISMATCH, "k-means picks of %u and "
+				"%u features", dst->nfeat, p.nfeat);
+	}
+	if (!dst->has_pick || wins(p.key, p.row, dst->key, dst->row,
+				   p.nfeat)) {
+		free(dst->row);
+		dst->row = p.row;
+		dst->key = p.key;
+		dst->nfeat = p.nfeat;
+		dst->has_pick = 1;
+		p.row = NULL;
+	}
+	dml_kpass_free(&p);
+	return DML_OK;
+}
+
+/* ---- the passes ---- */
+
+/* Squared distance, summed in eight lanes in a fixed order: the same
+ * bits on every machine, whatever the vector unit. */
+typedef double v4d __attribute__((vector_size(32)));
+
+static double dist2(const double *x, const double *c, uint32_t nf)
+{
+	v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
+	uint32_t j = 0;
+	for (; j + 8 <= nf; j += 8) {
+		v4d a0, a1, b0, b1;
+		memcpy(&a0, x + j, sizeof a0);
+		memcpy(&a1, x + j + 4, sizeof a1);
+		memcpy(&b0, c + j, sizeof b0);
+		memcpy(&b1, c + j + 4, sizeof b1);
+		a0 -= b0;
+		a1 -= b1;
+		s0 += a0 * a0;
+		s1 += a1 * a1;
+	}
+	double t = 0;
+	for (; j < nf; j++) {
+		double d = x[j] - c[j];
+		t += d * d;
+	}
+	s0 += s1;
+	return ((s0[0] + s0[1]) + (s0[2] + s0[3])) + t;
+}
+
+void dml_kmeans_norms(const double *x, uint64_t n, uint32_t nf, double *xn)
+{
+	for (uint64_t r = 0; r < n; r++) {
+		const double *xr = x + r * nf;
+		double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+		uint32_t j = 0;
+		for (; j + 4 <= nf; j += 4) {
+			s0 += xr[j] * xr[j];
+			s1 += xr[j + 1] * xr[j + 1];
+			s2 += xr[j + 2] * xr[j + 2];
+			s3 += xr[j + 3] * xr[j + 3];
+		}
+		for (; j < nf; j++)
+			s0 += xr[j] * xr[j];
+		xn[r] = (s0 + s1) + (s2 + s3);
+	}
+}
+
+static uint64_t mix64(uint64_t z)
+{
+	z += UINT64_C(0x9e3779b97f4a7c15);
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static uint64_t row_hash(const double *x, uint32_t nf)
+{
+	return dml_hash(x, (size_t)nf * sizeof *x, DML_HASH_SEED);
+}
+
+/* The race time of the row hashed to h in round r: -log(u) / w, with u
+ * in (0, 1] drawn from (seed, r, h). */
+static double race(uint64_t seed, uint64_t round, uint64_t h, double w)
+{
+	uint64_t v = mix64(h ^ mix64(seed ^ mix64(round)));
+	double u = (double)((v >> 11) + 1) * 0x1p-53;
+	return -log(u) / w;
+}
+
+struct job {
+	const struct dml_kmeans *m;
+	const double *x, *xn;
+	double *mind;          /* seeding cache, or NULL */
+	uint32_t *near;        /* with it: the nearest center */
+	const double *ccd;     /* and the centers' distances to the newest */
+	const uint64_t *rh;    /* row hashes, or NULL */
+	const double *cn;      /* squared center norms (Lloyd) */
+	uint64_t n, count;
+	atomic_uint_fast64_t next;
+	atomic_int failed;
+};
+
+struct worker {
+	struct job *j;
+	pthread_t tid;
+	enum dml_err rc;
+	struct dml_fx *acc;
+	double *part, *g, *xnb;
+	int has_pick;
+	double key;
+	uint64_t pick;
+};
+
+static void seed_chunk(struct worker *w, uint64_t c0, uint64_t c1)
+{
+	const struct job *j = w->j;
+	const struct dml_kmeans *m = j->m;
+	uint32_t nf = m->nfeat, nc = m->ncenters;
+	for (uint64_t r = c0; r < c1; r++) {
+		const double *x = j->x + r * nf;
+		double d = 1;
+		if (nc > 0 && j->mind) {
+			/* the newest center is no nearer when it is twice as
+			 * far from the row's nearest center as the row is:
+			 * skip reading the row.  Squared distances are summed
+			 * from nonnegative terms, so each errs by some 1e-13
+			 * relative at most; the margin is far wider. */
+			double lim = 2 * sqrt(j->mind[r]) * (1 + 1e-9);
+			if (nc == 1 ||
+			    !(j->ccd[j->near[r]] * (1 - 1e-9) > lim)) {
+				double e = dist2(x, m->c + (size_t)(nc - 1) * nf,
+						 nf);
+				if (nc == 1 || e < j->mind[r]) {
+					j->mind[r] = e;
+					j->near[r] = nc - 1;
+				}
+			}
+			d = j->mind[r];
+		} else if (nc > 0) {
+			d = INFINITY;
+			for (uint32_t c = 0; c < nc; c++) {
+				double e = dist2(x, m->c + (size_t)c * nf, nf);
+				if (e < d)
+					d = e;
+			}
+		}
+		if (!(d > 0))
+			continue; /* a center already */
+		w->part[0] += d;
+		uint64_t h = j->rh ? j->rh[r] : row_hash(x, nf);
+		double key = race(m->seed, nc, h, d);
+		if (!w->has_pick || wins(key, x, w->key,
+					 j->x + w->pick * nf, nf)) {
+			w->has_pick = 1;
+			w->key = key;
+			w->pick = r;
+		}
+	}
+}
+
+static void lloyd_chunk(struct worker *w, uint64_t c0, uint64_t c1)
+{
+	const struct job *j = w->j;
+	const struct dml_kmeans *m = j->m;
+	uint32_t nf = m->nfeat, k = m->k;
+	double *cnt = w->part + 1, *sum = w->part + 1 + k;
+	for (uint64_t r0 = c0; r0 < c1; r0 += BLOCK) {
+		uint64_t nr = c1 - r0 < BLOCK ? c1 - r0 : BLOCK;
+		const double *xb = j->x + r0 * nf;
+		const double *xn = j->xn ? j->xn + r0 : w->xnb;
+		if (!j->xn)
+			dml_kmeans_norms(xb, nr, nf, w->xnb);
+		double one = 1.0, zero = 0.0;
+		/* g (nr x k, row-major) = xb c^T, computed as c xb^T
+		 * stored column-major: k rows of the micro-kernel waste
+		 * less than k columns would */
+		bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, k, (dim_t)nr, nf,
+			  &one, m->c, nf, 1, (double *)xb, nf, 1, &zero,
+			  w->g, 1, k);
+		for (uint64_t r = 0; r < nr; r++) {
+			const double *g = w->g + r * k;
+			uint32_t best = 0;
+			double bd = j->cn[0] - 2 * g[0];
+			for (uint32_t c = 1; c < k; c++) {
+				double d = j->cn[c] - 2 * g[c];
+				if (d < bd) {
+					bd = d;
+					best = c;
+				}
+			}
+			double d2 = xn[r] + bd;
+			w->part[0] += d2 > 0 ? d2 : 0;
+			cnt[best] += 1;
+			/* s += x, elementwise: the same bits as a loop */
+			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
+				   (double *)(xb + r * nf), 1,
+				   sum + (size_t)best * nf, 1);
+		}
+	}
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct job *j = w->j;
+	int seed = j->m->phase == DML_KM_SEED;
+	while (!w->rc && !atomic_load(&j->failed)) {
+		uint64_t c = atomic_fetch_add(&j->next, 1);
+		uint64_t c0 = c * CHUNK;
+		if (c0 >= j->n)
+			break;
+		uint64_t c1 = j->n - c0 < CHUNK ? j->n : c0 + CHUNK;
+		memset(w->part, 0, (size_t)j->count * sizeof *w->part);
+		if (seed)
+			seed_chunk(w, c0, c1);
+		else
+			lloyd_chunk(w, c0, c1);
+		if (dml_fx_add_doubles(w->acc, w->part, (size_t)j->count)) {
+			w->rc = DML_ERANGE;
+			atomic_store(&j->failed, 1);
+		}
+	}
+	return NULL;
+}
+
+static enum dml_err worker_init(struct worker *w, struct job *j)
+{
+	uint32_t k = j->m->k;
+	w->j = j;
+	w->acc = calloc(j->count, sizeof *w->acc);
+	w->part = malloc((size_t)j->count * sizeof *w->part);
+	w->g = malloc((size_t)BLOCK * k * sizeof *w->g);
+	w->xnb = malloc(BLOCK * sizeof *w->xnb);
+	return w->acc && w->part && w->g && w->xnb ? DML_OK : DML_ENOMEM;
+}
+
+static void worker_free(struct worker *w)
+{
+	free(w->acc);
+	free(w->part);
+	free(w->g);
+	free(w->xnb);
+}
+
+/* Chunks go to threads in any order; each sums exactly, and the thread
+ * sums add exactly, the race winner is a minimum: the same for any -j. */
+static enum dml_err run_pass(const struct dml_kmeans *m, const double *x,
+			     const double *xn, double *mind, uint32_t *near,
+			     const uint64_t *rh, uint64_t n,
+			     struct dml_kpass *p, struct dml_error *err)
+{
+	uint32_t k = m->k, nf = m->nfeat;
+	struct job j = { .m = m, .x = x, .xn = xn, .mind = mind, .rh = rh,
+			 .near = near, .n = n, .count = pass_count(m) };
+	uint64_t nchunks = (n + CHUNK - 1) / CHUNK;
+	uint32_t nt = m->threads ? m->threads : 1;
+	if (nt > nchunks)
+		nt = nchunks ? (uint32_t)nchunks : 1;
+	atomic_init(&j.next, 0);
+	atomic_init(&j.failed, 0);
+	memset(p, 0, sizeof *p);
+	double *cn = NULL;
+	struct worker *w = calloc(nt, sizeof *w);
+	enum dml_err rc = w ? DML_OK : DML_ENOMEM;
+	if (!rc && m->phase == DML_KM_LLOYD) {
+		cn = malloc((size_t)k * sizeof *cn);
+		if (!cn)
+			rc = DML_ENOMEM;
+		else
+			dml_kmeans_norms(m->c, k, nf, cn);
+		j.cn = cn;
+	} else if (!rc && mind && m->ncenters > 1) {
+		uint32_t nc = m->ncenters;
+		cn = malloc((size_t)nc * sizeof *cn);
+		if (!cn)
+			rc = DML_ENOMEM;
+		for (uint32_t c = 0; cn && c + 1 < nc; c++)
+			cn[c] = sqrt(dist2(m->c + (size_t)c * nf,
+					   m->c + (size_t)(nc - 1) * nf, nf));
+		j.ccd = cn;
+	}
+	uint32_t started = 0;
+	for (uint32_t t = 0; !rc && t < nt; t++) {
+		if ((rc = worker_init(&w[t], &j))) {
+			worker_free(&w[t]);
+			break;
+		}
+		if (t > 0 && pthread_create(&w[t].tid, NULL, work, &w[t])) {
+			worker_free(&w[t]);
+			rc = DML_ENOMEM;
+			break;
+		}
+		started = t + 1;
+	}
+	if (started > 0)
+		work(&w[0]);
+	for (uint32_t t = 1; t < started; t++)
+		pthread_join(w[t].tid, NULL);
+	p->count = j.count;
+	p->nfeat = nf;
+	for (uint32_t t = 0; t < started; t++) {
+		if (!rc)
+			rc = w[t].rc;
+		if (t == 0) {
+			p->sums = w[0].acc;
+			w[0].acc = NULL;
+		} else {
+			for (uint64_t i = 0; !rc && i < j.count; i++)
+				if (dml_fx_add(&p->sums[i], &w[t].acc[i]))
+					rc = DML_ERANGE;
+		}
+		const double *row = x + w[t].pick * nf;
+		if (w[t].has_pick && (!p->has_pick ||
+				      wins(w[t].key, row, p->key, p->row,
+					   nf))) {
+			p->has_pick = 1;
+			p->key = w[t].key;
+			p->row = (double *)row;
+		}
+	}
+	for (uint32_t t = 0; t < started; t++)
+		worker_free(&w[t]);
+	free(w);
+	free(cn);
+	if (p->has_pick) {
+		double *row = malloc(((size_t)nf + 1) * sizeof *row);
+		if (row)
+			memcpy(row, p->row, (size_t)nf * sizeof *row);
+		else if (!rc)
+			rc = DML_ENOMEM;
+		p->row = row;
+	}
+	if (!rc && !p->sums && !(p->sums = calloc(j.count, sizeof *p->sums)))
+		rc = DML_ENOMEM;
+	if (rc) {
+		dml_kpass_free(p);
+		if (rc == DML_ENOMEM)
+			return dml_fail(err, rc, NULL);
+		return dml_fail(err, DML_ERANGE, "feature values too large "
+				"to sum exactly (|sum| must stay below 2^95)");
+	}
+	return DML_OK;
+}
+
+enum dml_err dml_kmeans_pass(const struct dml_kmeans *m, const double *x,
+			     const double *xn, uint64_t n,
+			     struct dml_kpass *p, struct dml_error *err)
+{
+	return run_pass(m, x, xn, NULL, NULL, NULL, n, p, err);
+}
+
+/* ---- the update ---- */
+
+enum dml_err dml_kmeans_step(struct dml_kmeans *m, const struct dml_kpass *p,
+			     struct dml_error *err)
+{
+	uint32_t k = m->k, nf = m->nfeat;
+	if (m->phase == DML_KM_DONE)
+		return DML_OK;
+	if (p->count != pass_count(m))
+		return dml_fail(err, DML_EFORMAT, "k-means pass of %llu "
+				"values, the model wants %llu",
+				(unsigned long long)p->count,
+				(unsigned long long)pass_count(m));
+	if (m->phase == DML_KM_SEED) {
+		if (!p->has_pick)
+			return dml_fail(err, DML_EPARAM, "the data have only "
+					"%u distinct rows: fewer than --k %u",
+					m->ncenters, k);
+		if (p->nfeat != nf)
+			return dml_fail(err, DML_EFORMAT, "k-means pick of %u "
+					"features, the model has %u",
+					p->nfeat, nf);
+		memcpy(m->c + (size_t)m->ncenters * nf, p->row,
+		       (size_t)nf * sizeof *m->c);
+		m->ncenters++;
+		if (m->ncenters == k)
+			m->phase = DML_KM_LLOYD;
+		m->iteration++;
+		return DML_OK;
+	}
+	const struct dml_fx *cnt = p->sums + 1, *sum = p->sums + 1 + k;
+	double shift = 0;
+	for (uint32_t c = 0; c < k; c++) {
+		double n = dml_fx_to_double(&cnt[c]);
+		if (n <= 0)
+			continue; /* an empty cluster keeps its center */
+		double *cc = m->c + (size_t)c * nf;
+		for (uint32_t f = 0; f < nf; f++) {
+			double v = dml_fx_to_double(&sum[(size_t)c * nf + f]) /
+				   n;
+			shift += (v - cc[f]) * (v - cc[f]);
+			cc[f] = v;
+		}
+	}
+	m->inertia = dml_fx_to_double(&p->sums[0]);
+	m->shift = shift;
+	m->lloyd++;
+	m->iteration++;
+	if (shift <= m->tol_abs) {
+		m->phase = DML_KM_DONE;
+		m->stop = DML_STOP_GRADIENT;
+	} else if (m->lloyd >= m->max_iter) {
+		m->phase = DML_KM_DONE;
+		m->stop = DML_STOP_MAXITER;
+	}
+	return DML_OK;
+}
+
+enum dml_err dml_kmeans_apply(struct dml_kmeans *m, uint64_t model_hash,
+			      const struct dml_record *rec,
+			      struct dml_error *err)
+{
+	const struct dml_header *h = &rec->h;
+	if (h->kind != DML_KIND_GRADIENT)
+		return dml_fail(err, DML_EKIND, "cannot apply %s %s record to "
+				"a kmeans model", dml_kind_article(h->kind),
+				dml_kind_name(h->kind));
+	if (h->family != DML_FAMILY_KMEANS)
+		return dml_fail(err, DML_EMISMATCH,
+				"gradient of a %s model applied to a kmeans "
+				"model", dml_family_name(h->family));
+	if (h->schema != m->schema.fingerprint)
+		return dml_fail(err, DML_ESCHEMA, "pass and model have "
+				"different feature schemas");
+	if (h->iteration != m->iteration)
+		return dml_fail(err, DML_EMISMATCH,
+				"pass was taken at iteration %llu, the model "
+				"is at iteration %llu",
+				(unsigned long long)h->iteration,
+				(unsigned long long)m->iteration);
+	if (h->basis != model_hash)
+		return dml_fail(err, DML_EMISMATCH, "pass was taken at "
+				"another model of the same iteration");
+	struct dml_kpass p;
+	enum dml_err rc = dml_kpass_decode(rec, &p, err);
+	if (rc)
+		return rc;
+	struct dml_leaves leaves;
+	if ((rc = dml_leaves_read(rec, &leaves, err))) {
+		dml_kpass_free(&p);
+		return rc;
+	}
+	if (!dml_leaves_equal(&leaves, &m->leaves))
+		rc = dml_fail(err, DML_EMISMATCH,
+			      "pass covers %llu shard%s (%llu rows), the "
+			      "model was set up on %llu shard%s (%llu rows)",
+			      (unsigned long long)leaves.n,
+			      leaves.n == 1 ? "" : "s",
+			      (unsigned long long)h->samples,
+			      (unsigned long long)m->leaves.n,
+			      m->leaves.n == 1 ? "" : "s",
+			      (unsigned long long)m->samples);
+	dml_leaves_free(&leaves);
+	if (!rc)
+		rc = dml_kmeans_step(m, &p, err);
+	dml_kpass_free(&p);
+	return rc;
+}
+
+/* ---- Lloyd steps in one process, skipping what cannot change ----
+ *
+ * The same steps as passes and dml_kmeans_step give, with Hamerly's
+ * bounds: u, an upper bound on a row's distance to its center, and l, a
+ * lower bound on its distance to any other.  A row with u below l and
+ * below half the distance from its center to the next keeps its center;
+ * its bytes are not even read.  The others are assigned exactly as in a
+ * pass (the same products, the same comparisons), in batches.  The
+ * per-cluster sums are kept exact: a row that changes cluster moves its
+ * values, in fixed point, from one sum to the other.  The bounds are
+ * widened by a margin far above the rounding of the products, so that
+ * skipping never changes an assignment. */
+
+struct hamerly {
+	const struct dml_kmeans *m;
+	const double *x, *xn;
+	uint64_t n;
+	uint32_t *a;
+	double *u, *l;             /* distances, not squared */
+	struct dml_fx *acc;        /* 1 + k + k*nf: 0, counts, sums */
+	double *delta;             /* the same, moves of this step */
+	double *cn, *g, *buf, *half;
+	uint64_t *idx;
+	uint32_t nb;
+};
+
+/* Assign the rows of the batch exactly as lloyd_chunk does. */
+static enum dml_err ham_batch(struct hamerly *h, int first)
+{
+	const struct dml_kmeans *m = h->m;
+	uint32_t k = m->k, nf = m->nfeat, nb = h->nb;
+	double one = 1.0, zero = 0.0;
+	h->nb = 0;
+	if (!nb)
+		return DML_OK;
+	bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, k, (dim_t)nb, nf, &one,
+		  m->c, nf, 1, h->buf, nf, 1, &zero, h->g, 1, k);
+	for (uint32_t i = 0; i < nb; i++) {
+		uint64_t r = h->idx[i];
+		const double *g = h->g + (size_t)i * k;
+		uint32_t best = 0;
+		double bd = h->cn[0] - 2 * g[0], sd = INFINITY;
+		for (uint32_t c = 1; c < k; c++) {
+			double d = h->cn[c] - 2 * g[c];
+			if (d < bd) {
+				sd = bd;
+				bd = d;
+				best = c;
+			} else if (d < sd) {
+				sd = d;
+			}
+		}
+		double b2 = h->xn[r] + bd, s2 = h->xn[r] + sd;
+		h->u[r] = sqrt(b2 > 0 ? b2 : 0);
+		h->l[r] = sqrt(s2 > 0 ? s2 : 0);
+		if (!first && best == h->a[r])
+			continue;
+		double *x = (double *)(h->x + r * nf), minus = -1.0;
+		double *cnt = h->delta + 1, *sum = h->delta + 1 + k;
+		if (!first) {
+			cnt[h->a[r]] -= 1;
+			cnt[best] += 1;
+			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &minus, x, 1,
+				   sum + (size_t)h->a[r] * nf, 1);
+			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one, x, 1,
+				   sum + (size_t)best * nf, 1);
+		}
+		h->a[r] = best;
+	}
+	return DML_OK;
+}
+
+static enum dml_err ham_add(struct hamerly *h, uint64_t r, int first)
+{
+	uint32_t nf = h->m->nfeat;
+	memcpy(h->buf + (size_t)h->nb * nf, h->x + r * nf,
+	       (size_t)nf * sizeof *h->buf);
+	h->idx[h->nb++] = r;
+	return h->nb == BLOCK ? ham_batch(h, first) : DML_OK;
+}
+
+/* Sums of the first assignment: per chunk in doubles, then exactly. */
+static enum dml_err ham_sums(struct hamerly *h)
+{
+	uint32_t k = h->m->k, nf = h->m->nfeat;
+	uint64_t count = 1 + k + (uint64_t)k * nf;
+	double *part = malloc((size_t)count * sizeof *part);
+	if (!part)
+		return DML_ENOMEM;
+	enum dml_err rc = DML_OK;
+	double one = 1.0;
+	for (uint64_t c0 = 0; !rc && c0 < h->n; c0 += CHUNK) {
+		uint64_t c1 = h->n - c0 < CHUNK ? h->n : c0 + CHUNK;
+		memset(part, 0, (size_t)count * sizeof *part);
+		for (uint64_t r = c0; r < c1; r++) {
+			part[1 + h->a[r]] += 1;
+			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
+				   (double *)(h->x + r * nf), 1,
+				   part + 1 + k + (size_t)h->a[r] * nf, 1);
+		}
+		part[0] = 0;
+		if (dml_fx_add_doubles(h->acc, part, (size_t)count))
+			rc = DML_ERANGE;
+	}
+	free(part);
+	return rc;
+}
+
+static void ham_half(struct hamerly *h)
+{
+	const struct dml_kmeans *m = h->m;
+	uint32_t k = m->k, nf = m->nfeat;
+	for (uint32_t c = 0; c < k; c++)
+		h->half[c] = INFINITY;
+	for (uint32_t c = 0; c < k; c++)
+		for (uint32_t e = c + 1; e < k; e++) {
+			double d = 0.5 * sqrt(dist2(m->c + (size_t)c * nf,
+						    m->c + (size_t)e * nf,
+						    nf));
+			if (d < h->half[c])
+				h->half[c] = d;
+			if (d < h->half[e])
+				h->half[e] = d;
+		}
+}
+
+static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
+			      const double *xn, uint64_t n,
+			      dml_kmeans_progress_fn progress, void *ctx,
+			      struct dml_error *err)
+{
+	uint32_t k = m->k, nf = m->nfeat;
+	uint64_t count = 1 + k + (uint64_t)k * nf;
+	struct hamerly h = { .m = m, .x = x, .xn = xn, .n = n };
+	h.a = malloc(((size_t)n + 1) * sizeof *h.a);
+	h.u = malloc(((size_t)n + 1) * sizeof *h.u);
+	h.l = malloc(((size_t)n + 1) * sizeof *h.l);
+	h.acc = calloc(count, sizeof *h.acc);
+	h.delta = calloc(count, sizeof *h.delta);
+	h.cn = malloc((size_t)k * sizeof *h.cn);
+	h.half = malloc((size_t)k * sizeof *h.half);
+	h.g = malloc((size_t)BLOCK * k * sizeof *h.g);
+	h.buf = malloc((size_t)BLOCK * nf * sizeof *h.buf);
+	h.idx = malloc(BLOCK * sizeof *h.idx);
+	double *old = malloc((size_t)k * nf * sizeof *old);
+	double *move = malloc((size_t)k * sizeof *move);
+	enum dml_err rc = DML_OK;
+	if (!h.a || !h.u || !h.l || !h.acc || !h.delta || !h.cn || !h.half || !h.g ||
+	    !h.buf || !h.idx || !old || !move)
+		rc = DML_ENOMEM;
+	if (!rc) {
+		dml_kmeans_norms(m->c, k, nf, h.cn);
+		for (uint64_t r = 0; !rc && r < n; r++)
+			rc = ham_add(&h, r, 1);
+		if (!rc)
+			rc = ham_batch(&h, 1);
+		if (!rc)
+			rc = ham_sums(&h);
+	}
+	while (!rc && m->phase == DML_KM_LLOYD) {
+		struct dml_kpass p = { .count = count, .sums = h.acc };
+		memcpy(old, m->c, (size_t)k * nf * sizeof *old);
+		if ((rc = dml_kmeans_step(m, &p, err)))
+			break;
+		m->inertia = NAN; /* not summed here: skipped rows */
+		if (m->phase == DML_KM_DONE)
+			break;
+		if (progress)
+			progress(ctx, m);
+		double m1 = 0, m2 = 0;
+		uint32_t c1 = 0;
+		for (uint32_t c = 0; c < k; c++) {
+			move[c] = sqrt(dist2(old + (size_t)c * nf,
+					     m->c + (size_t)c * nf, nf));
+			if (move[c] > m1) {
+				m2 = m1;
+				m1 = move[c];
+				c1 = c;
+			} else if (move[c] > m2) {
+				m2 = move[c];
+			}
+		}
+		dml_kmeans_norms(m->c, k, nf, h.cn);
+		ham_half(&h);
+		double cmax = 0;
+		for (uint32_t c = 0; c < k; c++)
+			cmax = h.cn[c] > cmax ? h.cn[c] : cmax;
+		for (uint64_t r = 0; !rc && r < n; r++) {
+			uint32_t a = h.a[r];
+			h.u[r] += move[a];
+			h.l[r] -= a == c1 ? m2 : m1;
+			double lim = h.l[r] > h.half[a] ? h.l[r] : h.half[a];
+			/* squared products err by far less than this */
+			double eps = 1e-9 * (1 + xn[r] + cmax);
+			if (h.u[r] * h.u[r] + eps < lim * lim && lim > 0 &&
+			    h.u[r] < lim)
+				continue;
+			/* reading the row costs more than the products with
+			 * every center once it is read: no tightening of u
+			 * alone first */
+			rc = ham_add(&h, r, 0);
+		}
+		if (!rc)
+			rc = ham_batch(&h, 0);
+		if (!rc && dml_fx_add_doubles(h.acc, h.delta, (size_t)count))
+			rc = DML_ERANGE;
+		memset(h.delta, 0, (size_t)count * sizeof *h.delta);
+	}
+	if (!rc) {
+		/* the inertia of the last step, at the centers it started
+		 * from, as a distributed pass has it */
+		struct dml_kpass p;
+		uint32_t phase = m->phase;
+		double *c = m->c;
+		m->c = old;
+		m->phase = DML_KM_LLOYD;
+		rc = run_pass(m, x, xn, NULL, NULL, NULL, n, &p, err);
+		m->c = c;
+		m->phase = phase;
+		if (!rc)
+			m->inertia = dml_fx_to_double(&p.sums[0]);
+		dml_kpass_free(&p);
+		if (rc)
+			rc = DML_EEMPTY; /* err is filled */
+	}
+	free(h.a);
+	free(h.u);
+	free(h.l);
+	free(h.acc);
+	free(h.delta);
+	free(h.cn);
+	free(h.half);
+	free(h.g);
+	free(h.buf);
+	free(h.idx);
+	free(old);
+	free(move);
+	if (rc == DML_EEMPTY)
+		return err ? err->code : DML_ERANGE;
+	if (rc == DML_ENOMEM)
+		return dml_fail(err, rc, NULL);
+	if (rc == DML_ERANGE)
+		return dml_fail(err, rc, "feature values too large to sum "
+				"exactly (|sum| must stay below 2^95)");
+	return rc;
+}
+
+enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
+			    dml_kmeans_progress_fn progress, void *ctx,
+			    struct dml_error *err)
+{
+	double *xn = malloc(((size_t)n + 1) * sizeof *xn);
+	double *mind = malloc(((size_t)n + 1) * sizeof *mind);
+	uint64_t *rh = malloc(((size_t)n + 1) * sizeof *rh);
+	uint32_t *near = malloc(((size_t)n + 1) * sizeof *near);
+	if (!xn || !mind || !rh || !near) {
+		free(xn);
+		free(mind);
+		free(rh);
+		free(near);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	dml_kmeans_norms(x, n, m->nfeat, xn);
+	for (uint64_t r = 0; m->phase == DML_KM_SEED && r < n; r++)
+		rh[r] = row_hash(x + r * m->nfeat, m->nfeat);
+	enum dml_err rc = DML_OK;
+	int valid = 0; /* mind holds distances to all centers but the last */
+	while (!rc && m->phase == DML_KM_SEED) {
+		struct dml_kpass p;
+		double *cache = NULL;
+		if (m->phase == DML_KM_SEED && (m->ncenters <= 1 || valid)) {
+			cache = mind;
+			valid = m->ncenters >= 1;
+		}
+		rc = run_pass(m, x, xn, cache, near, rh, n, &p, err);
+		if (!rc)
+			rc = dml_kmeans_step(m, &p, err);
+		dml_kpass_free(&p);
+		if (!rc && progress)
+			progress(ctx, m);
+	}
+	if (!rc && m->phase == DML_KM_LLOYD)
+		rc = fit_lloyd(m, x, xn, n, progress, ctx, err);
+	if (!rc && progress)
+		progress(ctx, m);
+	free(xn);
+	free(mind);
+	free(rh);
+	free(near);
+	return rc;
+}
+
+enum dml_err dml_kmeans_assign(const struct dml_kmeans *m, const double *x,
+			       uint64_t n, uint32_t *cluster, double *d2)
+{
+	uint32_t k = m->k, nf = m->nfeat;
+	double *cn = malloc((size_t)k * sizeof *cn);
+	double *g = malloc((size_t)BLOCK * k * sizeof *g);
+	if (!cn || !g) {
+		free(cn);
+		free(g);
+		return DML_ENOMEM;
+	}
+	dml_kmeans_norms(m->c, k, nf, cn);
+	for (uint64_t r0 = 0; r0 < n; r0 += BLOCK) {
+		uint64_t nr = n - r0 < BLOCK ? n - r0 : BLOCK;
+		const double *xb = x + r0 * nf;
+		double one = 1.0, zero = 0.0;
+		bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)nr, k, nf,
+			  &one, (double *)xb, nf, 1, m->c, nf, 1, &zero, g, k,
+			  1);
+		for (uint64_t r = 0; r < nr; r++) {
+			uint32_t best = 0;
+			double bd = cn[0] - 2 * g[r * k];
+			for (uint32_t c = 1; c < k; c++) {
+				double d = cn[c] - 2 * g[r * k + c];
+				if (d < bd) {
+					bd = d;
+					best = c;
+				}
+			}
+			cluster[r0 + r] = best;
+			d2[r0 + r] = dist2(xb + r * nf,
+					   m->c + (size_t)best * nf, nf);
+		}
+	}
+	free(cn);
+	free(g);
+	return DML_OK;
+}
