@@ -351,8 +351,9 @@ static enum dml_err write_row(struct part *pt, uint64_t i, char **f,
 	}
 	put_row(pt, s->f, f, n);
 	if (ferror(s->f))
-		return dml_fail(err, DML_EIO, "cannot write %s: %s",
-				s->name ? s->name : "a shard",
+		return dml_fail(err, DML_EIO, "cannot write %sshard %llu: %s",
+				i < pt->n ? "" : "the out-of-bag rows of ",
+				(unsigned long long)(i < pt->n ? i : i - pt->n),
 				strerror(errno));
 	return DML_OK;
 }
