@@ -55,6 +55,9 @@ enum dml_tag {
 	DML_SEC_NOTE = 10,    /* free text (optional) */
 	DML_SEC_ROWS = 11,    /* a block of data rows */
 	DML_SEC_RANGE = 12,   /* per-feature minimum and maximum, f64 */
+	DML_SEC_TREE = 25,    /* one decision tree: nodes and leaf counts */
+	DML_SEC_COMBINE = 26, /* how an ensemble combines: rule, weights */
+	DML_SEC_META = 27,    /* an ensemble's stacked meta-model record */
 };
 #define DML_SECF_OPTIONAL 1u
 
