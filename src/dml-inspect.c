@@ -279,8 +279,8 @@ static void print_forest(const struct dml_model *m, const char *pre)
 
 static void print_members(const struct dml_ensemble *e)
 {
-	printf("  members        %u, combined by %s\n", e->n,
-	       dml_combine_name(e->combine));
+	printf("  members        %u\n", e->n);
+	printf("  combine        %s\n", dml_combine_name(e->combine));
 	for (uint32_t i = 0; i < e->n; i++) {
 		const struct dml_model *m = &e->members[i];
 		printf("  member %-7u %s", i + 1, dml_family_name(m->family));
