@@ -596,8 +596,8 @@ Try '$prog --help' for more information."
 }
 
 @test "other usage errors" {
-	usage_error "--algorithm: unknown family 'tree' (logistic, softmax)" \
-		dml-train -a tree -y label x.csv
+	usage_error "--algorithm: unknown family 'boost' (logistic, softmax, tree, forest)" \
+		dml-train -a boost -y label x.csv
 	usage_error 'fitting needs a model family (-a)' \
 		dml-train -y label x.csv
 	usage_error 'fitting needs the label column (-y)' \

@@ -187,9 +187,11 @@ static enum dml_err combine_read(const struct dml_record *rec,
 	rc = dml_record_parse(sec.data, (size_t)sec.len, &used, &sub, err);
 	if (rc == DML_EEMPTY || (!rc && used != sec.len))
 		rc = dml_fail(err, DML_EFORMAT, "malformed meta-model");
-	if (!rc && (rc = dml_model_decode(&sub, e->meta, err)))
-		rc = dml_fail(err, rc, "meta-model: %s", err ? err->detail
-							     : "");
+	if (!rc && (rc = dml_model_decode(&sub, e->meta, err)) && err) {
+		char detail[sizeof err->detail];
+		snprintf(detail, sizeof detail, "%s", err->detail);
+		rc = dml_fail(err, rc, "meta-model: %s", detail);
+	}
 	dml_record_free(&sub);
 	if (rc) {
 		free(e->meta);
