@@ -90,16 +90,42 @@ static uint32_t cuts_of(const double *s, uint64_t m, double *cut)
 	return nc;
 }
 
+/* The distinct values of s[0..m), sorted, into w (DML_TREE_BINS of
+ * room): their number, or DML_TREE_BINS + 1 as soon as there are more. */
+static uint32_t few_values(const double *s, uint64_t m, double *w)
+{
+	uint32_t nu = 0;
+	for (uint64_t i = 0; i < m; i++) {
+		double v = s[i];
+		if (nu && v == w[0])   /* the most frequent value, often */
+			continue;
+		uint32_t lo = 0, hi = nu;
+		while (lo < hi) {
+			uint32_t mid = (lo + hi) / 2;
+			if (w[mid] < v)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < nu && w[lo] == v)
+			continue;
+		if (nu == DML_TREE_BINS)
+			return DML_TREE_BINS + 1;
+		memmove(w + lo + 1, w + lo, (nu - lo) * sizeof *w);
+		w[lo] = v;
+		nu++;
+	}
+	return nu;
+}
+
 static uint8_t bin_of(const double *cut, uint32_t nc, double v)
 {
-	uint32_t lo = 0, hi = nc;   /* number of cuts < v */
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if (cut[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = 0;   /* number of cuts < v, without branches */
+	uint32_t step = 1;
+	while (step * 2 <= nc)
+		step *= 2;
+	for (; step; step >>= 1)
+		lo += (lo + step <= nc && cut[lo + step - 1] < v) ? step : 0;
 	return (uint8_t)lo;
 }
 
@@ -109,6 +135,29 @@ static void binned_free(struct binned *b)
 	free(b->cut);
 	free(b->ncut);
 }
+
+/* Cut points of feature j from its sampled values s[0..k) (reordered). */
+static uint32_t feature_cuts(double *s, uint64_t k, double *cut)
+{
+	double w[DML_TREE_BINS];
+	uint32_t nu = few_values(s, k, w), nc = 0;
+	if (nu > DML_TREE_BINS) {
+		qsort(s, k, sizeof *s, cmp_double);
+		return cuts_of(s, k, cut);
+	}
+	/* a cut between each two: what cuts_of gives them */
+	for (uint32_t i = 0; i + 1 < nu; i++) {
+		double c = w[i] + (w[i + 1] - w[i]) / 2;
+		if (c >= w[i + 1])
+			c = w[i];
+		if (nc && c <= cut[nc - 1])
+			continue;
+		cut[nc++] = c;
+	}
+	return nc;
+}
+
+#define FBLOCK 32  /* features binned together, rows read in order */
 
 static enum dml_err binned_make(struct binned *b, const double *x,
 				uint64_t n, uint32_t nf)
@@ -120,22 +169,28 @@ static enum dml_err binned_make(struct binned *b, const double *x,
 	b->xb = malloc((size_t)n * nf + 1);
 	b->cut = malloc(((size_t)nf * (DML_TREE_BINS - 1) + 1) * sizeof *b->cut);
 	b->ncut = malloc(((size_t)nf + 1) * sizeof *b->ncut);
-	double *s = malloc((size_t)m * sizeof *s + 1);
+	double *s = malloc((size_t)m * FBLOCK * sizeof *s + 1);
 	if (!b->xb || !b->cut || !b->ncut || !s) {
 		free(s);
 		binned_free(b);
 		return DML_ENOMEM;
 	}
-	for (uint32_t j = 0; j < nf; j++) {
+	for (uint32_t j0 = 0; j0 < nf; j0 += FBLOCK) {
+		uint32_t nb = nf - j0 < FBLOCK ? nf - j0 : FBLOCK;
 		uint64_t k = 0;
-		for (uint64_t r = 0; r < n; r += step)
-			s[k++] = x[r * nf + j];
-		qsort(s, k, sizeof *s, cmp_double);
-		double *cut = b->cut + (size_t)j * (DML_TREE_BINS - 1);
-		b->ncut[j] = cuts_of(s, k, cut);
-		uint8_t *col = b->xb + (size_t)j * n;
+		for (uint64_t r = 0; r < n; r += step, k++)
+			for (uint32_t j = 0; j < nb; j++)
+				s[j * m + k] = x[r * nf + j0 + j];
+		for (uint32_t j = 0; j < nb; j++)
+			b->ncut[j0 + j] = feature_cuts(s + j * m, k,
+				b->cut + (size_t)(j0 + j) * (DML_TREE_BINS - 1));
 		for (uint64_t r = 0; r < n; r++)
-			col[r] = bin_of(cut, b->ncut[j], x[r * nf + j]);
+			for (uint32_t j = 0; j < nb; j++) {
+				uint32_t f = j0 + j;
+				b->xb[(size_t)f * n + r] = bin_of(
+					b->cut + (size_t)f * (DML_TREE_BINS - 1),
+					b->ncut[f], x[r * nf + f]);
+			}
 	}
 	free(s);
 	return DML_OK;
@@ -254,7 +309,14 @@ static int best_split(struct grower *g, uint64_t lo, uint64_t hi,
 		}
 		if (nt > 1) {
 			useful++;
-			sort_bins(g->touched, nt);
+			if (nt > 32) {   /* many: a scan beats a sort */
+				nt = 0;
+				for (uint32_t v = 0; v < DML_TREE_BINS; v++)
+					if (g->hcnt[v])
+						g->touched[nt++] = (uint8_t)v;
+			} else {
+				sort_bins(g->touched, nt);
+			}
 			memset(g->left, 0, nc * sizeof *g->left);
 			uint64_t wl = 0;
 			for (uint32_t t = 0; t + 1 < nt; t++) {
