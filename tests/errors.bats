@@ -614,7 +614,7 @@ Try '$prog --help' for more information."
 	usage_error '--eval and --proba do not go together' \
 		dml-predict -m m.dml --eval --proba x.csv
 	usage_error 'the number of shards is missing (-n)' dml-partition x.csv
-	usage_error "--strategy: unknown strategy 'bogus' (round-robin, hash, random, range, stratified)" \
+	usage_error "--strategy: unknown strategy 'bogus' (round-robin, hash, random, range, stratified, bootstrap)" \
 		dml-partition -n 2 -s bogus x.csv
 	usage_error '-s hash needs the key column (-k)' \
 		dml-partition -n 2 -s hash x.csv
