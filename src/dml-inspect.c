@@ -213,7 +213,8 @@ static void print_field(const struct info *in, const char *f)
 		printf("%u", in->lab ? in->lab->n : 0);
 	else if (!strcmp(f, "status"))
 		fputs(status(in), stdout);
-	else if (!strcmp(f, "objective") && (!in->has_model || in->model.forest))
+	else if (!strcmp(f, "objective") &&
+		 (!in->has_model || in->model.forest))
 		fputs("-", stdout); /* like status: not a model */
 	else if (!strcmp(f, "objective"))
 		printf("%.17g", in->model.opt.f);
