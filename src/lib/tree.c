@@ -19,6 +19,7 @@
 #include "numeric.h"
 
 #define SAMPLE 50000  /* rows looked at to place the cut points */
+#define NCUT (DML_TREE_BINS - 1)  /* cut points per feature, at most */
 
 void dml_tree_params_default(struct dml_tree_params *p, uint32_t family)
 {
@@ -74,7 +75,8 @@ static uint32_t cuts_of(const double *s, uint64_t m, double *cut)
 		/* i is the last of its value: cut after it when few values,
 		 * or when it reaches the next quantile target */
 		if (uniq > DML_TREE_BINS) {
-			uint64_t target = (uint64_t)(nc + 1) * m / DML_TREE_BINS;
+			uint64_t target = (uint64_t)(nc + 1) * m /
+					  DML_TREE_BINS;
 			if (i + 1 < target)
 				continue;
 		}
@@ -167,7 +169,7 @@ static enum dml_err binned_make(struct binned *b, const double *x,
 	b->nfeat = nf;
 	uint64_t step = n / SAMPLE + 1, m = (n + step - 1) / step;
 	b->xb = malloc((size_t)n * nf + 1);
-	b->cut = malloc(((size_t)nf * (DML_TREE_BINS - 1) + 1) * sizeof *b->cut);
+	b->cut = malloc(((size_t)nf * NCUT + 1) * sizeof *b->cut);
 	b->ncut = malloc(((size_t)nf + 1) * sizeof *b->ncut);
 	double *s = malloc((size_t)m * FBLOCK * sizeof *s + 1);
 	if (!b->xb || !b->cut || !b->ncut || !s) {
@@ -183,12 +185,12 @@ static enum dml_err binned_make(struct binned *b, const double *x,
 				s[j * m + k] = x[r * nf + j0 + j];
 		for (uint32_t j = 0; j < nb; j++)
 			b->ncut[j0 + j] = feature_cuts(s + j * m, k,
-				b->cut + (size_t)(j0 + j) * (DML_TREE_BINS - 1));
+				b->cut + (size_t)(j0 + j) * NCUT);
 		for (uint64_t r = 0; r < n; r++)
 			for (uint32_t j = 0; j < nb; j++) {
 				uint32_t f = j0 + j;
 				b->xb[(size_t)f * n + r] = bin_of(
-					b->cut + (size_t)f * (DML_TREE_BINS - 1),
+					b->cut + (size_t)f * NCUT,
 					b->ncut[f], x[r * nf + f]);
 			}
 	}
@@ -345,7 +347,8 @@ static int best_split(struct grower *g, uint64_t lo, uint64_t hi,
 		for (uint32_t t = 0; t < nt; t++) {
 			uint8_t v = g->touched[t];
 			g->hcnt[v] = 0;
-			memset(g->hist + (size_t)v * nc, 0, nc * sizeof *g->hist);
+			memset(g->hist + (size_t)v * nc, 0,
+			       nc * sizeof *g->hist);
 		}
 	}
 	return found;
