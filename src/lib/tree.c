@@ -92,31 +92,55 @@ static uint32_t cuts_of(const double *s, uint64_t m, double *cut)
 	return nc;
 }
 
+/* A small hash table of a feature's distinct values and their bins. */
+#define VSLOTS 1024   /* > 2 DML_TREE_BINS: short probes */
+
+struct vtab {
+	uint64_t key[VSLOTS];
+	int16_t bin[VSLOTS];    /* -1: none known */
+	uint8_t used[VSLOTS];
+};
+
+static uint64_t vbits(double v)
+{
+	uint64_t u;
+	if (v == 0)
+		v = 0;          /* -0 and +0: one value */
+	memcpy(&u, &v, 8);
+	return u;
+}
+
+static uint32_t vslot(const struct vtab *t, uint64_t u)
+{
+	uint64_t h = u ^ (u >> 33);
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	uint32_t i = (uint32_t)(h >> 40) & (VSLOTS - 1);
+	while (t->used[i] && t->key[i] != u)
+		i = (i + 1) & (VSLOTS - 1);
+	return i;
+}
+
 /* The distinct values of s[0..m), sorted, into w (DML_TREE_BINS of
- * room): their number, or DML_TREE_BINS + 1 as soon as there are more. */
-static uint32_t few_values(const double *s, uint64_t m, double *w)
+ * room), remembered in t: their number, or DML_TREE_BINS + 1 as soon as
+ * there are more. */
+static uint32_t few_values(const double *s, uint64_t m, double *w,
+			   struct vtab *t)
 {
 	uint32_t nu = 0;
+	memset(t->used, 0, sizeof t->used);
 	for (uint64_t i = 0; i < m; i++) {
-		double v = s[i];
-		if (nu && v == w[0])   /* the most frequent value, often */
-			continue;
-		uint32_t lo = 0, hi = nu;
-		while (lo < hi) {
-			uint32_t mid = (lo + hi) / 2;
-			if (w[mid] < v)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < nu && w[lo] == v)
+		uint64_t u = vbits(s[i]);
+		uint32_t k = vslot(t, u);
+		if (t->used[k])
 			continue;
 		if (nu == DML_TREE_BINS)
 			return DML_TREE_BINS + 1;
-		memmove(w + lo + 1, w + lo, (nu - lo) * sizeof *w);
-		w[lo] = v;
-		nu++;
+		t->used[k] = 1;
+		t->key[k] = u;
+		t->bin[k] = -1;
+		w[nu++] = s[i] == 0 ? 0 : s[i];
 	}
+	qsort(w, nu, sizeof *w, cmp_double);
 	return nu;
 }
 
@@ -139,11 +163,13 @@ static void binned_free(struct binned *b)
 }
 
 /* Cut points of feature j from its sampled values s[0..k) (reordered). */
-static uint32_t feature_cuts(double *s, uint64_t k, double *cut)
+static uint32_t feature_cuts(double *s, uint64_t k, double *cut,
+			     struct vtab *t)
 {
 	double w[DML_TREE_BINS];
-	uint32_t nu = few_values(s, k, w), nc = 0;
+	uint32_t nu = few_values(s, k, w, t), nc = 0;
 	if (nu > DML_TREE_BINS) {
+		memset(t->used, 0, sizeof t->used);
 		qsort(s, k, sizeof *s, cmp_double);
 		return cuts_of(s, k, cut);
 	}
@@ -156,6 +182,9 @@ static uint32_t feature_cuts(double *s, uint64_t k, double *cut)
 			continue;
 		cut[nc++] = c;
 	}
+	/* the bin of each value, found once */
+	for (uint32_t i = 0; i < nu; i++)
+		t->bin[vslot(t, vbits(w[i]))] = bin_of(cut, nc, w[i]);
 	return nc;
 }
 
@@ -172,8 +201,10 @@ static enum dml_err binned_make(struct binned *b, const double *x,
 	b->cut = malloc(((size_t)nf * NCUT + 1) * sizeof *b->cut);
 	b->ncut = malloc(((size_t)nf + 1) * sizeof *b->ncut);
 	double *s = malloc((size_t)m * FBLOCK * sizeof *s + 1);
-	if (!b->xb || !b->cut || !b->ncut || !s) {
+	struct vtab *t = malloc(FBLOCK * sizeof *t);
+	if (!b->xb || !b->cut || !b->ncut || !s || !t) {
 		free(s);
+		free(t);
 		binned_free(b);
 		return DML_ENOMEM;
 	}
@@ -185,16 +216,21 @@ static enum dml_err binned_make(struct binned *b, const double *x,
 				s[j * m + k] = x[r * nf + j0 + j];
 		for (uint32_t j = 0; j < nb; j++)
 			b->ncut[j0 + j] = feature_cuts(s + j * m, k,
-				b->cut + (size_t)(j0 + j) * NCUT);
+				b->cut + (size_t)(j0 + j) * NCUT, &t[j]);
 		for (uint64_t r = 0; r < n; r++)
 			for (uint32_t j = 0; j < nb; j++) {
 				uint32_t f = j0 + j;
-				b->xb[(size_t)f * n + r] = bin_of(
-					b->cut + (size_t)f * NCUT,
-					b->ncut[f], x[r * nf + f]);
+				double v = x[r * nf + f];
+				uint32_t sl = vslot(&t[j], vbits(v));
+				int bin = t[j].used[sl] ? t[j].bin[sl] : -1;
+				if (bin < 0)
+					bin = bin_of(b->cut + (size_t)f * NCUT,
+						     b->ncut[f], v);
+				b->xb[(size_t)f * n + r] = (uint8_t)bin;
 			}
 	}
 	free(s);
+	free(t);
 	return DML_OK;
 }
 
