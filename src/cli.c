@@ -385,6 +385,9 @@ void cli_load_model(const char *path, struct dml_model *m, uint64_t *hash)
 			dml_kind_name(rec.h.kind));
 	if (dml_model_decode(&rec, m, &err))
 		cli_die_err(&err, cli_name(path));
+	if (m->forest)
+		cli_die("%s: a %s model cannot be trained further or take "
+			"gradients", cli_name(path), dml_family_name(m->family));
 	if (hash)
 		*hash = dml_record_hash(&rec);
 	dml_record_free(&rec);

@@ -9,6 +9,7 @@
 #include "kmeans.h"
 #include "model.h"
 #include "statmodel.h"
+#include "tree.h"
 
 static void usage(void) __attribute__((noreturn));
 
@@ -29,6 +30,9 @@ static void usage(void)
 	      "                            iteration, samples, contributions,\n"
 	      "                            features, classes, status, objective,\n"
 	      "                            members\n"
+	      "  -t, --tree              also print every decision tree as indented\n"
+	      "                            text: splits 'feature <= threshold', leaves\n"
+	      "                            with their class and class counts\n"
 	      "  -h, --help              display this help and exit\n"
 	      "  -V, --version           output version information and exit\n"
 	      "\n"
@@ -45,6 +49,7 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "system", no_argument, NULL, 's' },
 	{ "field", required_argument, NULL, 'f' },
+	{ "tree", no_argument, NULL, 't' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -236,7 +241,7 @@ static const char *status(const struct info *in)
 {
 	if (in->has_km)
 		return dml_kmeans_status(&in->km);
-	if (!in->has_model)
+	if (!in->has_model || in->model.forest)
 		return "-";
 	return in->model.opt.phase == DML_PHASE_DONE
 		       ? dml_stop_name(in->model.opt.stop)
@@ -264,7 +269,8 @@ static void print_field(const struct info *in, const char *f)
 		fputs(status(in), stdout);
 	else if (!strcmp(f, "objective") && in->has_km)
 		printf("%.17g", in->km.inertia); /* nan before Lloyd */
-	else if (!strcmp(f, "objective") && !in->has_model)
+	else if (!strcmp(f, "objective") &&
+		 (!in->has_model || in->model.forest))
 		fputs("-", stdout); /* like status: not a model */
 	else if (!strcmp(f, "objective"))
 		printf("%.17g", in->model.opt.f);
@@ -288,6 +294,109 @@ static void print_fields(const struct info *in, const char *list)
 		p += n + 1;
 	}
 	putchar('\n');
+}
+
+static uint32_t tree_depth(const struct dml_tree *t, uint32_t i)
+{
+	const struct dml_tree_node *nd = &t->node[i];
+	if (nd->feature == DML_TREE_LEAF)
+		return 0;
+	uint32_t l = tree_depth(t, nd->left), r = tree_depth(t, nd->right);
+	return 1 + (l > r ? l : r);
+}
+
+static void print_forest(const struct dml_model *m, const char *pre)
+{
+	const struct dml_forest *f = m->forest;
+	uint64_t nodes = 0, leaves = 0;
+	uint32_t depth = 0;
+	for (uint32_t i = 0; i < f->ntrees; i++) {
+		uint32_t d = tree_depth(&f->tree[i], 0);
+		nodes += f->tree[i].nnodes;
+		leaves += f->tree[i].nleaves;
+		if (d > depth)
+			depth = d;
+	}
+	const struct dml_tree_params *p = &f->params;
+	printf("%strees          %u: %llu nodes, %llu leaves, depth up to "
+	       "%u\n", pre, f->ntrees, (unsigned long long)nodes,
+	       (unsigned long long)leaves, depth);
+	printf("%sparameters     criterion=%s max-depth=%u min-leaf=%u "
+	       "max-features=", pre,
+	       p->criterion == DML_ENTROPY ? "entropy" : "gini",
+	       p->max_depth, p->min_leaf);
+	if (p->max_features == DML_FEATURES_SQRT)
+		printf("sqrt");
+	else if (p->max_features == 0)
+		printf("all");
+	else
+		printf("%u", p->max_features);
+	printf(" seed=%llu\n", (unsigned long long)p->seed);
+}
+
+static void print_members(const struct dml_ensemble *e)
+{
+	printf("  members        %u\n", e->n);
+	printf("  combine        %s\n", dml_combine_name(e->combine));
+	for (uint32_t i = 0; i < e->n; i++) {
+		const struct dml_model *m = &e->members[i];
+		printf("  member %-7u %s", i + 1, dml_family_name(m->family));
+		if (m->forest)
+			printf(", %u tree%s", m->forest->ntrees,
+			       m->forest->ntrees == 1 ? "" : "s");
+		printf(", %llu samples",
+		       (unsigned long long)m->samples);
+		if (e->weights)
+			printf(", weight %.6g", e->weights[i]);
+		putchar('\n');
+	}
+	if (e->meta)
+		printf("  meta-model     softmax on %u member outputs\n",
+		       e->meta->schema.nfeat);
+}
+
+static void print_node(const struct dml_model *m, const struct dml_tree *t,
+		       uint32_t i, uint32_t depth)
+{
+	const struct dml_tree_node *nd = &t->node[i];
+	const struct dml_labels *l = &m->labels;
+	if (nd->feature == DML_TREE_LEAF) {
+		const double *c = t->counts + (size_t)nd->left * l->n;
+		uint32_t best = 0;
+		for (uint32_t k = 1; k < l->n; k++)
+			if (c[k] > c[best])
+				best = k;
+		printf("%*sclass %s:", 2 * depth + 2, "", l->names[best]);
+		for (uint32_t k = 0; k < l->n; k++)
+			printf(" %s=%g", l->names[k], c[k]);
+		putchar('\n');
+		return;
+	}
+	const char *name = m->schema.names[nd->feature];
+	printf("%*s%s <= %g\n", 2 * depth + 2, "", name, nd->threshold);
+	print_node(m, t, nd->left, depth + 1);
+	printf("%*s%s > %g\n", 2 * depth + 2, "", name, nd->threshold);
+	print_node(m, t, nd->right, depth + 1);
+}
+
+static void print_trees(const struct dml_model *m, const char *what)
+{
+	for (uint32_t i = 0; i < m->forest->ntrees; i++) {
+		printf("%stree %u of %u\n", what, i + 1, m->forest->ntrees);
+		print_node(m, &m->forest->tree[i], 0, 0);
+	}
+}
+
+static void print_all_trees(const struct info *in)
+{
+	if (in->has_model && in->model.forest)
+		print_trees(&in->model, "");
+	for (uint32_t i = 0; in->has_ens && i < in->ens.n; i++) {
+		char what[32];
+		snprintf(what, sizeof what, "member %u: ", i + 1);
+		if (in->ens.members[i].forest)
+			print_trees(&in->ens.members[i], what);
+	}
 }
 
 static void print_text(const struct info *in, const char *name, uint64_t n)
@@ -332,7 +441,9 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 			printf(" %016llx", (unsigned long long)in->leaves.id[i]);
 		printf(in->leaves.n > 8 ? " ...\n" : "\n");
 	}
-	if (in->has_model) {
+	if (in->has_model && in->model.forest) {
+		print_forest(&in->model, "  ");
+	} else if (in->has_model) {
 		const struct dml_model *m = &in->model;
 		const struct dml_opt *o = &m->opt;
 		if (m->family == DML_FAMILY_MLP) {
@@ -366,7 +477,7 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 		       "inertia %.10g\n", in->km.k, in->km.ncenters,
 		       in->km.lloyd, status(in), in->km.inertia);
 	if (in->has_ens)
-		printf("  members        %u\n", in->ens.n);
+		print_members(&in->ens);
 	if (in->has_sm)
 		print_smodel(&in->sm);
 }
@@ -423,7 +534,7 @@ static void print_json(const struct info *in, const char *name, uint64_t n)
 			       (unsigned long long)in->leaves.id[i]);
 		putchar(']');
 	}
-	if (in->has_model) {
+	if (in->has_model && !in->model.forest) {
 		const struct dml_opt *o = &in->model.opt;
 		printf(",\"status\":\"%s\",\"optimizer\":\"%s\","
 		       "\"iterations\":%llu,\"evaluations\":%llu,"
@@ -455,8 +566,19 @@ static void print_json(const struct info *in, const char *name, uint64_t n)
 				       k->c[(size_t)c * k->nfeat + j]);
 		printf(k->ncenters ? "]]" : "]");
 	}
-	if (in->has_ens)
-		printf(",\"members\":%u", in->ens.n);
+	if (in->has_model && in->model.forest)
+		printf(",\"trees\":%u", in->model.forest->ntrees);
+	if (in->has_ens) {
+		printf(",\"members\":%u,\"combine\":\"%s\"", in->ens.n,
+		       dml_combine_name(in->ens.combine));
+		if (in->ens.weights) {
+			printf(",\"weights\":[");
+			for (uint32_t i = 0; i < in->ens.n; i++)
+				printf("%s%.17g", i ? "," : "",
+				       in->ens.weights[i]);
+			putchar(']');
+		}
+	}
 	printf("}\n");
 }
 
@@ -485,13 +607,14 @@ static void print_system(int json)
 
 int main(int argc, char **argv)
 {
-	int json = 0, sys_info = 0, c;
+	int json = 0, sys_info = 0, trees = 0, c;
 	const char *field = NULL;
 	cli_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "jf:shV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jf:tshV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
 		case 's': sys_info = 1; break;
+		case 't': trees = 1; break;
 		case 'f':
 			field = optarg;
 			for (const char *p = field;; p++) {
@@ -553,6 +676,8 @@ int main(int argc, char **argv)
 				print_json(&in, name, n);
 			else
 				print_text(&in, name, n);
+			if (trees)
+				print_all_trees(&in);
 			release(&in);
 		}
 		dml_record_free(&rec);

@@ -8,6 +8,7 @@
 #include "cli-kmeans.h"
 #include "model.h"
 #include "statmodel.h"
+#include "tree.h"
 
 enum emit { EMIT_MODEL, EMIT_STATS, EMIT_GRADIENT };
 
@@ -29,6 +30,8 @@ struct opts {
 	int hidden_given;
 	uint32_t k;            /* kmeans clusters */
 	int max_iter_set, tol_set;
+	struct dml_tree_params tree;
+	int max_features_set;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -68,7 +71,8 @@ static void usage(void)
 	      "                            (2 classes, or one-vs-rest); from\n"
 	      "                            statistics alone: scaler, gaussian (anomaly\n"
 	      "                            scores), pca; mlp (multilayer perceptron);\n"
-	      "                            or kmeans (clusters; no label needed)\n"
+	      "                            kmeans (clusters; no label needed); tree\n"
+	      "                            (CART) or forest (random forest)\n"
 	      "      --emit=KIND         model (default): fit here; stats: label set and\n"
 	      "                            feature moments of this shard; gradient: loss\n"
 	      "                            and gradient sums at the model given by -m\n"
@@ -128,6 +132,15 @@ static void usage(void)
 	      "      --tol=X             stop when the squared center moves add up to\n"
 	      "                            at most X times the mean feature variance\n"
 	      "                            (default 1e-4)\n"
+	      "Trees (-a tree, -a forest):\n"
+	      "      --trees=N           trees of a forest (default 100), each grown\n"
+	      "                            on its own bootstrap sample\n"
+	      "      --criterion=NAME    gini (default) or entropy\n"
+	      "      --max-depth=N       deepest leaf, 1..64 (default 64)\n"
+	      "      --min-leaf=N        fewest rows in a leaf (default 1)\n"
+	      "      --max-features=N    features tried per split: a number, 'sqrt'\n"
+	      "                            or 'all' (default: all for a tree, sqrt\n"
+	      "                            for a forest)\n"
 	      "\n"
 	      "Output:\n"
 	      "  -o, --output=FILE       write the record to FILE (default standard\n"
@@ -159,6 +172,7 @@ enum {
 	OPT_SCALE = 330, OPT_COVARIANCE, OPT_COMPONENTS,
 	OPT_HIDDEN, OPT_ACTIVATION,
 	OPT_K,
+	OPT_TREES, OPT_CRITERION, OPT_MAX_DEPTH, OPT_MIN_LEAF, OPT_MAX_FEATURES,
 };
 
 static const struct option longopts[] = {
@@ -189,6 +203,11 @@ static const struct option longopts[] = {
 	{ "hidden", required_argument, NULL, OPT_HIDDEN },
 	{ "activation", required_argument, NULL, OPT_ACTIVATION },
 	{ "k", required_argument, NULL, OPT_K },
+	{ "trees", required_argument, NULL, OPT_TREES },
+	{ "criterion", required_argument, NULL, OPT_CRITERION },
+	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+	{ "min-leaf", required_argument, NULL, OPT_MIN_LEAF },
+	{ "max-features", required_argument, NULL, OPT_MAX_FEATURES },
 	{ "output", required_argument, NULL, 'o' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -479,6 +498,63 @@ static void do_gradient(const struct opts *o, char **files, int nfiles)
 	dml_model_free(&m);
 }
 
+/* A tree or a forest, grown here on all the data. */
+static void do_tree(const struct opts *o, char **files, int nfiles)
+{
+	struct dml_data d;
+	struct dml_stats s;
+	struct dml_error err = {0};
+	const char *first = cli_name(nfiles ? files[0] : "-");
+	if (!o->label)
+		cli_usage("fitting needs the label column (-y)");
+	if (o->model)
+		cli_usage("-a %s grows new trees: drop -m",
+			  dml_family_name(o->family));
+	struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
+				    .threads = o->threads };
+	dml_data_init(&d);
+	cli_load_csv(files, nfiles, &lo, &d);
+	if (d.n == 0)
+		cli_die("%s: no data rows", first);
+	if (dml_stats_from_data(&s, &d, &err))
+		cli_die_err(&err, first);
+	if (s.labels.n < 2)
+		cli_die("%s: a %s needs at least 2 classes, found %u", first,
+			dml_family_name(o->family), s.labels.n);
+	struct dml_model m = {
+		.family = o->family, .nout = s.labels.n, .samples = d.n,
+		.contributions = 1, .labels = s.labels,
+	};
+	s.labels = (struct dml_labels){0};
+	uint32_t *map = malloc(d.labels.n * sizeof *map + 1);
+	m.forest = malloc(sizeof *m.forest);
+	if (!map || !m.forest || dml_schema_copy(&m.schema, &d.schema) ||
+	    dml_leaves_set1(&m.leaves, dml_data_leaf(&d)))
+		cli_die("out of memory");
+	dml_stats_free(&s);
+	for (uint32_t i = 0; i < d.labels.n; i++)
+		map[i] = (uint32_t)dml_labels_find(&m.labels, d.labels.s[i]);
+	for (uint64_t r = 0; r < d.n; r++)
+		d.y[r] = map[d.y[r]];
+	free(map);
+	struct dml_tree_params p = o->tree;
+	if (!o->max_features_set)
+		p.max_features = o->family == DML_FAMILY_FOREST
+				 ? DML_FEATURES_SQRT : 0;
+	p.seed = o->params.seed;
+	if (dml_forest_grow(m.forest, o->family, &p, d.x, d.y, d.n,
+			    d.schema.nfeat, m.labels.n, o->threads, &err))
+		cli_die_err(&err, first);
+	if (o->verbose && m.forest->oob_rows)
+		fprintf(stderr, "%s: out-of-bag accuracy %.6f (%llu rows)\n",
+			cli_prog, (double)m.forest->oob_correct /
+			(double)m.forest->oob_rows,
+			(unsigned long long)m.forest->oob_rows);
+	dml_data_free(&d);
+	write_model(o, &m);
+	dml_model_free(&m);
+}
+
 static void do_fit(const struct opts *o, char **files, int nfiles)
 {
 	struct dml_model m;
@@ -626,6 +702,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = { .emit = EMIT_MODEL, .threads = cli_cpus() };
 	dml_params_default(&o.params);
+	dml_tree_params_default(&o.tree, DML_FAMILY_FOREST);
 	cli_init(argv[0]);
 	int c;
 	while ((c = getopt_long(argc, argv, "a:m:y:d:o:j:vhV", longopts,
@@ -637,7 +714,8 @@ int main(int argc, char **argv)
 				cli_usage("--algorithm: unknown family '%s' "
 					  "(logistic, softmax, linear, hinge, "
 					  "squared-hinge, perceptron, kmeans, "
-					  "scaler, gaussian, pca, mlp)", optarg);
+					  "scaler, gaussian, pca, mlp, tree, "
+					  "forest)", optarg);
 			break;
 		case OPT_EMIT:
 			if (!strcmp(optarg, "model"))
@@ -770,6 +848,38 @@ int main(int argc, char **argv)
 		case OPT_K:
 			o.k = (uint32_t)cli_uint("--k", optarg, 1, 65536);
 			break;
+		case OPT_TREES:
+			o.tree.trees = (uint32_t)cli_uint("--trees", optarg, 1,
+						DML_FOREST_MAX_TREES);
+			break;
+		case OPT_CRITERION:
+			if (!strcmp(optarg, "gini"))
+				o.tree.criterion = DML_GINI;
+			else if (!strcmp(optarg, "entropy"))
+				o.tree.criterion = DML_ENTROPY;
+			else
+				cli_usage("--criterion: unknown criterion "
+					  "'%s' (gini, entropy)", optarg);
+			break;
+		case OPT_MAX_DEPTH:
+			o.tree.max_depth = (uint32_t)cli_uint("--max-depth",
+						optarg, 1, DML_TREE_MAX_DEPTH);
+			break;
+		case OPT_MIN_LEAF:
+			o.tree.min_leaf = (uint32_t)cli_uint("--min-leaf",
+						optarg, 1, UINT32_MAX / 2);
+			break;
+		case OPT_MAX_FEATURES:
+			o.max_features_set = 1;
+			if (!strcmp(optarg, "sqrt"))
+				o.tree.max_features = DML_FEATURES_SQRT;
+			else if (!strcmp(optarg, "all"))
+				o.tree.max_features = 0;
+			else
+				o.tree.max_features = (uint32_t)cli_uint(
+					"--max-features", optarg, 1,
+					UINT32_MAX - 1);
+			break;
 		case 'o': o.output = optarg; break;
 		case 'j':
 			o.threads = (uint32_t)cli_uint("--threads", optarg, 1,
@@ -796,6 +906,11 @@ int main(int argc, char **argv)
 				o.family == DML_FAMILY_PERCEPTRON))
 		cli_usage("--l1 is not supported for -a %s (use "
 			  "squared-hinge)", dml_family_name(o.family));
+	if ((o.family == DML_FAMILY_TREE || o.family == DML_FAMILY_FOREST) &&
+	    (o.apply || o.emit != EMIT_MODEL))
+		cli_usage("-a %s grows in one process: no --apply or --emit "
+			  "(combine shards' forests with dml-ensemble)",
+			  dml_family_name(o.family));
 	if (o.apply) {
 		if (nfiles)
 			cli_usage("--apply takes no data files");
@@ -818,7 +933,13 @@ int main(int argc, char **argv)
 	switch (o.emit) {
 	case EMIT_STATS: do_stats(&o, files, nfiles); break;
 	case EMIT_GRADIENT: do_gradient(&o, files, nfiles); break;
-	case EMIT_MODEL: do_fit(&o, files, nfiles); break;
+	case EMIT_MODEL:
+		if (o.family == DML_FAMILY_TREE ||
+		    o.family == DML_FAMILY_FOREST)
+			do_tree(&o, files, nfiles);
+		else
+			do_fit(&o, files, nfiles);
+		break;
 	}
 	return 0;
 }

@@ -596,7 +596,7 @@ Try '$prog --help' for more information."
 }
 
 @test "other usage errors" {
-	usage_error "--algorithm: unknown family 'bogus' (logistic, softmax, linear, hinge, squared-hinge, perceptron, kmeans, scaler, gaussian, pca, mlp)" \
+	usage_error "--algorithm: unknown family 'bogus' (logistic, softmax, linear, hinge, squared-hinge, perceptron, kmeans, scaler, gaussian, pca, mlp, tree, forest)" \
 		dml-train -a bogus -y label x.csv
 	usage_error 'fitting needs a model family (-a)' \
 		dml-train -y label x.csv

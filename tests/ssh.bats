@@ -241,3 +241,23 @@ local_round() {
 	run $DML_WRAPPER dml-inspect --field contributions ssh.dml
 	assert_output 3
 }
+
+@test "ssh: examples/bagging-ssh.sh grows forests on bootstrap samples on two hosts and merges them" {
+	HOSTS=w1,w2 BAGS=3 TREES=5 SEED=7 SSH=$SSH REMOTE_DIR=$RDIR/bag MODEL=bag.dml \
+		run --separate-stderr "$DML_SRCDIR/examples/bagging-ssh.sh" train.csv test.csv
+	assert_success
+	assert_line --index 0 $'bags\t3'
+	assert_line --index 1 $'trees\t15'
+	assert_line --index 4 $'rows\t300'
+	[[ ! -e $RDIR/bag ]]
+	run $DML_WRAPPER dml-inspect --field contributions bag.dml
+	assert_output 3
+	# the same forest, grown here from the same samples and seeds
+	$DML_WRAPPER dml-partition -s bootstrap -n 3 --seed 7 -o 'bag-%d.csv' train.csv
+	for i in 0 1 2; do
+		$DML_WRAPPER dml-train -j 1 -a forest --trees 5 --seed $((7 + i)) \
+			-y label bag-$i.csv -o f$i.dml
+	done
+	$DML_WRAPPER dml-ensemble f0.dml f1.dml f2.dml -o here.dml
+	cmp bag.dml here.dml
+}

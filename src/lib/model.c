@@ -10,6 +10,7 @@
 
 #include "mlp.h"
 #include "numeric.h"
+#include "tree.h"
 
 #define BLOCK 256  /* rows per matrix product */
 #define CHUNK 4096 /* rows per exactly-added partial sum */
@@ -29,6 +30,8 @@ const char *dml_family_name(uint32_t family)
 	case DML_FAMILY_GAUSSIAN: return "gaussian";
 	case DML_FAMILY_PCA: return "pca";
 	case DML_FAMILY_MLP: return "mlp";
+	case DML_FAMILY_TREE: return "tree";
+	case DML_FAMILY_FOREST: return "forest";
 	default: return "unknown";
 	}
 }
@@ -57,6 +60,10 @@ uint32_t dml_family_parse(const char *name)
 		return DML_FAMILY_PCA;
 	if (!strcmp(name, "mlp"))
 		return DML_FAMILY_MLP;
+	if (!strcmp(name, "tree"))
+		return DML_FAMILY_TREE;
+	if (!strcmp(name, "forest"))
+		return DML_FAMILY_FOREST;
 	return DML_FAMILY_NONE;
 }
 
@@ -574,6 +581,9 @@ void dml_model_free(struct dml_model *m)
 	free(m->wsum);
 	dml_opt_free(&m->opt);
 	dml_leaves_free(&m->leaves);
+	if (m->forest)
+		dml_forest_free(m->forest);
+	free(m->forest);
 	memset(m, 0, sizeof *m);
 }
 
@@ -719,6 +729,8 @@ oom:
 enum dml_err dml_model_encode(const struct dml_model *m, struct dml_buf *b)
 {
 	uint32_t nf = m->schema.nfeat;
+	if (m->forest)
+		return dml_treemodel_encode(m, b);
 	dml_buf_init(b);
 	dml_schema_write(b, &m->schema);
 	dml_labels_write(b, &m->labels);
@@ -771,6 +783,9 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 				"found %s %s record",
 				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
+	if (rec->h.family == DML_FAMILY_TREE ||
+	    rec->h.family == DML_FAMILY_FOREST)
+		return dml_treemodel_decode(rec, m, err);
 	if (rec->h.family == DML_FAMILY_KMEANS)
 		return dml_fail(err, DML_EUNSUPPORTED, "a kmeans model, not "
 				"a linear one (logistic or softmax)");

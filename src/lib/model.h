@@ -24,6 +24,8 @@ enum dml_family {
 	DML_FAMILY_GAUSSIAN = 9,
 	DML_FAMILY_PCA = 10,
 	DML_FAMILY_MLP = 11,
+	DML_FAMILY_TREE = 12,
+	DML_FAMILY_FOREST = 13,
 };
 
 const char *dml_family_name(uint32_t family);
@@ -140,6 +142,8 @@ struct dml_model {
 	const uint8_t *held;  /* run time only: rows held out (1) for early
 	                       * stopping, or NULL */
 	int hogwild;          /* run time only: SGD on threads, lock-free */
+	/* tree and forest families: the trees (tree.h), no weights */
+	struct dml_forest *forest;
 };
 
 void dml_model_free(struct dml_model *m);
@@ -260,10 +264,22 @@ uint64_t dml_reducer_contributions(const struct dml_reducer *r);
 enum dml_err dml_reducer_finish(struct dml_reducer *r, struct dml_buf *b,
 				struct dml_error *err);
 
-/* ---- ensembles: several models whose class probabilities are averaged */
+/* ---- ensembles: several models whose class probabilities are combined */
+enum dml_combine {
+	DML_COMBINE_AVERAGE = 0,  /* mean of the members' probabilities */
+	DML_COMBINE_VOTE = 1,     /* share of the members' votes */
+	DML_COMBINE_WEIGHTED = 2, /* weighted mean of their probabilities */
+	DML_COMBINE_STACK = 3,    /* a softmax model on their probabilities */
+};
+
+const char *dml_combine_name(uint32_t combine);
+
 struct dml_ensemble {
 	uint32_t n;
 	struct dml_model *members;
+	uint32_t combine;         /* enum dml_combine */
+	double *weights;          /* n, for weighted (sum > 0) */
+	struct dml_model *meta;   /* for stack */
 };
 
 void dml_ensemble_free(struct dml_ensemble *e);
@@ -278,9 +294,25 @@ enum dml_err dml_ensemble_add(struct dml_ensemble *e,
 			      struct dml_error *err);
 enum dml_err dml_ensemble_encode(const struct dml_ensemble *e,
 				 struct dml_buf *b);
-/* Mean class probabilities of n raw (unstandardized) rows. */
+/* Combined class probabilities of n raw (unstandardized) rows. */
 enum dml_err dml_ensemble_proba(struct dml_ensemble *e,
 				const double *x, uint64_t n, double *p);
+/* Class probabilities of one member for n raw rows. */
+enum dml_err dml_member_proba(struct dml_model *m, const double *x,
+			      uint64_t n, double *p);
+/* Fit the stacking meta-model of e on n raw rows with class indices y. */
+enum dml_err dml_ensemble_stack(struct dml_ensemble *e, const double *x,
+				const uint32_t *y, uint64_t n,
+				uint32_t threads, struct dml_error *err);
+/* One forest of all the trees of e's members (all trees or forests). */
+enum dml_err dml_ensemble_forest(const struct dml_ensemble *e,
+				 struct dml_model *out,
+				 struct dml_error *err);
+/* A tree or forest model record (tree.c). */
+enum dml_err dml_treemodel_encode(const struct dml_model *m,
+				  struct dml_buf *b);
+enum dml_err dml_treemodel_decode(const struct dml_record *rec,
+				  struct dml_model *m, struct dml_error *err);
 
 /* ---- the linear algebra underneath ---- */
 struct dml_blas_info {

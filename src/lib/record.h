@@ -63,6 +63,9 @@ enum dml_tag {
 	DML_SEC_GAUSS = 17,   /* Gaussian anomaly model */
 	DML_SEC_COMPONENTS = 18, /* principal components */
 	DML_SEC_LAYERS = 19,  /* mlp layer sizes and activation */
+	DML_SEC_TREE = 25,    /* one decision tree: nodes and leaf counts */
+	DML_SEC_COMBINE = 26, /* how an ensemble combines: rule, weights */
+	DML_SEC_META = 27,    /* an ensemble's stacked meta-model record */
 };
 #define DML_SECF_OPTIONAL 1u
 

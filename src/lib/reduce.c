@@ -156,6 +156,11 @@ enum dml_err dml_reducer_add(struct dml_reducer *r,
 				  "them to dml-ensemble)"
 				: "%s records cannot be reduced",
 				dml_kind_name(h->kind));
+	if (h->kind == DML_KIND_MODEL && (h->family == DML_FAMILY_TREE ||
+					  h->family == DML_FAMILY_FOREST))
+		return dml_fail(err, DML_EKIND, "%s models cannot be reduced "
+				"(give them to dml-ensemble)",
+				dml_family_name(h->family));
 	if (r->started) {
 		if (h->kind != r->h.kind)
 			return dml_fail(err, DML_EKIND,

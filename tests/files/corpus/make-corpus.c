@@ -469,6 +469,41 @@ static void ensemble_rec(struct rec *r, const struct model_spec *a,
 	bfree(&m);
 }
 
+/* A tree model (family 12) of classes "no" and "yes": with chain 0,
+ * x1 <= 0.5 ? no : yes; with chain D, D splits on x1 <= 0.5, each with a
+ * leaf on its left and the next split (or the last leaf) on its right,
+ * so that the last leaf has depth D. */
+static void tree_rec(struct rec *r, uint32_t chain)
+{
+	uint32_t d = chain ? chain : 1, nn = 2 * d + 1, nl = d + 1;
+	rec_init(r, DML_KIND_MODEL, 12);
+	r->schema = fp2();
+	r->samples = 8;
+	r->contributions = 1;
+	put_schema(r, 2, feat_names, "label");
+	put_labels(r, 2, yes_no, yes_no_counts);
+	struct bytes *b = sec(r, DML_SEC_PARAMS, 0);
+	u32(b, 51); u32(b, 0); u64(b, 64);       /* max-depth */
+	b = sec(r, 25, 0);
+	u32(b, nn);
+	u32(b, nl);
+	u32(b, 2);
+	u32(b, 0);
+	for (uint32_t i = 0; i < d; i++) {
+		u32(b, 0); u32(b, 2 * i + 1); u32(b, 2 * i + 2); u32(b, 0);
+		f64(b, 0.5);
+		u32(b, UINT32_MAX); u32(b, i); u32(b, 0); u32(b, 0);
+		f64(b, 0);
+	}
+	u32(b, UINT32_MAX); u32(b, d); u32(b, 0); u32(b, 0);
+	f64(b, 0);
+	for (uint32_t i = 0; i < nl; i++) {
+		f64(b, i % 2 ? 0 : 3);
+		f64(b, i % 2 ? 5 : 0);
+	}
+	put_leaves(r, 1, leaf1);
+}
+
 /* ---- offsets into a finished record ---- */
 
 /* The offset in the file of the data of the first section with tag. */
@@ -545,6 +580,14 @@ static void good_files(void)
 	ensemble_rec(&r, &logistic, &second);
 	rec_finish(&r, &b);
 	emit("good-ensemble.dml", &b);
+
+	tree_rec(&r, 0);
+	rec_finish(&r, &b);
+	emit("good-model-tree.dml", &b);
+
+	tree_rec(&r, 64);
+	rec_finish(&r, &b);
+	emit("good-model-tree-deep.dml", &b);
 
 	data_rec(&r, DML_F64, 3, 1);
 	rec_finish(&r, &b);
@@ -939,6 +982,24 @@ static void bad_files(void)
 	ensemble_rec(&r, &logistic, &softmax);
 	rec_finish(&r, &b);
 	emit("bad-ensemble-mismatch.dml", &b);
+
+	/* trees: a child before its parent (a cycle), a child beyond the
+	 * nodes, a leaf deeper than 64 */
+	tree_rec(&r, 0);
+	rec_finish(&r, &b);
+	dml_put32(b.p + find_sec(&b, 25) + 16 + 4, 0);   /* root's left */
+	reseal(&b);
+	emit("bad-tree-cycle.dml", &b);
+
+	tree_rec(&r, 0);
+	rec_finish(&r, &b);
+	dml_put32(b.p + find_sec(&b, 25) + 16 + 8, 3);   /* root's right */
+	reseal(&b);
+	emit("bad-tree-child-range.dml", &b);
+
+	tree_rec(&r, 65);
+	rec_finish(&r, &b);
+	emit("bad-tree-deep.dml", &b);
 
 	/* data records */
 	data_rec(&r, DML_F64, 3, 1);
