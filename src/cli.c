@@ -35,11 +35,14 @@ static void close_stdout(void)
 	}
 }
 
-/* BLIS 0.9 picks its kernels from the CPU model and falls back to slow
- * reference kernels on AMD processors newer than it knows.  Its zen3
+/* BLIS 0.9 picks its kernels from the CPU model and falls back to slower
+ * kernels on processors newer than it knows: reference kernels on new AMD
+ * processors, haswell ones on new Intel processors with AVX-512.  Its zen3
  * kernels need only AVX2 and FMA, and measured faster than its skx ones on
- * AMD processors with AVX-512 too, so choose them on any such AMD CPU
- * before BLIS initialises.  A BLIS_ARCH_TYPE set by the user wins. */
+ * AMD processors with AVX-512 too, so choose them on any such AMD CPU; on
+ * an Intel CPU with the AVX-512 subsets its skx kernels use, choose those
+ * (they measured fastest there).  Before BLIS initialises; a
+ * BLIS_ARCH_TYPE set by the user wins. */
 static void choose_blis_kernels(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -49,6 +52,13 @@ static void choose_blis_kernels(void)
 	if (__builtin_cpu_is("amd") && __builtin_cpu_supports("avx2") &&
 	    __builtin_cpu_supports("fma"))
 		setenv("BLIS_ARCH_TYPE", "6", 0); /* BLIS_ARCH_ZEN3 */
+	else if (__builtin_cpu_is("intel") &&
+		 __builtin_cpu_supports("avx512f") &&
+		 __builtin_cpu_supports("avx512dq") &&
+		 __builtin_cpu_supports("avx512bw") &&
+		 __builtin_cpu_supports("avx512vl") &&
+		 __builtin_cpu_supports("fma"))
+		setenv("BLIS_ARCH_TYPE", "0", 0); /* BLIS_ARCH_SKX */
 #endif
 }
 
