@@ -336,13 +336,6 @@ static enum dml_err sums_read(const struct dml_record *rec, uint64_t expect,
 
 /* ---- statistics ---- */
 
-void dml_range_add(double *lo, double *hi, double b)
-{
-	if (b < *lo || (b == *lo && signbit(b) && !signbit(*lo)))
-		*lo = b;
-	if (b > *hi || (b == *hi && !signbit(b) && signbit(*hi)))
-		*hi = b;
-}
 
 void dml_stats_free(struct dml_stats *s)
 {

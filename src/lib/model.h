@@ -3,6 +3,7 @@
 #ifndef DML_MODEL_H
 #define DML_MODEL_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "data.h"
@@ -112,7 +113,16 @@ struct dml_stats {
 void dml_stats_free(struct dml_stats *s);
 /* Fold b into a range [*lo, *hi] so that the result is independent of
  * order, -0 counting as less than +0. */
-void dml_range_add(double *lo, double *hi, double b);
+static inline void dml_range_add(double *lo, double *hi, double b)
+{
+	/* the common case first: b strictly inside */
+	if (b > *lo && b < *hi)
+		return;
+	if (b < *lo || (b == *lo && signbit(b) && !signbit(*lo)))
+		*lo = b;
+	if (b > *hi || (b == *hi && !signbit(b) && signbit(*hi)))
+		*hi = b;
+}
 enum dml_err dml_stats_from_data(struct dml_stats *s,
 				 const struct dml_data *d,
 				 struct dml_error *err);
