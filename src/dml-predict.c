@@ -520,7 +520,8 @@ int main(int argc, char **argv)
 	s.nc = s.is_sm ? (s.sm.nout > 2 ? s.sm.nout : 2)
 	       : s.reg ? 1 : s.first->labels.n;
 	if (s.proba && (s.reg || s.margin))
-		cli_usage("--proba: a %s model gives no probabilities",
+		cli_usage("--proba: a %s%s model gives no probabilities",
+			  dml_mlp_is_regression(s.first) ? "regression " : "",
 			  dml_family_name(s.first->family));
 	s.lo.schema = &s.first->schema;
 	s.lo.label = label ? label : s.first->schema.label;

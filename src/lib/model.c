@@ -612,7 +612,9 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 	if (!dml_family_is_regression(family) && !mlp_reg && s->ntsums)
 		return dml_fail(err, DML_ELABELS,
 				"statistics of a regression target given to "
-				"a %s model", dml_family_name(family));
+				"a %s model%s", dml_family_name(family),
+				family == DML_FAMILY_MLP
+				? " (use --task regression)" : "");
 	if (family == DML_FAMILY_LOGISTIC && s->labels.n != 2)
 		return dml_fail(err, DML_ELABELS,
 				"logistic regression needs exactly 2 classes, "
