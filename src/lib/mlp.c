@@ -277,6 +277,9 @@ enum dml_err dml_mlp_read(const struct dml_record *rec, struct dml_model *m,
 					"features and %u classes", in, out,
 					m->schema.nfeat, m->labels.n);
 	}
+	if (m->params.output == DML_OUTPUT_SOFTMAX && m->labels.n < 2)
+		return dml_fail(err, DML_EFORMAT, "%u classes for an mlp "
+				"classifier", m->labels.n);
 	if (m->params.output == DML_OUTPUT_SOFTMAX &&
 	    (in != m->schema.nfeat || out != m->labels.n))
 		return dml_fail(err, DML_EFORMAT, "layers of %u inputs and "
