@@ -419,7 +419,8 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 		printf("\n  label column   %s\n", in->sch->label);
 	}
 	if (in->lab &&
-	    (in->lab->n || !dml_family_is_regression(h->family))) {
+	    (in->lab->n || (!dml_family_is_regression(h->family) &&
+			    h->family != DML_FAMILY_MLP))) {
 		printf("  classes        %u:", in->lab->n);
 		for (uint32_t i = 0; i < in->lab->n && i < 20; i++) {
 			printf(" %s", in->lab->names[i]);
@@ -450,8 +451,14 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 			printf("  layers         %u", m->schema.nfeat);
 			for (uint32_t l = 0; l < m->params.nhidden; l++)
 				printf(" %u", m->params.hidden[l]);
-			printf(" %u (%s, softmax output)\n", m->nout,
-			       dml_activation_name(m->params.activation));
+			printf(" %u (%s, %s output)\n", m->nout,
+			       dml_activation_name(m->params.activation),
+			       dml_mlp_is_regression(m) ? "linear" : "softmax");
+			printf("  task           %s\n", dml_mlp_is_regression(m)
+			       ? "regression" : "classification");
+			if (dml_mlp_is_regression(m))
+				printf("  target         mean %.17g sd %.17g\n",
+				       m->params.tmean, m->params.tsd);
 			printf("  weights        %llu\n", (unsigned long long)
 			       dml_model_nweights(m));
 		} else {
@@ -549,8 +556,15 @@ static void print_json(const struct info *in, const char *name, uint64_t n)
 			printf(",\"layers\":[%u", m->schema.nfeat);
 			for (uint32_t l = 0; l < m->params.nhidden; l++)
 				printf(",%u", m->params.hidden[l]);
-			printf(",%u],\"activation\":\"%s\"", m->nout,
-			       dml_activation_name(m->params.activation));
+			printf(",%u],\"activation\":\"%s\",\"task\":\"%s\"",
+			       m->nout,
+			       dml_activation_name(m->params.activation),
+			       dml_mlp_is_regression(m) ? "regression"
+							: "classification");
+			if (dml_mlp_is_regression(m))
+				printf(",\"target_mean\":%.17g,"
+				       "\"target_sd\":%.17g", m->params.tmean,
+				       m->params.tsd);
 		}
 	}
 	if (in->has_km) {

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "cli-kmeans.h"
 #include "csvread.h"
+#include "mlp.h"
 #include "model.h"
 #include "numeric.h"
 #include "statmodel.h"
@@ -64,7 +65,8 @@ static void usage(void)
 	      "                            'name<TAB>value' per line: accuracy,\n"
 	      "                            logloss, rows (no logloss for hinge,\n"
 	      "                            squared-hinge, perceptron; rmse, mae, r2,\n"
-	      "                            rows for a linear regression)\n"
+	      "                            rows for a regression: -a linear, or\n"
+	      "                            -a mlp --task regression)\n"
 	      "      --proba             print the class probabilities after the label\n"
 	      "                            (logistic and softmax models only)\n"
 	      "      --threshold=X       anomaly scores: gaussian models print\n"
@@ -512,12 +514,14 @@ int main(int argc, char **argv)
 			s.proba ? "" : " or an anomaly model",
 			dml_family_name(fam));
 	s.nf = s.first->schema.nfeat;
-	s.reg = !s.is_sm && dml_family_is_regression(s.first->family);
+	s.reg = !s.is_sm && (dml_family_is_regression(s.first->family) ||
+			     dml_mlp_is_regression(s.first));
 	s.margin = !s.is_sm && dml_family_is_margin(s.first->family);
 	s.nc = s.is_sm ? (s.sm.nout > 2 ? s.sm.nout : 2)
 	       : s.reg ? 1 : s.first->labels.n;
 	if (s.proba && (s.reg || s.margin))
-		cli_usage("--proba: a %s model gives no probabilities",
+		cli_usage("--proba: a %s%s model gives no probabilities",
+			  dml_mlp_is_regression(s.first) ? "regression " : "",
 			  dml_family_name(s.first->family));
 	s.lo.schema = &s.first->schema;
 	s.lo.label = label ? label : s.first->schema.label;

@@ -28,6 +28,7 @@ struct opts {
 	const char *scale;
 	unsigned set;       /* DML_SET_* bits of options given */
 	int hidden_given;
+	int task_given;        /* --task given (-a mlp) */
 	uint32_t k;            /* kmeans clusters */
 	int max_iter_set, tol_set;
 	struct dml_tree_params tree;
@@ -35,6 +36,31 @@ struct opts {
 };
 
 static void usage(void) __attribute__((noreturn));
+
+/* Is the target a number (regression) for this family and options? */
+static int opts_reg(const struct opts *o, uint32_t family)
+{
+	return dml_family_is_regression(family) ||
+	       (family == DML_FAMILY_MLP &&
+		o->params.output == DML_OUTPUT_LINEAR);
+}
+
+static int model_reg(const struct dml_model *m)
+{
+	return dml_family_is_regression(m->family) || dml_mlp_is_regression(m);
+}
+
+/* --task against the task of a model (-m) */
+static void check_task(const struct opts *o, const struct dml_model *m)
+{
+	if (o->task_given && m->family == DML_FAMILY_MLP &&
+	    o->params.output != m->params.output)
+		cli_die("%s: is a %s mlp, not a %s one (--task)", o->model,
+			dml_mlp_is_regression(m) ? "regression"
+						 : "classification",
+			dml_mlp_is_regression(m) ? "classification"
+						 : "regression");
+}
 
 /* Defaults that depend on the family, for the options not given. */
 static void family_defaults(const struct opts *o, uint32_t family,
@@ -126,6 +152,9 @@ static void usage(void)
 	      "--batch 200, --epochs 10, --l2 1e-6):\n"
 	      "      --hidden=N[,N]...   units of each hidden layer (default 100)\n"
 	      "      --activation=NAME   relu (default) or tanh\n"
+	      "      --task=TASK         classification (default: softmax output,\n"
+	      "                            classes in -y) or regression (one linear\n"
+	      "                            output, squared loss, numeric -y)\n"
 	      "k-means (-a kmeans):\n"
 	      "      --k=K               number of clusters\n"
 	      "      --max-iter=N        Lloyd steps at most (default 300)\n"
@@ -173,6 +202,7 @@ enum {
 	OPT_HIDDEN, OPT_ACTIVATION,
 	OPT_K,
 	OPT_TREES, OPT_CRITERION, OPT_MAX_DEPTH, OPT_MIN_LEAF, OPT_MAX_FEATURES,
+	OPT_TASK = 380,
 };
 
 static const struct option longopts[] = {
@@ -202,6 +232,7 @@ static const struct option longopts[] = {
 	{ "components", required_argument, NULL, OPT_COMPONENTS },
 	{ "hidden", required_argument, NULL, OPT_HIDDEN },
 	{ "activation", required_argument, NULL, OPT_ACTIVATION },
+	{ "task", required_argument, NULL, OPT_TASK },
 	{ "k", required_argument, NULL, OPT_K },
 	{ "trees", required_argument, NULL, OPT_TREES },
 	{ "criterion", required_argument, NULL, OPT_CRITERION },
@@ -244,7 +275,7 @@ static void write_model(const struct opts *o, const struct dml_model *m)
 static void load_for_model(const struct opts *o, const struct dml_model *m,
 			   char **files, int nfiles, struct dml_data *d)
 {
-	int reg = dml_family_is_regression(m->family);
+	int reg = model_reg(m);
 	struct dml_load_opts lo = {
 		.csv = o->csv,
 		.label = o->label ? o->label : m->schema.label,
@@ -264,12 +295,11 @@ static void load_for_model(const struct opts *o, const struct dml_model *m,
 }
 
 /* Regression targets of d (numbers of its label column), or NULL. */
-static double *targets(uint32_t family, struct dml_data *d,
-		       const char *name)
+static double *targets(int reg, struct dml_data *d, const char *name)
 {
 	double *t = NULL;
 	struct dml_error err = {0};
-	if (dml_family_is_regression(family)) {
+	if (reg) {
 		if (dml_data_targets(d, &t, &err))
 			cli_die_err(&err, name);
 		dml_data_drop_labels(d);
@@ -410,6 +440,7 @@ static void do_apply(const struct opts *o)
 			cli_usage("--apply with a gradient needs -m/--model");
 		uint64_t hash;
 		cli_load_model(o->model, &m, &hash);
+		check_task(o, &m);
 		if (o->family && o->family != m.family)
 			cli_die("%s: is a %s model, not %s", o->model,
 				dml_family_name(m.family),
@@ -438,13 +469,14 @@ static void do_stats(const struct opts *o, char **files, int nfiles)
 	struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
 				    .threads = o->threads,
 				    .numeric_label =
-				    dml_family_is_regression(o->family) };
+				    opts_reg(o, o->family) };
 	struct dml_data d;
 	struct dml_stats s;
 	struct dml_error err = {0};
 	dml_data_init(&d);
 	cli_load_csv(files, nfiles, &lo, &d);
-	double *t = targets(o->family, &d, cli_name(nfiles ? files[0] : "-"));
+	double *t = targets(opts_reg(o, o->family), &d,
+			    cli_name(nfiles ? files[0] : "-"));
 	if (dml_stats_from_data(&s, &d, &err))
 		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
 	s.family = o->family;
@@ -469,6 +501,7 @@ static void do_gradient(const struct opts *o, char **files, int nfiles)
 	uint64_t hash;
 	struct dml_error err = {0};
 	cli_load_model(o->model, &m, &hash);
+	check_task(o, &m);
 	struct dml_data d;
 	load_for_model(o, &m, files, nfiles, &d);
 	dml_model_standardize(&m, d.x, d.n);
@@ -482,7 +515,8 @@ static void do_gradient(const struct opts *o, char **files, int nfiles)
 	if (!g.sums || dml_leaves_set1(&g.leaves, dml_data_leaf(&d)))
 		cli_die("out of memory");
 	m.threads = o->threads;
-	double *t = targets(m.family, &d, cli_name(nfiles ? files[0] : "-"));
+	double *t = targets(model_reg(&m), &d,
+			    cli_name(nfiles ? files[0] : "-"));
 	m.t = t;
 	if (dml_model_eval(&m, dml_model_point(&m), d.x, d.y, d.n, g.sums,
 			   &err))
@@ -570,11 +604,12 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	if (o->model) {
 		/* a local round of model averaging from a shared model */
 		cli_load_model(o->model, &m, NULL);
+		check_task(o, &m);
 		if (o->hidden_given)
 			cli_usage("--hidden/--activation: the layers come "
 				  "from the model (-m)");
 		load_for_model(o, &m, files, nfiles, &d);
-		t = targets(m.family, &d, first);
+		t = targets(model_reg(&m), &d, first);
 		it0 = m.iteration;
 		struct dml_params p = o->params;
 		if (m.family == DML_FAMILY_MLP)
@@ -603,7 +638,7 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 			cli_usage("fitting needs a model family (-a)");
 		if (!o->label)
 			cli_usage("fitting needs the label column (-y)");
-		int reg = dml_family_is_regression(o->family);
+		int reg = opts_reg(o, o->family);
 		struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
 				    .threads = o->threads,
 				    .numeric_label = reg };
@@ -612,7 +647,7 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		if (d.n == 0)
 			cli_die("%s: no data rows", first);
 		struct dml_stats s;
-		t = targets(o->family, &d, first);
+		t = targets(reg, &d, first);
 		if (dml_stats_from_data(&s, &d, &err))
 			cli_die_err(&err, first);
 		if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
@@ -767,6 +802,13 @@ int main(int argc, char **argv)
 			o.hidden_given = 1;
 			break;
 		}
+		case OPT_TASK:
+			if (dml_mlp_parse_task(optarg, &o.params))
+				cli_usage("--task: unknown task '%s' "
+					  "(classification, regression)",
+					  optarg);
+			o.task_given = 1;
+			break;
 		case OPT_MAX_ITER:
 			o.params.max_iter = (uint32_t)cli_uint("--max-iter",
 						optarg, 1, 1000000);
@@ -897,6 +939,9 @@ int main(int argc, char **argv)
 		dml_mlp_defaults(&o.params, o.set);
 	else if (o.family && o.hidden_given)
 		cli_usage("--hidden and --activation are for -a mlp only");
+	else if (o.family && o.task_given)
+		cli_usage("--task is for -a mlp only (-a %s has one task)",
+			  dml_family_name(o.family));
 	else
 		family_defaults(&o, o.family, &o.params);
 	if (o.params.solver == DML_SOLVER_NORMAL && o.family &&

@@ -261,3 +261,215 @@ Try 'dml-train --help' for more information."
 		-a mlp --hidden 3 --activation tanh --seed 2 -o other.dml
 	! cmp -s other.dml model.dml
 }
+
+# wave N OFF: an N x N grid in [-2, 2]^2 (shifted by OFF cells), with the
+# target y = sin(2 x1) + x2^2: no plane fits it.
+wave() {
+	awk -v n="$1" -v off="$2" 'BEGIN {
+		print "x1,x2,y"
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++) {
+				a = -2 + 4 * (i + off) / n
+				b = -2 + 4 * (j + off) / n
+				printf "%.4f,%.4f,%.6f\n", a, b, sin(2 * a) + b * b
+			}
+	}'
+}
+
+metric() { # MODEL DATA NAME
+	$DML_WRAPPER dml-predict -m "$1" --eval "$2" |
+		awk -F'\t' -v k="$3" '$1 == k { print $2 }'
+}
+
+# below VALUE BOUND: VALUE < BOUND, or fail naming both
+below() {
+	[[ $1 =~ ^-?[0-9.]+(e-?[0-9]+)?$ && $2 =~ ^-?[0-9.]+(e-?[0-9]+)?$ ]] ||
+		fail "below: '$1' or '$2' is not a number"
+	awk -v v="$1" -v b="$2" 'BEGIN { exit !(v + 0 < b + 0) }' ||
+		fail "$1 is not below $2"
+}
+
+@test "mlp --task regression learns sin(2 x1) + x2^2, 40x better than -a linear" {
+	wave 30 0 > train.csv
+	wave 29 0.5 > test.csv
+	$DML_WRAPPER dml-train -a mlp --task regression --hidden 32 \
+		--epochs 200 --batch 20 -y y train.csv -o m.dml
+	# measured: rmse 0.0283, r2 0.99957 on the points between the grid's
+	below "$(metric m.dml test.csv rmse)" 0.06
+	below 0.998 "$(metric m.dml test.csv r2)"
+	assert_equal "$(metric m.dml test.csv rows)" 841
+	# -a linear: rmse 1.3546, r2 0.0088
+	$DML_WRAPPER dml-train -a linear -y y train.csv -o l.dml
+	below 1.3 "$(metric l.dml test.csv rmse)"
+	below "$(metric l.dml test.csv r2)" 0.02
+	# predictions are numbers on the target's scale, one per row
+	run $DML_WRAPPER dml-predict -m m.dml test.csv
+	assert_success
+	assert_equal "${#lines[@]}" 841
+	paste <(tail -n +2 test.csv | cut -d, -f3) <(echo "$output") |
+		awk '{ e = $1 - $2; if (e < -0.2 || e > 0.2) exit 1 }' ||
+		fail "a prediction is off by more than 0.2"
+	run $DML_WRAPPER dml-inspect m.dml
+	assert_success
+	assert_line "  layers         2 32 1 (relu, linear output)"
+	assert_line "  task           regression"
+	refute_line --partial "classes"
+	# the target's mean and sd, from the statistics
+	want=$(tail -n +2 train.csv | awk -F, '{ s += $3; q += $3 * $3 }
+		END { m = s / NR; printf "%.9f %.9f", m, sqrt(q / NR - m * m) }')
+	got=$(echo "$output" | awk '$1 == "target" { printf "%.9f %.9f", $3, $5 }')
+	assert_equal "$got" "$want"
+	run $DML_WRAPPER dml-inspect --json m.dml
+	assert_output --partial '"layers":[2,32,1],"activation":"relu","task":"regression","target_mean":'
+	run $DML_WRAPPER dml-predict -m m.dml --proba test.csv
+	assert_failure 2
+	# an L-BFGS fit in one process learns it too (measured: rmse 0.064)
+	$DML_WRAPPER dml-train -a mlp --task regression --hidden 16 \
+		--optimizer lbfgs --max-iter 200 -y y train.csv -o b.dml
+	below "$(metric b.dml test.csv rmse)" 0.12
+	# a classifier's inspect says so
+	xor_grid > xor.csv
+	$DML_WRAPPER dml-train -a mlp --task classification --epochs 1 \
+		-y label xor.csv -o c.dml
+	run $DML_WRAPPER dml-inspect c.dml
+	assert_line "  task           classification"
+}
+
+@test "regression mlp: reduced shard gradients are the whole set's, bit for bit" {
+	wave 30 0 > d.csv
+	# contiguous shards that start on 256-row chunk boundaries
+	head -n 513 d.csv > a.csv
+	{ head -n 1 d.csv; tail -n +514 d.csv; } > b.csv
+	for s in a b; do
+		$DML_WRAPPER dml-train --emit stats -a mlp --task regression \
+			-y y "$s.csv" -o "st-$s.dml"
+	done
+	$DML_WRAPPER dml-reduce st-a.dml st-b.dml |
+		$DML_WRAPPER dml-train --apply - -a mlp --task regression \
+			--hidden 12 -o m.dml
+	$DML_WRAPPER dml-train --emit gradient -m m.dml d.csv -o whole.dml
+	$DML_WRAPPER dml-train --emit gradient -m m.dml a.csv -o g-a.dml
+	$DML_WRAPPER dml-train --emit gradient -m m.dml b.csv -o g-b.dml
+	$DML_WRAPPER dml-reduce g-b.dml g-a.dml > sum.dml
+	assert_equal "$(json_value sum.dml samples)" 900
+	# the loss and (2+1)*12 + (12+1)*1 = 49 weights
+	cmp -i 80 -n $((16 + 8 + 24 * 50)) whole.dml sum.dml
+	# threads take chunks in any order: the same bits
+	$DML_WRAPPER dml-train -j 2 --emit gradient -m m.dml d.csv -o whole2.dml
+	cmp whole.dml whole2.dml
+	# the objective at the start: half the mean squared error of the
+	# standardized target (variance 1) and a small net (measured 0.576)
+	$DML_WRAPPER dml-train --apply sum.dml -m m.dml -o m1.dml
+	f0=$(json_value m1.dml objective)
+	below 0.5 "$f0"
+	below "$f0" 0.7
+}
+
+@test "regression mlp: BSP rounds and model averaging learn the wave" {
+	wave 30 0 > d.csv
+	wave 29 0.5 > test.csv
+	dml-partition -n 2 -o 's%d.csv' d.csv
+	for i in 0 1; do
+		$DML_WRAPPER dml-train --emit stats -a mlp --task regression \
+			-y y "s$i.csv" -o "st$i.dml"
+	done
+	$DML_WRAPPER dml-reduce st0.dml st1.dml |
+		$DML_WRAPPER dml-train --apply - -a mlp --task regression \
+			--hidden 16 -o m.dml
+	cp m.dml init.dml
+	for r in $(seq 1 120); do
+		for i in 0 1; do
+			$DML_WRAPPER dml-train --emit gradient -m m.dml "s$i.csv" \
+				-o "g$i.dml"
+		done
+		$DML_WRAPPER dml-reduce g0.dml g1.dml |
+			$DML_WRAPPER dml-train --apply - -m m.dml -o m.dml
+		[[ $(json_value m.dml status) == running ]] || break
+	done
+	# measured: 107 rounds (100 L-BFGS steps), rmse 0.0769
+	below "$(metric m.dml test.csv rmse)" 0.15
+	# model averaging from the same start (measured: rmse 0.0701)
+	cp init.dml m.dml
+	for r in 1 2 3 4 5; do
+		for i in 0 1; do
+			$DML_WRAPPER dml-train --emit model -m m.dml --epochs 40 \
+				--batch 20 --task regression "s$i.csv" -o "m$i.dml"
+		done
+		$DML_WRAPPER dml-reduce m0.dml m1.dml > m.dml
+	done
+	$DML_WRAPPER dml-reduce m1.dml m0.dml | cmp - m.dml
+	assert_equal "$(json_value m.dml iteration)" 5
+	assert_equal "$(json_value m.dml samples)" 900
+	below "$(metric m.dml test.csv rmse)" 0.15
+	# a classifier of the same columns does not average with it
+	awk -F, -v OFS=, 'NR > 1 { $3 = $3 > 1 ? "hi" : "lo" } 1' d.csv > c.csv
+	$DML_WRAPPER dml-train -a mlp --hidden 16 --epochs 1 -y y c.csv \
+		-o c.dml
+	$DML_WRAPPER dml-train --emit model -m init.dml --epochs 1 s0.csv \
+		-o r0.dml
+	run --separate-stderr $DML_WRAPPER dml-reduce r0.dml c.dml
+	assert_failure 1
+	assert_output ""
+	assert_equal "$stderr" "dml-reduce: c.dml: record 1: models differ in classes, scaler or parameters: they do not come from the same initial model"
+}
+
+@test "regression mlp: the same seed gives the same bytes, any -j" {
+	wave 30 0 > d.csv
+	for j in 1 2; do
+		$DML_WRAPPER dml-train -j $j -a mlp --task regression \
+			--hidden 20 --epochs 5 -y y d.csv -o "j$j.dml"
+	done
+	cmp j1.dml j2.dml
+	$DML_WRAPPER dml-train -j 1 -a mlp --task regression --hidden 20 \
+		--epochs 5 -y y d.csv -o again.dml
+	cmp j1.dml again.dml
+	$DML_WRAPPER dml-train -j 1 -a mlp --task regression --hidden 20 \
+		--epochs 5 --seed 2 -y y d.csv -o other.dml
+	! cmp -s j1.dml other.dml
+}
+
+@test "regression mlp: a target that is not a number, and tasks that do not fit" {
+	wave 30 0 > d.csv
+	{ head -n 3 d.csv; echo "0.5,0.25,abc"; tail -n 2 d.csv; } > bad.csv
+	for args in "" "--emit stats"; do
+		# shellcheck disable=SC2086 # the words of args
+		run --separate-stderr $DML_WRAPPER dml-train -a mlp \
+			--task regression $args -y y bad.csv -o out.dml
+		assert_failure 1
+		assert_output ""
+		assert_equal "$stderr" "dml-train: bad.csv:4:3: target 'abc' is not a finite number"
+	done
+	$DML_WRAPPER dml-train -a mlp --task regression --epochs 1 -y y d.csv \
+		-o m.dml
+	run --separate-stderr $DML_WRAPPER dml-train --emit gradient -m m.dml \
+		bad.csv -o out.dml
+	assert_failure 1
+	assert_equal "$stderr" "dml-train: bad.csv:4:3: target 'abc' is not a finite number"
+	run --separate-stderr $DML_WRAPPER dml-predict -m m.dml --eval bad.csv
+	assert_failure 1
+	assert_output ""
+	assert_equal "$stderr" "dml-predict: bad.csv:4:3: target 'abc' is not a finite number"
+	usage_error "--task: unknown task 'ranking' (classification, regression)" \
+		-a mlp --task ranking -y y d.csv
+	usage_error "--task is for -a mlp only (-a linear has one task)" \
+		-a linear --task regression -y y d.csv
+	# the task of a model (-m) is its own
+	run --separate-stderr $DML_WRAPPER dml-train --emit gradient -m m.dml \
+		--task classification d.csv -o out.dml
+	assert_failure 1
+	assert_equal "$stderr" "dml-train: m.dml: is a regression mlp, not a classification one (--task)"
+	# statistics of the other task
+	$DML_WRAPPER dml-train --emit stats -a mlp --task regression -y y \
+		d.csv -o st.dml
+	run --separate-stderr $DML_WRAPPER dml-train --apply st.dml -a mlp \
+		-o out.dml
+	assert_failure 1
+	assert_equal "$stderr" "dml-train: st.dml: statistics of a regression target given to a mlp model (use --task regression)"
+	xor_grid > xor.csv
+	$DML_WRAPPER dml-train --emit stats -y label xor.csv -o cst.dml
+	run --separate-stderr $DML_WRAPPER dml-train --apply cst.dml -a mlp \
+		--task regression -o out.dml
+	assert_failure 1
+	assert_equal "$stderr" "dml-train: cst.dml: a regression mlp needs statistics of a numeric target (make them with -a mlp --task regression)"
+	[[ ! -e out.dml ]]
+}

@@ -88,6 +88,45 @@ void dml_mlp_defaults(struct dml_params *p, unsigned set)
 	}
 }
 
+int dml_mlp_is_regression(const struct dml_model *m)
+{
+	return m->family == DML_FAMILY_MLP &&
+	       m->params.output == DML_OUTPUT_LINEAR;
+}
+
+int dml_mlp_parse_task(const char *name, struct dml_params *p)
+{
+	if (!strcmp(name, "classification"))
+		p->output = DML_OUTPUT_SOFTMAX;
+	else if (!strcmp(name, "regression"))
+		p->output = DML_OUTPUT_LINEAR;
+	else
+		return -1;
+	return 0;
+}
+
+enum dml_err dml_mlp_target(struct dml_model *m, const struct dml_stats *s,
+			    struct dml_error *err)
+{
+	if (s->labels.n || s->ntsums < 2)
+		return dml_fail(err, DML_ELABELS, "a regression mlp needs "
+				"statistics of a numeric target (make them "
+				"with -a mlp --task regression)");
+	long double n = (long double)s->samples;
+	long double s1 = dml_fx_to_double(&s->tsums[0]);
+	long double s2 = dml_fx_to_double(&s->tsums[1]);
+	double mean = (double)(s1 / n);
+	double var = (double)((s2 - s1 * s1 / n) / n);
+	double sd = var > 0 ? sqrt(var) : 0;
+	if (!isfinite(mean) || !isfinite(sd))
+		return dml_fail(err, DML_ERANGE, "target mean or spread out "
+				"of range");
+	m->params.tmean = mean;
+	/* a constant target: nothing to scale */
+	m->params.tsd = sd > 1e-300 ? sd : 1;
+	return DML_OK;
+}
+
 uint32_t dml_mlp_opt_method(uint32_t optimizer)
 {
 	return optimizer == DML_OPT_GD ? DML_OPT_GD : DML_OPT_LBFGS;
@@ -149,6 +188,9 @@ int dml_mlp_same_shape(const struct dml_model *a, const struct dml_model *b)
 	if (a->family != DML_FAMILY_MLP && b->family != DML_FAMILY_MLP)
 		return 1;
 	return a->family == b->family &&
+	       a->params.output == b->params.output &&
+	       !memcmp(&a->params.tmean, &b->params.tmean, sizeof(double)) &&
+	       !memcmp(&a->params.tsd, &b->params.tsd, sizeof(double)) &&
 	       a->params.nhidden == b->params.nhidden &&
 	       a->params.activation == b->params.activation &&
 	       !memcmp(a->params.hidden, b->params.hidden,
@@ -171,7 +213,9 @@ void dml_mlp_init(struct dml_model *m)
 }
 
 /* ---- the layers section: nlayers:u32 activation:u32 units:u32[nlayers+1]
- * (inputs, hidden layers, outputs), a zero u32 if needed to fill 8 bytes */
+ * (inputs, hidden layers, outputs), a zero u32 if needed to fill 8 bytes;
+ * then, for a linear output (regression) only, output:u32 (1) 0:u32
+ * tmean:f64 tsd:f64.  Without them the output is softmax. */
 
 void dml_mlp_write(struct dml_buf *b, const struct dml_model *m)
 {
@@ -183,6 +227,12 @@ void dml_mlp_write(struct dml_buf *b, const struct dml_model *m)
 		dml_buf_u32(b, units(m, l));
 	if ((nl + 1) % 2)
 		dml_buf_u32(b, 0);
+	if (m->params.output == DML_OUTPUT_LINEAR) {
+		dml_buf_u32(b, DML_OUTPUT_LINEAR);
+		dml_buf_u32(b, 0);
+		dml_buf_f64s(b, &m->params.tmean, 1);
+		dml_buf_f64s(b, &m->params.tsd, 1);
+	}
 	dml_buf_end(b);
 }
 
@@ -196,8 +246,9 @@ enum dml_err dml_mlp_read(const struct dml_record *rec, struct dml_model *m,
 				"layers section");
 	dml_cur_init(&c, &sec);
 	uint32_t nl = dml_cur_u32(&c), act = dml_cur_u32(&c);
+	uint64_t ulen = 4 * (uint64_t)(nl + 1 + (nl + 1) % 2);
 	if (c.bad || nl < 2 || nl > DML_MLP_MAXHIDDEN + 1 ||
-	    c.left != 4 * (uint64_t)(nl + 1 + (nl + 1) % 2))
+	    (c.left != ulen && c.left != ulen + 24))
 		return dml_fail(err, DML_EFORMAT, "malformed layers section");
 	uint32_t in = dml_cur_u32(&c);
 	m->params.nhidden = nl - 1;
@@ -207,7 +258,30 @@ enum dml_err dml_mlp_read(const struct dml_record *rec, struct dml_model *m,
 	uint32_t out = dml_cur_u32(&c);
 	if ((nl + 1) % 2 && dml_cur_u32(&c) != 0)
 		return dml_fail(err, DML_EFORMAT, "malformed layers section");
-	if (in != m->schema.nfeat || out != m->labels.n)
+	m->params.output = DML_OUTPUT_SOFTMAX;
+	if (c.left) {
+		m->params.output = dml_cur_u32(&c);
+		if (m->params.output != DML_OUTPUT_LINEAR ||
+		    dml_cur_u32(&c) != 0)
+			return dml_fail(err, DML_EFORMAT, "malformed layers "
+					"section");
+		dml_cur_f64s(&c, &m->params.tmean, 1);
+		dml_cur_f64s(&c, &m->params.tsd, 1);
+		if (!isfinite(m->params.tmean) || !isfinite(m->params.tsd) ||
+		    !(m->params.tsd > 0))
+			return dml_fail(err, DML_EFORMAT, "layers section: "
+					"bad target mean or spread");
+		if (in != m->schema.nfeat || out != 1 || m->labels.n)
+			return dml_fail(err, DML_EFORMAT, "regression layers "
+					"of %u inputs and %u outputs for %u "
+					"features and %u classes", in, out,
+					m->schema.nfeat, m->labels.n);
+	}
+	if (m->params.output == DML_OUTPUT_SOFTMAX && m->labels.n < 2)
+		return dml_fail(err, DML_EFORMAT, "%u classes for an mlp "
+				"classifier", m->labels.n);
+	if (m->params.output == DML_OUTPUT_SOFTMAX &&
+	    (in != m->schema.nfeat || out != m->labels.n))
 		return dml_fail(err, DML_EFORMAT, "layers of %u inputs and "
 				"%u outputs for %u features and %u classes",
 				in, out, m->schema.nfeat, m->labels.n);
@@ -224,6 +298,7 @@ enum dml_err dml_mlp_read(const struct dml_record *rec, struct dml_model *m,
 struct net {
 	const struct dml_model *m;
 	uint32_t nl, act;
+	int reg;                                /* linear output */
 	uint32_t u[DML_MLP_MAXHIDDEN + 2];      /* units per boundary */
 	size_t off[DML_MLP_MAXHIDDEN + 2];      /* weight offsets */
 	size_t nw;
@@ -246,6 +321,7 @@ static int net_init(struct net *t, const struct dml_model *m, uint32_t cap)
 	t->m = m;
 	t->nl = nlayers(m);
 	t->act = m->params.activation;
+	t->reg = m->params.output == DML_OUTPUT_LINEAR;
 	t->cap = cap;
 	uint32_t wide = 1;
 	for (uint32_t l = 0; l <= t->nl; l++) {
@@ -267,9 +343,11 @@ static int net_init(struct net *t, const struct dml_model *m, uint32_t cap)
 }
 
 /* Forward nr rows of x (nr x u[0]) through weights w; the output layer
- * turns into probabilities; returns the summed log loss if y. */
+ * turns into probabilities; returns the summed log loss if y.  With a
+ * linear output, the summed squared loss against the standardized
+ * targets tv if given. */
 static double forward(struct net *t, const float *w, const float *x,
-		      uint32_t nr, const uint32_t *y)
+		      uint32_t nr, const uint32_t *y, const float *tv)
 {
 	t->a[0] = (float *)x;
 	for (uint32_t l = 0; l < t->nl; l++) {
@@ -301,6 +379,13 @@ static double forward(struct net *t, const float *w, const float *x,
 	uint32_t k = t->u[t->nl];
 	double loss = 0;
 	float *p = t->a[t->nl];
+	if (t->reg) {
+		for (uint32_t r = 0; tv && r < nr; r++) {
+			double e = (double)p[r] - (double)tv[r];
+			loss += 0.5 * e * e;
+		}
+		return loss;
+	}
 	for (uint32_t r = 0; r < nr; r++) {
 		float *v = p + (size_t)r * k, mx = v[0], s = 0;
 		for (uint32_t c = 1; c < k; c++)
@@ -321,13 +406,17 @@ static double forward(struct net *t, const float *w, const float *x,
 /* After forward(): gradient of the summed loss times scale into g
  * (nw floats, overwritten). */
 static void backward(struct net *t, const float *w, const uint32_t *y,
-		     uint32_t nr, float scale, float *g)
+		     const float *tv, uint32_t nr, float scale, float *g)
 {
 	uint32_t k = t->u[t->nl];
 	float *d = t->d, *d2 = t->d2;
 	memcpy(d, t->a[t->nl], (size_t)nr * k * sizeof *d);
-	for (uint32_t r = 0; r < nr; r++)
-		d[(size_t)r * k + y[r]] -= 1.0f;
+	if (t->reg)
+		for (uint32_t r = 0; r < nr; r++)
+			d[r] -= tv[r];
+	else
+		for (uint32_t r = 0; r < nr; r++)
+			d[(size_t)r * k + y[r]] -= 1.0f;
 	for (uint32_t l = t->nl; l-- > 0;) {
 		uint32_t in = t->u[l], out = t->u[l + 1];
 		float *gW = g + t->off[l], *gb = gW + (size_t)in * out;
@@ -372,6 +461,12 @@ static float *to_float(const double *v, size_t n)
 	return f;
 }
 
+/* The target of a regression mlp on the scale it learns. */
+static float std_target(const struct dml_model *m, double t)
+{
+	return (float)((t - m->params.tmean) / m->params.tsd);
+}
+
 /* ---- exact gradient sums ---- */
 
 struct eval_job {
@@ -379,6 +474,7 @@ struct eval_job {
 	const float *w;
 	const double *x;
 	const uint32_t *y;
+	const double *tt;                       /* regression targets */
 	uint64_t n;
 	atomic_uint_fast64_t next;
 	atomic_int failed;
@@ -401,7 +497,8 @@ static void *eval_worker(void *arg)
 	float *xb = malloc(((size_t)CHUNK * nf + 1) * sizeof *xb);
 	float *g = malloc((t.nw + 1) * sizeof *g);
 	double *gd = malloc((t.nw + 1) * sizeof *gd);
-	if (bad || !xb || !g || !gd) {
+	float *tv = malloc(((size_t)CHUNK + 1) * sizeof *tv);
+	if (bad || !xb || !g || !gd || !tv) {
 		wk->rc = DML_ENOMEM;
 		atomic_store(&j->failed, 1);
 	}
@@ -414,8 +511,11 @@ static void *eval_worker(void *arg)
 		const double *xs = j->x + c0 * nf;
 		for (size_t i = 0; i < (size_t)nr * nf; i++)
 			xb[i] = (float)xs[i];
-		gd[0] = forward(&t, j->w, xb, nr, j->y + c0);
-		backward(&t, j->w, j->y + c0, nr, 1.0f, g);
+		const uint32_t *yc = t.reg ? NULL : j->y + c0;
+		for (uint32_t r = 0; t.reg && r < nr; r++)
+			tv[r] = std_target(j->m, j->tt[c0 + r]);
+		gd[0] = forward(&t, j->w, xb, nr, yc, tv);
+		backward(&t, j->w, yc, tv, nr, 1.0f, g);
 		for (size_t i = 0; i < t.nw; i++)
 			gd[1 + i] = g[i];
 		if (dml_fx_add_doubles(wk->acc, gd, t.nw + 1)) {
@@ -426,6 +526,7 @@ static void *eval_worker(void *arg)
 	free(xb);
 	free(g);
 	free(gd);
+	free(tv);
 	net_free(&t);
 	return NULL;
 }
@@ -446,7 +547,14 @@ enum dml_err dml_mlp_eval(const struct dml_model *m, const double *w,
 		free(wk);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
-	struct eval_job job = { .m = m, .w = wf, .x = x, .y = y, .n = n };
+	if (m->params.output == DML_OUTPUT_LINEAR && !m->t) {
+		free(wf);
+		free(wk);
+		return dml_fail(err, DML_ELABELS, "a regression mlp needs "
+				"numeric targets");
+	}
+	struct eval_job job = { .m = m, .w = wf, .x = x, .y = y, .tt = m->t,
+				.n = n };
 	atomic_init(&job.next, 0);
 	atomic_init(&job.failed, 0);
 	enum dml_err rc = DML_OK;
@@ -584,7 +692,11 @@ void dml_mlp_proba(const struct dml_model *m, const double *w,
 			in = z;
 		}
 		uint32_t k = m->nout;
-		for (uint32_t r = 0; r < nr; r++) {
+		for (uint32_t r = 0; m->params.output == DML_OUTPUT_LINEAR &&
+				     r < nr; r++)
+			p[r0 + r] = z[r] * m->params.tsd + m->params.tmean;
+		for (uint32_t r = 0; m->params.output != DML_OUTPUT_LINEAR &&
+				     r < nr; r++) {
 			double *v = z + (size_t)r * k, mx = v[0], s = 0;
 			double *out = p + (r0 + r) * k;
 			for (uint32_t c = 1; c < k; c++)
@@ -671,11 +783,17 @@ enum dml_err dml_mlp_fit(struct dml_model *m, const double *x,
 	float *m1 = calloc(nw + 1, sizeof *m1);
 	float *m2 = calloc(nw + 1, sizeof *m2);
 	uint32_t *yb = malloc(((size_t)bs + 1) * sizeof *yb);
+	float *tb = malloc(((size_t)bs + 1) * sizeof *tb);
 	float *reg = malloc((nw + 1) * sizeof *reg);
 	enum dml_err rc = DML_OK;
 	if (bad || !perm || !xf || !xb || !w || !g || !m1 || !m2 || !yb ||
-	    !reg) {
+	    !tb || !reg) {
 		rc = dml_fail(err, DML_ENOMEM, NULL);
+		goto out;
+	}
+	if (t.reg && !m->t) {
+		rc = dml_fail(err, DML_ELABELS, "a regression mlp needs "
+			      "numeric targets");
 		goto out;
 	}
 	for (size_t i = 0; i < nw; i++)
@@ -702,10 +820,14 @@ enum dml_err dml_mlp_fit(struct dml_model *m, const double *x,
 				memcpy(xb + (size_t)r * nf,
 				       xf + perm[b0 + r] * nf,
 				       nf * sizeof *xb);
-				yb[r] = y[perm[b0 + r]];
+				if (t.reg)
+					tb[r] = std_target(m, m->t[perm[b0 +
+								       r]]);
+				else
+					yb[r] = y[perm[b0 + r]];
 			}
-			loss += forward(&t, w, xb, nr, yb);
-			backward(&t, w, yb, nr, 1.0f / (float)nr, g);
+			loss += forward(&t, w, xb, nr, yb, tb);
+			backward(&t, w, yb, tb, nr, 1.0f / (float)nr, g);
 			step++;
 			/* the step decays to 0 along a half cosine */
 			double lrt = lr * 0.5 * (1 + cos(M_PI * (double)(step - 1)
@@ -743,6 +865,7 @@ out:
 	free(m1);
 	free(m2);
 	free(yb);
+	free(tb);
 	free(reg);
 	net_free(&t);
 	return rc;

@@ -610,10 +610,14 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 		return rc;
 	if (s->samples == 0)
 		return dml_fail(err, DML_EEMPTY, "statistics of no rows");
-	if (!dml_family_is_regression(family) && s->ntsums)
+	int mlp_reg = family == DML_FAMILY_MLP &&
+		      p->output == DML_OUTPUT_LINEAR;
+	if (!dml_family_is_regression(family) && !mlp_reg && s->ntsums)
 		return dml_fail(err, DML_ELABELS,
 				"statistics of a regression target given to "
-				"a %s model", dml_family_name(family));
+				"a %s model%s", dml_family_name(family),
+				family == DML_FAMILY_MLP
+				? " (use --task regression)" : "");
 	if (family == DML_FAMILY_LOGISTIC && s->labels.n != 2)
 		return dml_fail(err, DML_ELABELS,
 				"logistic regression needs exactly 2 classes, "
@@ -642,7 +646,7 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 	if (p->solver == DML_SOLVER_NORMAL && family != DML_FAMILY_LINEAR)
 		return dml_fail(err, DML_EPARAM, "--solver normal is for "
 				"-a linear only");
-	if (family == DML_FAMILY_MLP && s->labels.n < 2)
+	if (family == DML_FAMILY_MLP && !mlp_reg && s->labels.n < 2)
 		return dml_fail(err, DML_ELABELS,
 				"an mlp classifier needs at least 2 classes, "
 				"found %u", s->labels.n);
@@ -652,10 +656,11 @@ enum dml_err dml_model_from_stats(struct dml_model *m,
 		return dml_fail(err, DML_EPARAM, "unknown model family");
 	m->family = family;
 	m->params = *p;
-	m->nout = dml_family_nout(family, s->labels.n);
+	m->nout = mlp_reg ? 1 : dml_family_nout(family, s->labels.n);
 	if (dml_schema_copy(&m->schema, &s->schema))
 		goto oom;
-	if (family == DML_FAMILY_MLP && (rc = dml_mlp_check(m, err))) {
+	if (family == DML_FAMILY_MLP && ((rc = dml_mlp_check(m, err)) ||
+	    (mlp_reg && (rc = dml_mlp_target(m, s, err))))) {
 		dml_model_free(m);
 		return rc;
 	}
@@ -812,9 +817,11 @@ enum dml_err dml_model_decode(const struct dml_record *rec,
 	    (rc = dml_leaves_read(rec, &m->leaves, err)))
 		goto fail;
 	uint32_t want_out = dml_family_nout(m->family, m->labels.n);
-	if (dml_family_is_regression(m->family) ? m->labels.n != 0
+	/* a regression mlp has no classes: dml_mlp_read checks it */
+	if (!(m->family == DML_FAMILY_MLP && m->labels.n == 0) &&
+	    (dml_family_is_regression(m->family) ? m->labels.n != 0
 	    : ((m->family == DML_FAMILY_LOGISTIC && m->labels.n != 2) ||
-	       m->labels.n < 2)) {
+	       m->labels.n < 2))) {
 		rc = dml_fail(err, DML_EFORMAT, "%u classes for a %s model",
 			      m->labels.n, dml_family_name(m->family));
 		goto fail;

@@ -54,6 +54,8 @@ struct dml_params {
 	uint32_t nhidden;      /* hidden layers */
 	uint32_t hidden[DML_MLP_MAXHIDDEN]; /* their units */
 	uint32_t activation;   /* enum dml_activation */
+	uint32_t output;       /* enum dml_output: softmax or linear */
+	double tmean, tsd;     /* linear output: the target's mean and sd */
 };
 
 enum dml_schedule {
