@@ -24,6 +24,7 @@ struct state {
 	size_t *offs;
 	char **fields;
 	size_t nf, fcap;
+	int nul;           /* the current row's bytes hold a NUL somewhere */
 };
 
 static int is_space_tab(unsigned char c) { return c == ' '; }
@@ -33,7 +34,7 @@ static void on_field(void *s, size_t len, void *data)
 	struct state *st = data;
 	if (st->rc)
 		return;
-	if (len && memchr(s, '\0', len)) {
+	if (st->nul && len && memchr(s, '\0', len)) {
 		st->rc = dml_fail(st->err, DML_ECSV, "NUL byte in a field");
 		if (st->err) {
 			st->err->line = st->line;
@@ -101,6 +102,7 @@ static void on_row(int c, void *data)
 		}
 	}
 	st->nf = st->alen = 0;
+	st->nul = 0;
 	st->row_line = st->line + 1; /* the row ended on this line */
 }
 
@@ -158,6 +160,9 @@ static void feed(struct state *st, struct csv_parser *p, const char *q,
 			lone_cr = 1;
 		}
 		size_t n = (size_t)(stop - q) + (stop < end);
+		/* fields are searched for a NUL only in a row that has one */
+		if (memchr(q, '\0', n))
+			st->nul = 1;
 		if (csv_parse(p, q, n, on_field, on_row, st) != n && !st->rc)
 			st->rc = parse_error(st, p, 0);
 		q += n;
