@@ -171,8 +171,8 @@ static void usage(void)
 	      "      --min-leaf=N        fewest rows in a leaf (default 1)\n"
 	      "      --max-features=N    features tried per split: a number, 'sqrt'\n"
 	      "                            or 'all' (default: all for a tree, sqrt\n"
-	      "                            for a forest; a third of the features\n"
-	      "                            for a regression forest)\n"
+	      "                            for a forest; all for a regression\n"
+	      "                            forest)\n"
 	      "\n"
 	      "Output:\n"
 	      "  -o, --output=FILE       write the record to FILE (default standard\n"
@@ -583,11 +583,10 @@ static void do_tree_reg(const struct opts *o, char **files, int nfiles)
 		cli_die("out of memory");
 	struct dml_tree_params p = o->tree;
 	uint32_t nf = d.schema.nfeat;
-	/* a third of the features (at least one), as Breiman suggests
-	 * for regression */
+	/* all the features, a forest too: the bootstrap samples alone
+	 * make its trees differ (scikit-learn's default since 1.1) */
 	if (!o->max_features_set)
-		p.max_features = o->family != DML_FAMILY_FOREST ? 0
-				 : nf / 3 ? nf / 3 : 1;
+		p.max_features = 0;
 	p.seed = o->params.seed;
 	if (dml_forest_grow(m.forest, o->family, &p, d.x, NULL, t, d.n,
 			    nf, 0, o->threads, &err))
