@@ -417,3 +417,79 @@ metric() { # NAME MODEL DATA
 	[[ $stderr == "dml-predict: --proba: a regression tree model gives no probabilities"* ]] ||
 		fail "unexpected: $stderr"
 }
+
+# craft IN OUT EDIT: rewrite the single model record IN with the python
+# statement EDIT (on p, the bytes; params(key) the offset of a Params
+# value, tree(i) that of tree section i's data) and reseal its CRCs.
+craft() {
+	/usr/bin/python3 - "$1" "$2" "$3" <<'PY'
+import struct, sys
+p = bytearray(open(sys.argv[1], 'rb').read())
+def crc(b):
+    c = 0xffffffff
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82f63b78 if c & 1 else 0)
+    return c ^ 0xffffffff
+def sections():
+    pos, end = 80, 80 + struct.unpack_from('<Q', p, 24)[0]
+    while pos + 16 <= end:
+        tag, _, n = struct.unpack_from('<IIQ', p, pos)
+        yield tag, pos + 16, n
+        pos += 16 + ((n + 7) & ~7)
+def params(key):
+    for tag, at, n in sections():
+        if tag == 4:
+            for o in range(at, at + n, 16):
+                if struct.unpack_from('<I', p, o)[0] == key:
+                    return o + 8
+def tree(i):
+    return [at for tag, at, n in sections() if tag == 25][i]
+exec(sys.argv[3])
+end = 80 + struct.unpack_from('<Q', p, 24)[0]
+struct.pack_into('<I', p, 76, crc(p[:76]))
+struct.pack_into('<I', p, end, crc(p[:end]))
+open(sys.argv[2], 'wb').write(p)
+PY
+}
+
+@test "crafted regression tree records: classes, leaf values, criterion" {
+	[[ -x /usr/bin/python3 ]] || skip "no python3 to craft records"
+	printf 'x,y\n1,1\n2,2\n3,3\n10,10\n11,12\n' > s.csv
+	$DML_WRAPPER dml-train -a tree --task regression --max-depth 1 \
+		-y y s.csv -o r.dml
+	# resealed but unchanged: still good
+	craft r.dml same.dml 'pass'
+	cmp r.dml same.dml
+	# the criterion (key 50) of gini: a classifier of no classes
+	craft r.dml gini.dml "struct.pack_into('<Q', p, params(50), 0)"
+	run --separate-stderr $DML_WRAPPER dml-predict -m gini.dml s.csv
+	assert_failure 1
+	assert_output ""
+	assert_equal "$stderr" "dml-predict: gini.dml: 0 classes for a tree model"
+	# a criterion beyond variance
+	craft r.dml c3.dml "struct.pack_into('<Q', p, params(50), 3)"
+	run --separate-stderr $DML_WRAPPER dml-inspect c3.dml
+	assert_failure 1
+	[[ $stderr == *"c3.dml: record 1: malformed parameters" ]] ||
+		fail "unexpected: $stderr"
+	# the first leaf (node 1) of 0 rows, then of a mean that is NaN;
+	# leaf values follow the 16-byte head and 3 nodes of 24 bytes
+	craft r.dml n0.dml "struct.pack_into('<d', p, tree(0) + 88 + 8, 0)"
+	run --separate-stderr $DML_WRAPPER dml-predict -m n0.dml s.csv
+	assert_failure 1
+	assert_equal "$stderr" "dml-predict: n0.dml: tree 1: leaf value 0 malformed"
+	craft r.dml nan.dml "struct.pack_into('<d', p, tree(0) + 88, float('nan'))"
+	run --separate-stderr $DML_WRAPPER dml-predict -m nan.dml s.csv
+	assert_failure 1
+	assert_equal "$stderr" "dml-predict: nan.dml: tree 1: leaf value 0 malformed"
+	# a classification tree marked variance: a regression tree of classes
+	printf 'x,y\n1,a\n2,a\n3,b\n' > c.csv
+	$DML_WRAPPER dml-train -a tree -y y c.csv -o c.dml
+	craft c.dml v.dml "struct.pack_into('<Q', p, params(50), 2)"
+	run --separate-stderr $DML_WRAPPER dml-inspect v.dml
+	assert_failure 1
+	[[ $stderr == *"v.dml: record 1: 2 classes for a regression tree model" ]] ||
+		fail "unexpected: $stderr"
+}
