@@ -179,6 +179,12 @@ int main(int argc, char **argv)
 		cli_close(f, argv[i]);
 	}
 	e.combine = combine;
+	if (e.n && dml_model_is_regression(&e.members[0]) &&
+	    (combine == DML_COMBINE_VOTE || weigh_by || stack))
+		cli_die("%s: regression models combine by average or "
+			"--weights only (not %s)", cli_name(argv[optind]),
+			stack ? "--stack" : weigh_by ? "--weigh-by"
+			: "--combine vote");
 	if (weights) {
 		uint32_t n;
 		e.weights = parse_weights(weights, &n);

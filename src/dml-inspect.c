@@ -318,12 +318,16 @@ static void print_forest(const struct dml_model *m, const char *pre)
 			depth = d;
 	}
 	const struct dml_tree_params *p = &f->params;
+	if (dml_forest_is_regression(f))
+		printf("%stask           regression (leaves hold mean "
+		       "targets)\n", pre);
 	printf("%strees          %u: %llu nodes, %llu leaves, depth up to "
 	       "%u\n", pre, f->ntrees, (unsigned long long)nodes,
 	       (unsigned long long)leaves, depth);
 	printf("%sparameters     criterion=%s max-depth=%u min-leaf=%u "
 	       "max-features=", pre,
-	       p->criterion == DML_ENTROPY ? "entropy" : "gini",
+	       p->criterion == DML_VARIANCE ? "variance"
+	       : p->criterion == DML_ENTROPY ? "entropy" : "gini",
 	       p->max_depth, p->min_leaf);
 	if (p->max_features == DML_FEATURES_SQRT)
 		printf("sqrt");
@@ -360,6 +364,12 @@ static void print_node(const struct dml_model *m, const struct dml_tree *t,
 {
 	const struct dml_tree_node *nd = &t->node[i];
 	const struct dml_labels *l = &m->labels;
+	if (nd->feature == DML_TREE_LEAF && dml_forest_is_regression(m->forest)) {
+		const double *c = t->counts + (size_t)nd->left *
+				  DML_TREE_REG_WIDTH;
+		printf("%*svalue %g: n=%g\n", 2 * depth + 2, "", c[0], c[1]);
+		return;
+	}
 	if (nd->feature == DML_TREE_LEAF) {
 		const double *c = t->counts + (size_t)nd->left * l->n;
 		uint32_t best = 0;
@@ -420,7 +430,9 @@ static void print_text(const struct info *in, const char *name, uint64_t n)
 	}
 	if (in->lab &&
 	    (in->lab->n || (!dml_family_is_regression(h->family) &&
-			    h->family != DML_FAMILY_MLP))) {
+			    h->family != DML_FAMILY_MLP &&
+			    h->family != DML_FAMILY_TREE &&
+			    h->family != DML_FAMILY_FOREST))) {
 		printf("  classes        %u:", in->lab->n);
 		for (uint32_t i = 0; i < in->lab->n && i < 20; i++) {
 			printf(" %s", in->lab->names[i]);

@@ -14,6 +14,7 @@
 #include "model.h"
 #include "numeric.h"
 #include "statmodel.h"
+#include "tree.h"
 
 #define BATCH 256
 
@@ -515,13 +516,16 @@ int main(int argc, char **argv)
 			dml_family_name(fam));
 	s.nf = s.first->schema.nfeat;
 	s.reg = !s.is_sm && (dml_family_is_regression(s.first->family) ||
-			     dml_mlp_is_regression(s.first));
+			     dml_mlp_is_regression(s.first) ||
+			     (s.first->forest &&
+			      dml_forest_is_regression(s.first->forest)));
 	s.margin = !s.is_sm && dml_family_is_margin(s.first->family);
 	s.nc = s.is_sm ? (s.sm.nout > 2 ? s.sm.nout : 2)
 	       : s.reg ? 1 : s.first->labels.n;
 	if (s.proba && (s.reg || s.margin))
 		cli_usage("--proba: a %s%s model gives no probabilities",
-			  dml_mlp_is_regression(s.first) ? "regression " : "",
+			  s.reg && !dml_family_is_regression(s.first->family)
+			  ? "regression " : "",
 			  dml_family_name(s.first->family));
 	s.lo.schema = &s.first->schema;
 	s.lo.label = label ? label : s.first->schema.label;

@@ -1,5 +1,6 @@
 /* dml-train - fit a model, or take one distributed step of fitting one. */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,7 @@ struct opts {
 	uint32_t k;            /* kmeans clusters */
 	int max_iter_set, tol_set;
 	struct dml_tree_params tree;
-	int max_features_set;
+	int max_features_set, criterion_set;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -154,7 +155,8 @@ static void usage(void)
 	      "      --activation=NAME   relu (default) or tanh\n"
 	      "      --task=TASK         classification (default: softmax output,\n"
 	      "                            classes in -y) or regression (one linear\n"
-	      "                            output, squared loss, numeric -y)\n"
+	      "                            output, squared loss, numeric -y); also\n"
+	      "                            for -a tree and -a forest\n"
 	      "k-means (-a kmeans):\n"
 	      "      --k=K               number of clusters\n"
 	      "      --max-iter=N        Lloyd steps at most (default 300)\n"
@@ -164,12 +166,14 @@ static void usage(void)
 	      "Trees (-a tree, -a forest):\n"
 	      "      --trees=N           trees of a forest (default 100), each grown\n"
 	      "                            on its own bootstrap sample\n"
-	      "      --criterion=NAME    gini (default) or entropy\n"
+	      "      --criterion=NAME    gini (default) or entropy; variance (the\n"
+	      "                            only one, with --task regression)\n"
 	      "      --max-depth=N       deepest leaf, 1..64 (default 64)\n"
 	      "      --min-leaf=N        fewest rows in a leaf (default 1)\n"
 	      "      --max-features=N    features tried per split: a number, 'sqrt'\n"
 	      "                            or 'all' (default: all for a tree, sqrt\n"
-	      "                            for a forest)\n"
+	      "                            for a forest; all for a regression\n"
+	      "                            forest)\n"
 	      "\n"
 	      "Output:\n"
 	      "  -o, --output=FILE       write the record to FILE (default standard\n"
@@ -532,6 +536,75 @@ static void do_gradient(const struct opts *o, char **files, int nfiles)
 	dml_model_free(&m);
 }
 
+static int is_tree(uint32_t family)
+{
+	return family == DML_FAMILY_TREE || family == DML_FAMILY_FOREST;
+}
+
+/* --task and --criterion of a tree or forest: variance for regression,
+ * gini or entropy for classification. */
+static void tree_task(struct opts *o)
+{
+	int reg = o->task_given && o->params.output == DML_OUTPUT_LINEAR;
+	if (o->hidden_given)
+		cli_usage("--hidden and --activation are for -a mlp only");
+	if (reg && !o->criterion_set)
+		o->tree.criterion = DML_VARIANCE;
+	if (reg && o->tree.criterion != DML_VARIANCE)
+		cli_usage("--criterion %s is for classification: a regression "
+			  "%s splits by variance",
+			  o->tree.criterion == DML_ENTROPY ? "entropy" : "gini",
+			  dml_family_name(o->family));
+	if (!reg && o->tree.criterion == DML_VARIANCE)
+		cli_usage("--criterion variance is for regression "
+			  "(--task regression)");
+}
+
+/* A regression tree or forest, grown here on all the data. */
+static void do_tree_reg(const struct opts *o, char **files, int nfiles)
+{
+	struct dml_data d;
+	struct dml_error err = {0};
+	const char *first = cli_name(nfiles ? files[0] : "-");
+	struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
+				    .numeric_label = 1,
+				    .threads = o->threads };
+	dml_data_init(&d);
+	cli_load_csv(files, nfiles, &lo, &d);
+	if (d.n == 0)
+		cli_die("%s: no data rows", first);
+	double *t = targets(1, &d, first);
+	struct dml_model m = {
+		.family = o->family, .nout = 1, .samples = d.n,
+		.contributions = 1,
+	};
+	m.forest = malloc(sizeof *m.forest);
+	if (!m.forest || dml_schema_copy(&m.schema, &d.schema) ||
+	    dml_leaves_set1(&m.leaves, dml_data_leaf(&d)))
+		cli_die("out of memory");
+	struct dml_tree_params p = o->tree;
+	uint32_t nf = d.schema.nfeat;
+	/* all the features, a forest too: the bootstrap samples alone
+	 * make its trees differ (scikit-learn's default since 1.1) */
+	if (!o->max_features_set)
+		p.max_features = 0;
+	p.seed = o->params.seed;
+	if (dml_forest_grow(m.forest, o->family, &p, d.x, NULL, t, d.n,
+			    nf, 0, o->threads, &err))
+		cli_die_err(&err, first);
+	const struct dml_forest *f = m.forest;
+	if (o->verbose && f->oob_rows)
+		fprintf(stderr, "%s: out-of-bag rmse %.6g r2 %.6f (%llu "
+			"rows)\n", cli_prog,
+			sqrt(f->oob_sse / (double)f->oob_rows),
+			f->oob_sst > 0 ? 1 - f->oob_sse / f->oob_sst : NAN,
+			(unsigned long long)f->oob_rows);
+	free(t);
+	dml_data_free(&d);
+	write_model(o, &m);
+	dml_model_free(&m);
+}
+
 /* A tree or a forest, grown here on all the data. */
 static void do_tree(const struct opts *o, char **files, int nfiles)
 {
@@ -544,6 +617,8 @@ static void do_tree(const struct opts *o, char **files, int nfiles)
 	if (o->model)
 		cli_usage("-a %s grows new trees: drop -m",
 			  dml_family_name(o->family));
+	if (o->tree.criterion == DML_VARIANCE)
+		return do_tree_reg(o, files, nfiles);
 	struct dml_load_opts lo = { .csv = o->csv, .label = o->label,
 				    .threads = o->threads };
 	dml_data_init(&d);
@@ -576,7 +651,7 @@ static void do_tree(const struct opts *o, char **files, int nfiles)
 		p.max_features = o->family == DML_FAMILY_FOREST
 				 ? DML_FEATURES_SQRT : 0;
 	p.seed = o->params.seed;
-	if (dml_forest_grow(m.forest, o->family, &p, d.x, d.y, d.n,
+	if (dml_forest_grow(m.forest, o->family, &p, d.x, d.y, NULL, d.n,
 			    d.schema.nfeat, m.labels.n, o->threads, &err))
 		cli_die_err(&err, first);
 	if (o->verbose && m.forest->oob_rows)
@@ -899,9 +974,13 @@ int main(int argc, char **argv)
 				o.tree.criterion = DML_GINI;
 			else if (!strcmp(optarg, "entropy"))
 				o.tree.criterion = DML_ENTROPY;
+			else if (!strcmp(optarg, "variance"))
+				o.tree.criterion = DML_VARIANCE;
 			else
 				cli_usage("--criterion: unknown criterion "
-					  "'%s' (gini, entropy)", optarg);
+					  "'%s' (gini, entropy, variance)",
+					  optarg);
+			o.criterion_set = 1;
 			break;
 		case OPT_MAX_DEPTH:
 			o.tree.max_depth = (uint32_t)cli_uint("--max-depth",
@@ -939,9 +1018,11 @@ int main(int argc, char **argv)
 		dml_mlp_defaults(&o.params, o.set);
 	else if (o.family && o.hidden_given)
 		cli_usage("--hidden and --activation are for -a mlp only");
+	else if (is_tree(o.family))
+		tree_task(&o);
 	else if (o.family && o.task_given)
-		cli_usage("--task is for -a mlp only (-a %s has one task)",
-			  dml_family_name(o.family));
+		cli_usage("--task is for -a mlp, tree and forest only (-a %s "
+			  "has one task)", dml_family_name(o.family));
 	else
 		family_defaults(&o, o.family, &o.params);
 	if (o.params.solver == DML_SOLVER_NORMAL && o.family &&

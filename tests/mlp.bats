@@ -451,7 +451,7 @@ below() {
 	assert_equal "$stderr" "dml-predict: bad.csv:4:3: target 'abc' is not a finite number"
 	usage_error "--task: unknown task 'ranking' (classification, regression)" \
 		-a mlp --task ranking -y y d.csv
-	usage_error "--task is for -a mlp only (-a linear has one task)" \
+	usage_error "--task is for -a mlp, tree and forest only (-a linear has one task)" \
 		-a linear --task regression -y y d.csv
 	# the task of a model (-m) is its own
 	run --separate-stderr $DML_WRAPPER dml-train --emit gradient -m m.dml \

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mlp.h"
 #include "tree.h"
 
 const char *dml_combine_name(uint32_t combine)
@@ -32,6 +33,13 @@ void dml_ensemble_free(struct dml_ensemble *e)
 	memset(e, 0, sizeof *e);
 }
 
+int dml_model_is_regression(const struct dml_model *m)
+{
+	return dml_family_is_regression(m->family) ||
+	       dml_mlp_is_regression(m) ||
+	       (m->forest && dml_forest_is_regression(m->forest));
+}
+
 static enum dml_err add_model(struct dml_ensemble *e, struct dml_model *m,
 			      struct dml_error *err)
 {
@@ -41,6 +49,15 @@ static enum dml_err add_model(struct dml_ensemble *e, struct dml_model *m,
 			return dml_fail(err, DML_ESCHEMA,
 					"member %u has another feature schema "
 					"than member 1", e->n + 1);
+		if (dml_model_is_regression(f) != dml_model_is_regression(m))
+			return dml_fail(err, DML_EMISMATCH,
+					"member %u is a %s model, member 1 a "
+					"%s one: regression and classification "
+					"do not combine", e->n + 1,
+					dml_model_is_regression(m) ? "regression"
+							: "classification",
+					dml_model_is_regression(f) ? "regression"
+							: "classification");
 		if (!dml_labels_equal(&f->labels, &m->labels))
 			return dml_fail(err, DML_ELABELS,
 					"member %u has other classes than "
@@ -488,8 +505,10 @@ enum dml_err dml_ensemble_forest(const struct dml_ensemble *e,
 	if (!out->forest || dml_schema_copy(&out->schema, &f->schema))
 		goto oom;
 	out->labels.n = f->labels.n;
-	out->labels.names = calloc(f->labels.n, sizeof *out->labels.names);
-	out->labels.counts = calloc(f->labels.n, sizeof *out->labels.counts);
+	out->labels.names = calloc(f->labels.n + 1,
+				   sizeof *out->labels.names);
+	out->labels.counts = calloc(f->labels.n + 1,
+				    sizeof *out->labels.counts);
 	if (!out->labels.names || !out->labels.counts)
 		goto oom;
 	for (uint32_t c = 0; c < f->labels.n; c++)

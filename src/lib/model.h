@@ -316,6 +316,8 @@ enum dml_err dml_member_proba(struct dml_model *m, const double *x,
 enum dml_err dml_ensemble_stack(struct dml_ensemble *e, const double *x,
 				const uint32_t *y, uint64_t n,
 				uint32_t threads, struct dml_error *err);
+/* Does m predict a number (linear, regression mlp, tree or forest)? */
+int dml_model_is_regression(const struct dml_model *m);
 /* One forest of all the trees of e's members (all trees or forests). */
 enum dml_err dml_ensemble_forest(const struct dml_ensemble *e,
 				 struct dml_model *out,

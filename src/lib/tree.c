@@ -1,4 +1,4 @@
-/* tree.c - CART classification trees and random forests.
+/* tree.c - CART classification and regression trees, random forests.
  *
  * Thresholds come from histogram bins: each feature's values (of at most
  * SAMPLE rows spread over the data) are cut into at most DML_TREE_BINS
@@ -6,7 +6,9 @@
  * x <= cut left.  Per node, the class counts of each bin of a candidate
  * feature are summed over the node's rows and scanned once.  All counts
  * are integers (bootstrap multiplicities), so the result is exact and
- * independent of the order rows are visited in. */
+ * independent of the order rows are visited in.  A regression tree sums
+ * weighted targets (less their node's mean) per bin instead, in the
+ * order of the node's rows, which does not depend on threads either. */
 #include "tree.h"
 
 #include <math.h>
@@ -239,12 +241,15 @@ static enum dml_err binned_make(struct binned *b, const double *x,
 struct grower {
 	const struct binned *b;
 	const uint32_t *y;
+	const double *t;        /* regression targets, or NULL */
 	uint32_t nclass;
 	const struct dml_tree_params *p;
 	uint32_t mtry;
 	/* scratch */
 	uint32_t *idx, *w, *perm;
 	uint32_t *hist, *hcnt, *tot, *left;
+	double *hsum;           /* regression: per bin, sum of w (t - mu) */
+	double mu;              /* regression: the node's mean target */
 	uint8_t touched[DML_TREE_BINS];
 	struct dml_rng rng;
 	/* output */
@@ -287,19 +292,25 @@ static int new_node(struct grower *g)
 	return 0;
 }
 
-static int make_leaf(struct grower *g, uint32_t at)
+static int make_leaf(struct grower *g, uint32_t at, double value,
+		     uint64_t wsum)
 {
+	uint32_t width = g->t ? DML_TREE_REG_WIDTH : g->nclass;
 	if (g->nleaves == g->capleaves) {
 		uint32_t cap = g->capleaves ? 2 * g->capleaves : 64;
 		double *a = realloc(g->counts,
-				    (size_t)cap * g->nclass * sizeof *a);
+				    (size_t)cap * width * sizeof *a);
 		if (!a)
 			return -1;
 		g->counts = a;
 		g->capleaves = cap;
 	}
-	double *c = g->counts + (size_t)g->nleaves * g->nclass;
-	for (uint32_t k = 0; k < g->nclass; k++)
+	double *c = g->counts + (size_t)g->nleaves * width;
+	if (g->t) {
+		c[0] = value;
+		c[1] = (double)wsum;
+	}
+	for (uint32_t k = 0; !g->t && k < g->nclass; k++)
 		c[k] = g->tot[k];
 	g->node[at] = (struct dml_tree_node){ DML_TREE_LEAF, g->nleaves, 0, 0 };
 	g->nleaves++;
@@ -390,6 +401,93 @@ static int best_split(struct grower *g, uint64_t lo, uint64_t hi,
 	return found;
 }
 
+/* Best variance-reducing split of rows idx[lo..hi): the most of
+ * sl^2/wl + sr^2/wr over the sums of w (t - mu) left and right. */
+static int best_split_reg(struct grower *g, uint64_t lo, uint64_t hi,
+			  uint64_t wsum, uint32_t *feat, uint32_t *bin)
+{
+	const struct binned *b = g->b;
+	uint32_t nf = b->nfeat, useful = 0;
+	int found = 0;
+	double best = -INFINITY;
+	for (uint32_t k = 0; k < nf && useful < g->mtry; k++) {
+		if (g->mtry < nf) {
+			uint32_t r = k + (uint32_t)dml_rng_below(&g->rng,
+								 nf - k);
+			uint32_t t = g->perm[k];
+			g->perm[k] = g->perm[r];
+			g->perm[r] = t;
+		}
+		uint32_t j = g->perm[k];
+		const uint8_t *col = b->xb + (size_t)j * b->n;
+		uint32_t nt = 0;
+		double stot = 0;
+		for (uint64_t i = lo; i < hi; i++) {
+			uint32_t r = g->idx[i], w = g->w[r];
+			uint8_t v = col[r];
+			if (!g->hcnt[v])
+				g->touched[nt++] = v;
+			g->hcnt[v] += w;
+			g->hsum[v] += w * (g->t[r] - g->mu);
+		}
+		if (nt > 1) {
+			useful++;
+			if (nt > 32) {
+				nt = 0;
+				for (uint32_t v = 0; v < DML_TREE_BINS; v++)
+					if (g->hcnt[v])
+						g->touched[nt++] = (uint8_t)v;
+			} else {
+				sort_bins(g->touched, nt);
+			}
+			for (uint32_t t = 0; t < nt; t++)
+				stot += g->hsum[g->touched[t]];
+			uint64_t wl = 0;
+			double sl = 0;
+			for (uint32_t t = 0; t + 1 < nt; t++) {
+				uint8_t v = g->touched[t];
+				wl += g->hcnt[v];
+				sl += g->hsum[v];
+				uint64_t wr = wsum - wl;
+				if (wl < g->p->min_leaf || wr < g->p->min_leaf)
+					continue;
+				double sr = stot - sl;
+				double s = sl * sl / (double)wl +
+					   sr * sr / (double)wr;
+				if (s > best) {
+					best = s;
+					*feat = j;
+					*bin = v;
+					found = 1;
+				}
+			}
+		}
+		for (uint32_t t = 0; t < nt; t++) {
+			g->hcnt[g->touched[t]] = 0;
+			g->hsum[g->touched[t]] = 0;
+		}
+	}
+	return found;
+}
+
+/* Weight, mean and sameness of the targets of rows idx[lo..hi). */
+static uint64_t node_targets(struct grower *g, uint64_t lo, uint64_t hi,
+			     double *mean, int *same)
+{
+	uint64_t wsum = 0;
+	double s = 0, t0 = g->t[g->idx[lo]];
+	*same = 1;
+	for (uint64_t i = lo; i < hi; i++) {
+		uint32_t r = g->idx[i];
+		wsum += g->w[r];
+		s += g->w[r] * g->t[r];
+		*same &= g->t[r] == t0;
+	}
+	/* a constant node's mean is its value, exactly */
+	*mean = *same ? t0 : s / (double)wsum;
+	return wsum;
+}
+
 static enum dml_err grow(struct grower *g, uint64_t nrows,
 			 struct dml_tree *out)
 {
@@ -403,20 +501,27 @@ static enum dml_err grow(struct grower *g, uint64_t nrows,
 	while (sp) {
 		struct task t = stack[--sp];
 		uint64_t wsum = 0;
-		memset(g->tot, 0, nc * sizeof *g->tot);
-		for (uint64_t i = t.lo; i < t.hi; i++) {
-			uint32_t r = g->idx[i];
-			g->tot[g->y[r]] += g->w[r];
-			wsum += g->w[r];
-		}
 		uint32_t pure = 0;
-		for (uint32_t c = 0; c < nc; c++)
-			pure += g->tot[c] != 0;
+		if (g->t) {
+			int same;
+			wsum = node_targets(g, t.lo, t.hi, &g->mu, &same);
+			pure = same ? 1 : 2;
+		} else {
+			memset(g->tot, 0, nc * sizeof *g->tot);
+			for (uint64_t i = t.lo; i < t.hi; i++) {
+				uint32_t r = g->idx[i];
+				g->tot[g->y[r]] += g->w[r];
+				wsum += g->w[r];
+			}
+			for (uint32_t c = 0; c < nc; c++)
+				pure += g->tot[c] != 0;
+		}
 		uint32_t f, bin;
 		if (pure <= 1 || t.depth >= g->p->max_depth ||
 		    wsum < 2 * (uint64_t)g->p->min_leaf ||
-		    !best_split(g, t.lo, t.hi, wsum, &f, &bin)) {
-			if (make_leaf(g, t.node))
+		    !(g->t ? best_split_reg(g, t.lo, t.hi, wsum, &f, &bin)
+			   : best_split(g, t.lo, t.hi, wsum, &f, &bin))) {
+			if (make_leaf(g, t.node, g->mu, wsum))
 				goto oom;
 			continue;
 		}
@@ -460,6 +565,7 @@ struct job {
 	struct dml_forest *f;
 	const struct binned *b;
 	const uint32_t *y;
+	const double *t;
 	int bootstrap;
 	_Atomic uint32_t next;
 	_Atomic int failed;
@@ -485,7 +591,8 @@ static void *worker(void *arg)
 	uint64_t n = j->b->n;
 	uint32_t nf = f->nfeat, nc = f->nclass;
 	struct grower g = {
-		.b = j->b, .y = j->y, .nclass = nc, .p = &f->params,
+		.b = j->b, .y = j->y, .t = j->t, .nclass = nc,
+		.p = &f->params,
 	};
 	uint32_t mf = f->params.max_features;
 	g.mtry = mf == DML_FEATURES_SQRT ? (uint32_t)sqrt((double)nf)
@@ -499,8 +606,9 @@ static void *worker(void *arg)
 	g.hcnt = calloc(DML_TREE_BINS, sizeof *g.hcnt);
 	g.tot = calloc(nc, sizeof *g.tot);
 	g.left = calloc(nc, sizeof *g.left);
+	g.hsum = calloc(DML_TREE_BINS, sizeof *g.hsum);
 	if (!g.idx || !g.w || !g.perm || !g.hist || !g.hcnt || !g.tot ||
-	    !g.left)
+	    !g.left || !g.hsum)
 		j->failed = 1;
 	for (;;) {
 		if (j->failed)
@@ -537,6 +645,7 @@ static void *worker(void *arg)
 	free(g.hcnt);
 	free(g.tot);
 	free(g.left);
+	free(g.hsum);
 	return NULL;
 }
 
@@ -548,7 +657,8 @@ static const double *leaf_of(const struct dml_forest *f,
 	while (nd[i].feature != DML_TREE_LEAF)
 		i = x[nd[i].feature] <= nd[i].threshold ? nd[i].left
 							: nd[i].right;
-	return t->counts + (size_t)nd[i].left * f->nclass;
+	return t->counts + (size_t)nd[i].left *
+	       (f->nclass ? f->nclass : DML_TREE_REG_WIDTH);
 }
 
 static void add_leaf(const double *c, uint32_t nc, double *p)
@@ -559,6 +669,46 @@ static void add_leaf(const double *c, uint32_t nc, double *p)
 	if (s > 0)
 		for (uint32_t k = 0; k < nc; k++)
 			p[k] += c[k] / s;
+}
+
+/* Out-of-bag squared errors of a regression forest and the spread of
+ * the targets of the rows some tree left out. */
+static void out_of_bag_reg(struct dml_forest *f, const double *x,
+			   const double *y, uint64_t n)
+{
+	double *p = calloc(n + 1, sizeof *p);
+	uint32_t *cnt = calloc(n + 1, sizeof *cnt);
+	uint32_t *w = malloc((n + 1) * sizeof *w);
+	if (!p || !cnt || !w)
+		goto out;
+	for (uint32_t t = 0; t < f->ntrees; t++) {
+		struct dml_rng r;
+		tree_rng(&r, f->params.seed, t);
+		bootstrap(&r, w, n);
+		for (uint64_t i = 0; i < n; i++)
+			if (!w[i]) {
+				p[i] += leaf_of(f, &f->tree[t],
+						x + i * f->nfeat)[0];
+				cnt[i]++;
+			}
+	}
+	double s = 0;
+	for (uint64_t i = 0; i < n; i++)
+		if (cnt[i]) {
+			f->oob_rows++;
+			s += y[i];
+		}
+	double mean = f->oob_rows ? s / (double)f->oob_rows : 0;
+	for (uint64_t i = 0; i < n; i++)
+		if (cnt[i]) {
+			double e = p[i] / cnt[i] - y[i], d = y[i] - mean;
+			f->oob_sse += e * e;
+			f->oob_sst += d * d;
+		}
+out:
+	free(p);
+	free(cnt);
+	free(w);
 }
 
 static void out_of_bag(struct dml_forest *f, const double *x,
@@ -600,7 +750,8 @@ out:
 
 enum dml_err dml_forest_grow(struct dml_forest *f, uint32_t family,
 			     const struct dml_tree_params *p,
-			     const double *x, const uint32_t *y, uint64_t n,
+			     const double *x, const uint32_t *y,
+			     const double *t, uint64_t n,
 			     uint32_t nfeat, uint32_t nclass,
 			     uint32_t threads, struct dml_error *err)
 {
@@ -617,6 +768,17 @@ enum dml_err dml_forest_grow(struct dml_forest *f, uint32_t family,
 	if (p->trees < 1 || p->trees > DML_FOREST_MAX_TREES)
 		return dml_fail(err, DML_EPARAM, "--trees must be 1..%u",
 				DML_FOREST_MAX_TREES);
+	if ((p->criterion == DML_VARIANCE) != (t != NULL) ||
+	    (t ? nclass != 0 : nclass < 2))
+		return dml_fail(err, DML_EPARAM, "criterion %s for a %s "
+				"tree", p->criterion == DML_VARIANCE
+				? "variance" : "of classes",
+				t ? "regression" : "classification");
+	for (uint64_t i = 0; t && i < n; i++)
+		if (!isfinite(t[i]))
+			return dml_fail(err, DML_ENUMBER, "row %llu: target "
+					"%g is not finite",
+					(unsigned long long)i + 1, t[i]);
 	f->family = family;
 	f->nclass = nclass;
 	f->nfeat = nfeat;
@@ -629,7 +791,7 @@ enum dml_err dml_forest_grow(struct dml_forest *f, uint32_t family,
 		dml_forest_free(f);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
-	struct job j = { .f = f, .b = &b, .y = y,
+	struct job j = { .f = f, .b = &b, .y = y, .t = t,
 			 .bootstrap = family == DML_FAMILY_FOREST };
 	if (threads > f->ntrees)
 		threads = f->ntrees;
@@ -651,7 +813,9 @@ enum dml_err dml_forest_grow(struct dml_forest *f, uint32_t family,
 		dml_forest_free(f);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
-	if (j.bootstrap)
+	if (j.bootstrap && t)
+		out_of_bag_reg(f, x, t, n);
+	else if (j.bootstrap)
 		out_of_bag(f, x, y, n);
 	return DML_OK;
 }
@@ -660,6 +824,16 @@ void dml_forest_proba(const struct dml_forest *f, const double *x,
 		      uint64_t n, double *p)
 {
 	uint32_t nc = f->nclass;
+	if (dml_forest_is_regression(f)) {
+		for (uint64_t i = 0; i < n; i++) {
+			double s = 0;
+			for (uint32_t t = 0; t < f->ntrees; t++)
+				s += leaf_of(f, &f->tree[t],
+					     x + i * f->nfeat)[0];
+			p[i] = s / f->ntrees;
+		}
+		return;
+	}
 	memset(p, 0, (size_t)n * nc * sizeof *p);
 	for (uint64_t i = 0; i < n; i++) {
 		double *q = p + i * nc;
@@ -694,12 +868,13 @@ void dml_forest_write(struct dml_buf *b, const struct dml_forest *f)
 		dml_buf_u64(b, val[i]);
 	}
 	dml_buf_end(b);
+	uint32_t width = f->nclass ? f->nclass : DML_TREE_REG_WIDTH;
 	for (uint32_t i = 0; i < f->ntrees; i++) {
 		const struct dml_tree *t = &f->tree[i];
 		dml_buf_section(b, DML_SEC_TREE, 0);
 		dml_buf_u32(b, t->nnodes);
 		dml_buf_u32(b, t->nleaves);
-		dml_buf_u32(b, f->nclass);
+		dml_buf_u32(b, width);
 		dml_buf_u32(b, 0);
 		for (uint32_t k = 0; k < t->nnodes; k++) {
 			const struct dml_tree_node *nd = &t->node[k];
@@ -709,7 +884,7 @@ void dml_forest_write(struct dml_buf *b, const struct dml_forest *f)
 			dml_buf_u32(b, 0);
 			dml_buf_f64(b, nd->threshold);
 		}
-		dml_buf_f64s(b, t->counts, (size_t)t->nleaves * f->nclass);
+		dml_buf_f64s(b, t->counts, (size_t)t->nleaves * width);
 		dml_buf_end(b);
 	}
 }
@@ -742,7 +917,7 @@ static enum dml_err params_read(const struct dml_record *rec,
 		default: break;
 		}
 	}
-	if (c.bad || f->params.criterion > DML_ENTROPY)
+	if (c.bad || f->params.criterion > DML_VARIANCE)
 		return dml_fail(err, DML_EFORMAT, "malformed parameters");
 	if (f->params.max_depth < 1 ||
 	    f->params.max_depth > DML_TREE_MAX_DEPTH)
@@ -753,10 +928,11 @@ static enum dml_err params_read(const struct dml_record *rec,
 }
 
 /* One tree section: children after parents, one parent each, depth
- * within the limit, every leaf's counts used once. */
+ * within the limit, every leaf's counts used once.  nclass is the
+ * values per leaf (DML_TREE_REG_WIDTH for a regression tree, reg). */
 static enum dml_err tree_read(const struct dml_section *sec,
 			      struct dml_tree *t, uint32_t nfeat,
-			      uint32_t nclass, uint32_t max_depth,
+			      uint32_t nclass, int reg, uint32_t max_depth,
 			      uint32_t which, struct dml_error *err)
 {
 	struct dml_cur c;
@@ -835,7 +1011,15 @@ static enum dml_err tree_read(const struct dml_section *sec,
 			goto out;
 		}
 	dml_cur_f64s(&c, t->counts, (uint64_t)nl * nclass);
-	for (uint32_t i = 0; i < nl; i++) {
+	for (uint32_t i = 0; reg && i < nl; i++) {
+		const double *v = t->counts + (size_t)i * nclass;
+		if (!isfinite(v[0]) || !(v[1] >= 1) || !isfinite(v[1])) {
+			rc = dml_fail(err, DML_EFORMAT, "tree %u: leaf value "
+				      "%u malformed", which, i);
+			goto out;
+		}
+	}
+	for (uint32_t i = 0; !reg && i < nl; i++) {
 		double s = 0;
 		for (uint32_t k = 0; k < nclass; k++) {
 			double v = t->counts[(size_t)i * nclass + k];
@@ -870,6 +1054,11 @@ enum dml_err dml_forest_read(const struct dml_record *rec,
 	enum dml_err rc = params_read(rec, f, err);
 	if (rc)
 		return rc;
+	int reg = dml_forest_is_regression(f);
+	if (reg ? nclass != 0 : nclass < 2)
+		return dml_fail(err, DML_EFORMAT, "%u classes for a %s%s "
+				"model", nclass, reg ? "regression " : "",
+				dml_family_name(f->family));
 	uint64_t pos = 0, count = 0;
 	struct dml_section sec;
 	while (dml_record_next(rec, &pos, &sec))
@@ -886,7 +1075,8 @@ enum dml_err dml_forest_read(const struct dml_record *rec,
 	while (dml_record_next(rec, &pos, &sec)) {
 		if (sec.tag != DML_SEC_TREE)
 			continue;
-		rc = tree_read(&sec, &f->tree[f->ntrees], nfeat, nclass,
+		rc = tree_read(&sec, &f->tree[f->ntrees], nfeat,
+			       reg ? DML_TREE_REG_WIDTH : nclass, reg,
 			       DML_TREE_MAX_DEPTH, f->ntrees + 1, err);
 		if (rc) {
 			dml_forest_free(f);
@@ -919,6 +1109,9 @@ enum dml_err dml_forest_merge(struct dml_forest *dst,
 			      const struct dml_forest *src,
 			      struct dml_error *err)
 {
+	if (dml_forest_is_regression(dst) != dml_forest_is_regression(src))
+		return dml_fail(err, DML_EMISMATCH, "a regression forest and "
+				"a classification forest do not merge");
 	if (dst->nfeat != src->nfeat || dst->nclass != src->nclass)
 		return dml_fail(err, DML_EMISMATCH, "forests of other "
 				"features or classes");
@@ -932,7 +1125,7 @@ enum dml_err dml_forest_merge(struct dml_forest *dst,
 	dst->tree = a;
 	for (uint32_t i = 0; i < src->ntrees; i++) {
 		if (tree_copy(&dst->tree[dst->ntrees], &src->tree[i],
-			      src->nclass))
+			      src->nclass ? src->nclass : DML_TREE_REG_WIDTH))
 			return dml_fail(err, DML_ENOMEM, NULL);
 		dst->ntrees++;
 	}
@@ -979,19 +1172,15 @@ enum dml_err dml_treemodel_decode(const struct dml_record *rec,
 	    (rc = dml_labels_read(rec, &m->labels, err)) ||
 	    (rc = dml_leaves_read(rec, &m->leaves, err)))
 		goto fail;
-	if (m->labels.n < 2) {
-		rc = dml_fail(err, DML_EFORMAT, "%u classes for a %s model",
-			      m->labels.n, dml_family_name(m->family));
-		goto fail;
-	}
-	m->nout = m->labels.n;
 	if (!(m->forest = calloc(1, sizeof *m->forest))) {
 		rc = dml_fail(err, DML_ENOMEM, NULL);
 		goto fail;
 	}
+	/* checks the classes: none for regression, 2 or more if not */
 	if ((rc = dml_forest_read(rec, m->forest, m->schema.nfeat,
 				  m->labels.n, err)))
 		goto fail;
+	m->nout = m->labels.n ? m->labels.n : 1;
 	return DML_OK;
 fail:
 	dml_model_free(m);

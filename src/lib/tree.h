@@ -1,4 +1,5 @@
-/* tree.h - decision trees (CART) and random forests for classification. */
+/* tree.h - decision trees (CART) and random forests for classification
+ * and regression. */
 #ifndef DML_TREE_H
 #define DML_TREE_H
 
@@ -15,7 +16,9 @@
 #define DML_TREE_LEAF UINT32_MAX    /* feature of a leaf node */
 #define DML_FOREST_MAX_TREES 100000
 
-enum dml_criterion { DML_GINI = 0, DML_ENTROPY = 1 };
+/* gini and entropy split classes; variance (regression) splits numbers
+ * and marks a regression tree in the record */
+enum dml_criterion { DML_GINI = 0, DML_ENTROPY = 1, DML_VARIANCE = 2 };
 
 struct dml_tree_params {
 	uint32_t criterion;     /* enum dml_criterion */
@@ -28,7 +31,8 @@ struct dml_tree_params {
 #define DML_FEATURES_SQRT UINT32_MAX
 
 /* A node is internal (x[feature] <= threshold goes left) or a leaf
- * (feature DML_TREE_LEAF, left the index of its class counts).  Children
+ * (feature DML_TREE_LEAF, left the index of its class counts, or of its
+ * mean target and weighted row count in a regression tree).  Children
  * come after their parent, so a tree has no cycles by construction. */
 struct dml_tree_node {
 	uint32_t feature, left, right;
@@ -38,32 +42,45 @@ struct dml_tree_node {
 struct dml_tree {
 	uint32_t nnodes, nleaves;
 	struct dml_tree_node *node;
-	double *counts;         /* nleaves * classes, weighted row counts */
+	double *counts;         /* nleaves * classes, weighted row counts;
+				 * regression: nleaves * 2, mean and count */
 };
 
 struct dml_forest {
 	uint32_t family;        /* DML_FAMILY_TREE or DML_FAMILY_FOREST */
-	uint32_t nclass, nfeat, ntrees;
+	uint32_t nclass, nfeat, ntrees;   /* nclass 0: regression */
 	struct dml_tree_params params;
 	struct dml_tree *tree;
 	/* out-of-bag accuracy of a freshly grown forest (not stored) */
 	uint64_t oob_rows, oob_correct;
+	double oob_sse, oob_sst;  /* regression: squared errors, spread */
 };
+
+/* Values per leaf of a regression tree: the mean target and the count. */
+#define DML_TREE_REG_WIDTH 2
+
+static inline int dml_forest_is_regression(const struct dml_forest *f)
+{
+	return f->params.criterion == DML_VARIANCE;
+}
 
 void dml_tree_params_default(struct dml_tree_params *p, uint32_t family);
 void dml_forest_free(struct dml_forest *f);
 
 /* Grow a tree (family tree: all rows) or a forest (each tree on its own
  * bootstrap sample, its random numbers drawn from seed and tree index)
- * on n rows of nfeat features with class indices y < nclass.  The result
+ * on n rows of nfeat features with class indices y < nclass, or, with
+ * criterion variance (y NULL, nclass 0), numeric targets t.  The result
  * does not depend on threads. */
 enum dml_err dml_forest_grow(struct dml_forest *f, uint32_t family,
 			     const struct dml_tree_params *p,
-			     const double *x, const uint32_t *y, uint64_t n,
+			     const double *x, const uint32_t *y,
+			     const double *t, uint64_t n,
 			     uint32_t nfeat, uint32_t nclass,
 			     uint32_t threads, struct dml_error *err);
 
-/* Mean of the trees' leaf class distributions for n rows into p. */
+/* Mean of the trees' leaf class distributions for n rows into p (n *
+ * nclass), or of their leaf means (n values) for a regression forest. */
 void dml_forest_proba(const struct dml_forest *f, const double *x,
 		      uint64_t n, double *p);
 
