@@ -959,7 +959,21 @@ static enum dml_err ham_batch(struct hamerly *h, int first)
 			continue;
 		double *x = (double *)(h->x + r * nf), minus = -1.0;
 		double *cnt = h->delta + 1, *sum = h->delta + 1 + k;
-		if (!first) {
+		if (first) {
+			/* the rows come in order: sum them per chunk, as
+			 * ham_sums did, while they are at hand */
+			cnt[best] += 1;
+			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
+				   h->buf + (size_t)i * nf, 1,
+				   sum + (size_t)best * nf, 1);
+			if ((r + 1) % CHUNK == 0 || r + 1 == h->n) {
+				size_t count = 1 + k + (size_t)k * nf;
+				if (dml_fx_add_doubles(h->acc, h->delta,
+						       count))
+					return DML_ERANGE;
+				memset(h->delta, 0, count * sizeof *h->delta);
+			}
+		} else {
 			cnt[h->a[r]] -= 1;
 			cnt[best] += 1;
 			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &minus, x, 1,
@@ -979,33 +993,6 @@ static enum dml_err ham_add(struct hamerly *h, uint64_t r, int first)
 	       (size_t)nf * sizeof *h->buf);
 	h->idx[h->nb++] = r;
 	return h->nb == BLOCK ? ham_batch(h, first) : DML_OK;
-}
-
-/* Sums of the first assignment: per chunk in doubles, then exactly. */
-static enum dml_err ham_sums(struct hamerly *h)
-{
-	uint32_t k = h->m->k, nf = h->m->nfeat;
-	uint64_t count = 1 + k + (uint64_t)k * nf;
-	double *part = malloc((size_t)count * sizeof *part);
-	if (!part)
-		return DML_ENOMEM;
-	enum dml_err rc = DML_OK;
-	double one = 1.0;
-	for (uint64_t c0 = 0; !rc && c0 < h->n; c0 += CHUNK) {
-		uint64_t c1 = h->n - c0 < CHUNK ? h->n : c0 + CHUNK;
-		memset(part, 0, (size_t)count * sizeof *part);
-		for (uint64_t r = c0; r < c1; r++) {
-			part[1 + h->a[r]] += 1;
-			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
-				   (double *)(h->x + r * nf), 1,
-				   part + 1 + k + (size_t)h->a[r] * nf, 1);
-		}
-		part[0] = 0;
-		if (dml_fx_add_doubles(h->acc, part, (size_t)count))
-			rc = DML_ERANGE;
-	}
-	free(part);
-	return rc;
 }
 
 static void ham_half(struct hamerly *h)
@@ -1099,8 +1086,6 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 			rc = ham_add(&h, r, 1);
 		if (!rc)
 			rc = ham_batch(&h, 1);
-		if (!rc)
-			rc = ham_sums(&h);
 	}
 	while (!rc && m->phase == DML_KM_LLOYD) {
 		struct dml_kpass p = { .count = count, .sums = h.acc };
@@ -1210,11 +1195,16 @@ enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
 		free(near);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
-	dml_kmeans_norms(x, n, m->nfeat, xn);
-	if (m->phase == DML_KM_SEED) /* row_hash of each row */
-		dml_hash_many(x, (size_t)m->nfeat * sizeof *x,
-			      (size_t)m->nfeat * sizeof *x, n, DML_HASH_SEED,
-			      rh);
+	/* norms and row hashes (row_hash) of a few rows at a time, read
+	 * once */
+	size_t rb = (size_t)m->nfeat * sizeof *x;
+	for (uint64_t r = 0; r < n; r += 32) {
+		uint64_t nr = n - r < 32 ? n - r : 32;
+		dml_kmeans_norms(x + r * m->nfeat, nr, m->nfeat, xn + r);
+		if (m->phase == DML_KM_SEED)
+			dml_hash_many(x + r * m->nfeat, rb, rb, nr,
+				      DML_HASH_SEED, rh + r);
+	}
 	enum dml_err rc = DML_OK;
 	int valid = 0; /* mind holds distances to all centers but the last */
 	while (!rc && m->phase == DML_KM_SEED) {
