@@ -1029,7 +1029,7 @@ static int far_enough(double u, double lim, double eps)
 static int elkan_keeps(struct hamerly *h, uint64_t r, const double *move,
 		       double eps)
 {
-	uint32_t k = h->m->k, nf = h->m->nfeat, a = h->a[r];
+	uint32_t k = h->m->k, a = h->a[r];
 	double *l = h->l + r * k, u = h->u[r];
 	const double *half = h->half + k + (size_t)a * k;
 	int keep = 1;
@@ -1039,17 +1039,7 @@ static int elkan_keeps(struct hamerly *h, uint64_t r, const double *move,
 			keep = far_enough(u, l[c] > half[c] ? l[c] : half[c],
 					  eps);
 	}
-	if (keep)
-		return 1;
-	/* u tightened to the distance from the row's own center: one
-	 * product instead of k */
-	u = h->u[r] = sqrt(dist2(h->x + r * nf, h->m->c + (size_t)a * nf,
-				 nf));
-	for (uint32_t c = 0; c < k; c++)
-		if (c != a && !far_enough(u, l[c] > half[c] ? l[c] : half[c],
-					  eps))
-			return 0;
-	return 1;
+	return keep;
 }
 
 static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
