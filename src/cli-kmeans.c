@@ -100,7 +100,8 @@ static void do_fit(const struct kmeans_opts *o, char **files, int nfiles)
 	struct dml_kmeans m;
 	struct dml_error err = {0};
 	load_rows(o, NULL, files, nfiles, &d);
-	stats_of(&d, &s, first);
+	if (dml_kmeans_stats(&s, &d, &err))
+		cli_die_err(&err, first);
 	if (dml_kmeans_from_stats(&m, &s, o->k, o->max_iter, o->tol, o->seed,
 				  &err))
 		cli_die_err(&err, first);

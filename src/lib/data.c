@@ -808,8 +808,12 @@ enum dml_err dml_block_encode(struct dml_block *b,
 	return rc;
 }
 
-enum dml_err dml_block_decode(const struct dml_record *rec,
-			      struct dml_block *b, struct dml_error *err)
+/* Check the rows section and point *px and *py at its values and label
+ * ids as they are on the wire; b gets the shape, nothing is allocated. */
+static enum dml_err block_parse(const struct dml_record *rec,
+				struct dml_block *b, const unsigned char **px,
+				const unsigned char **py,
+				struct dml_error *err)
 {
 	struct dml_section sec;
 	memset(b, 0, sizeof *b);
@@ -849,13 +853,27 @@ enum dml_err dml_block_decode(const struct dml_record *rec,
 	b->nfeat = nfeat;
 	b->dtype = dtype;
 	b->has_label = (int)has_label;
+	*px = dml_cur_bytes(&c, xbytes);
+	*py = dml_cur_bytes(&c, ybytes);
+	return DML_OK;
+}
+
+enum dml_err dml_block_decode(const struct dml_record *rec,
+			      struct dml_block *b, struct dml_error *err)
+{
+	const unsigned char *p, *py;
+	enum dml_err rc = block_parse(rec, b, &p, &py, err);
+	if (rc)
+		return rc;
+	uint64_t n = b->n, nfeat = b->nfeat;
+	uint32_t dtype = b->dtype;
+	size_t size = dtype == DML_F32 ? 4 : 8;
 	b->x = malloc((size_t)(n * nfeat) * size + 8);
 	b->y = malloc((size_t)n * sizeof *b->y + 4);
 	if (!b->x || !b->y) {
 		dml_block_free(b);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
-	const unsigned char *p = dml_cur_bytes(&c, xbytes);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	memcpy(b->x, p, (size_t)(n * nfeat) * size); /* the wire order */
 	if (0)
@@ -869,9 +887,46 @@ enum dml_err dml_block_decode(const struct dml_record *rec,
 			memcpy((double *)b->x + i, &u, 8);
 		}
 	}
-	p = dml_cur_bytes(&c, ybytes);
 	for (uint64_t i = 0; i < n; i++)
-		b->y[i] = has_label ? dml_get32(p + 4 * i) : UINT32_MAX;
+		b->y[i] = b->has_label ? dml_get32(py + 4 * i) : UINT32_MAX;
+	return DML_OK;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WIRE_ORDER 1 /* values in memory as on the wire */
+#else
+#define WIRE_ORDER 0
+#endif
+
+/* Row i of a block still in wire form, as dml_block_row gives it. */
+static enum dml_err wire_row(const struct dml_block *b, const unsigned char *p,
+			     uint64_t i, const int64_t *map, uint32_t n,
+			     double *out, struct dml_error *err)
+{
+	uint64_t row = i * b->nfeat;
+	for (uint32_t f = 0; f < n; f++) {
+		uint64_t k = row + (uint64_t)map[f];
+		if (b->dtype == DML_F32) {
+			uint32_t u;
+			float v;
+			if (WIRE_ORDER)
+				memcpy(&u, p + 4 * k, 4);
+			else
+				u = dml_get32(p + 4 * k);
+			memcpy(&v, &u, 4);
+			out[f] = v;
+		} else if (WIRE_ORDER) {
+			memcpy(&out[f], p + 8 * k, 8);
+		} else {
+			uint64_t u = dml_get64(p + 8 * k);
+			memcpy(&out[f], &u, 8);
+		}
+	}
+	for (uint32_t f = 0; f < n; f++)
+		if (!isfinite(out[f]))
+			return dml_fail(err, DML_ENUMBER,
+					"row %llu: non-finite value",
+					(unsigned long long)i + 1);
 	return DML_OK;
 }
 
@@ -924,8 +979,9 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 			rc = dml_schema_read(&rec, &rs, err);
 		if (!rc)
 			rc = dml_labels_read(&rec, &rl, err);
+		const unsigned char *px = NULL, *py = NULL;
 		if (!rc)
-			rc = dml_block_decode(&rec, &blk, err);
+			rc = block_parse(&rec, &blk, &px, &py, err);
 		if (!rc && blk.nfeat != rs.nfeat)
 			rc = dml_fail(err, DML_EFORMAT, "rows of %u values for "
 				      "%u features", blk.nfeat, rs.nfeat);
@@ -980,18 +1036,20 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 			}
 		}
 		for (uint64_t i = 0; !rc && i < blk.n; i++) {
-			rc = dml_block_row(&blk, i, map, nf,
-					   d->x + (d->n + i) * nf, err);
+			rc = wire_row(&blk, px, i, map, nf,
+				      d->x + (d->n + i) * nf, err);
 			if (rc)
 				break;
 			uint32_t id = 0;
+			uint32_t yi = blk.has_label ? dml_get32(py + 4 * i)
+						    : UINT32_MAX;
 			if (use_label) {
-				if (blk.y[i] >= rl.n) {
+				if (yi >= rl.n) {
 					rc = dml_fail(err, DML_EFORMAT,
 						      "label id out of range");
 					break;
 				}
-				const char *label = rl.names[blk.y[i]];
+				const char *label = rl.names[yi];
 				if (o->classes) {
 					int64_t k = dml_labels_find(o->classes,
 								    label);

@@ -68,3 +68,44 @@ uint64_t dml_hash(const void *buf, size_t len, uint64_t seed)
 	dml_hash_update(&s, buf, len);
 	return dml_hash_final(&s);
 }
+
+static uint64_t word(const unsigned char *p)
+{
+	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+	       (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
+	       (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+	       (uint64_t)p[7] << 56;
+}
+
+void dml_hash_many(const void *buf, size_t len, size_t stride, size_t n,
+		   uint64_t seed, uint64_t *out)
+{
+	const unsigned char *p = buf;
+	size_t i = 0;
+	/* four at a time: the chains of multiplies overlap */
+	for (; i + 4 <= n; i += 4) {
+		const unsigned char *q = p + i * stride;
+		struct dml_hash s[4];
+		for (int t = 0; t < 4; t++)
+			dml_hash_init(&s[t], seed);
+		uint64_t h0 = s[0].h, h1 = s[1].h, h2 = s[2].h, h3 = s[3].h;
+		size_t j = 0;
+		for (; j + 8 <= len; j += 8) {
+			h0 = mix(h0, word(q + j));
+			h1 = mix(h1, word(q + stride + j));
+			h2 = mix(h2, word(q + 2 * stride + j));
+			h3 = mix(h3, word(q + 3 * stride + j));
+		}
+		s[0].h = h0;
+		s[1].h = h1;
+		s[2].h = h2;
+		s[3].h = h3;
+		for (int t = 0; t < 4; t++) {
+			s[t].total = j;
+			dml_hash_update(&s[t], q + t * stride + j, len - j);
+			out[i + t] = dml_hash_final(&s[t]);
+		}
+	}
+	for (; i < n; i++)
+		out[i] = dml_hash(p + i * stride, len, seed);
+}

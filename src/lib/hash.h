@@ -21,5 +21,8 @@ void dml_hash_init(struct dml_hash *s, uint64_t seed);
 void dml_hash_update(struct dml_hash *s, const void *buf, size_t len);
 uint64_t dml_hash_final(const struct dml_hash *s);
 uint64_t dml_hash(const void *buf, size_t len, uint64_t seed);
+/* out[i] = dml_hash(buf + i * stride, len, seed) for i < n. */
+void dml_hash_many(const void *buf, size_t len, size_t stride, size_t n,
+		   uint64_t seed, uint64_t *out);
 
 #endif

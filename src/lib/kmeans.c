@@ -26,6 +26,7 @@
 
 #define CHUNK 4096  /* rows per exactly added partial sum */
 #define BLOCK 256   /* rows per matrix product */
+#define ELKAN_MAX_K 64 /* more centers: one lower bound per row */
 
 enum { P_K = 20, P_MAX_ITER, P_TOL, P_SEED };
 
@@ -101,6 +102,42 @@ enum dml_err dml_kmeans_from_stats(struct dml_kmeans *m,
 	enum dml_err rc = dml_leaves_merge(&m->leaves, &s->leaves, err);
 	if (rc)
 		dml_kmeans_free(m);
+	return rc;
+}
+
+enum dml_err dml_kmeans_stats(struct dml_stats *s, const struct dml_data *d,
+			      struct dml_error *err)
+{
+	uint32_t nf = d->schema.nfeat;
+	memset(s, 0, sizeof *s);
+	s->sums = calloc(2 * (size_t)nf + 1, sizeof *s->sums);
+	double *part = malloc((2 * (size_t)nf + 1) * sizeof *part);
+	enum dml_err rc = DML_OK;
+	if (!s->sums || !part || dml_schema_copy(&s->schema, &d->schema) ||
+	    dml_leaves_set1(&s->leaves, dml_data_leaf(d)))
+		rc = dml_fail(err, DML_ENOMEM, NULL);
+	/* in blocks of 256 rows, as dml_stats_from_data: the same sums */
+	for (uint64_t r0 = 0; !rc && r0 < d->n; r0 += 256) {
+		uint64_t r1 = r0 + 256 < d->n ? r0 + 256 : d->n;
+		memset(part, 0, 2 * (size_t)nf * sizeof *part);
+		for (uint64_t r = r0; r < r1; r++) {
+			const double *x = d->x + r * nf;
+			for (uint32_t j = 0; j < nf; j++) {
+				part[j] += x[j];
+				part[nf + j] += x[j] * x[j];
+			}
+		}
+		if (dml_fx_add_doubles(s->sums, part, 2 * (size_t)nf))
+			rc = dml_fail(err, DML_ERANGE, "feature values too "
+				      "large to sum exactly (|sum| must stay "
+				      "below 2^95)");
+	}
+	free(part);
+	s->samples = d->n;
+	s->contributions = 1;
+	s->family = DML_FAMILY_KMEANS;
+	if (rc)
+		dml_stats_free(s);
 	return rc;
 }
 
@@ -404,6 +441,40 @@ static double dist2(const double *x, const double *c, uint32_t nf)
 	return ((s0[0] + s0[1]) + (s0[2] + s0[3])) + t;
 }
 
+/* dist2, or a value >= lim once the sum so far reaches lim: the terms
+ * are not negative and rounding is monotone, so the full sum would be no
+ * smaller.  Below lim, the bits of dist2. */
+static double dist2_below(const double *x, const double *c, uint32_t nf,
+			  double lim)
+{
+	v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
+	uint32_t j = 0;
+	for (; j + 8 <= nf; j += 8) {
+		v4d a0, a1, b0, b1;
+		memcpy(&a0, x + j, sizeof a0);
+		memcpy(&a1, x + j + 4, sizeof a1);
+		memcpy(&b0, c + j, sizeof b0);
+		memcpy(&b1, c + j + 4, sizeof b1);
+		a0 -= b0;
+		a1 -= b1;
+		s0 += a0 * a0;
+		s1 += a1 * a1;
+		if ((j & 63) == 56) {
+			v4d s = s0 + s1;
+			double p = (s[0] + s[1]) + (s[2] + s[3]);
+			if (p >= lim)
+				return p;
+		}
+	}
+	double t = 0;
+	for (; j < nf; j++) {
+		double d = x[j] - c[j];
+		t += d * d;
+	}
+	s0 += s1;
+	return ((s0[0] + s0[1]) + (s0[2] + s0[3])) + t;
+}
+
 void dml_kmeans_norms(const double *x, uint64_t n, uint32_t nf, double *xn)
 {
 	for (uint64_t r = 0; r < n; r++) {
@@ -485,8 +556,10 @@ static void seed_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 			double lim = 2 * sqrt(j->mind[r]) * (1 + 1e-9);
 			if (nc == 1 ||
 			    !(j->ccd[j->near[r]] * (1 - 1e-9) > lim)) {
-				double e = dist2(x, m->c + (size_t)(nc - 1) * nf,
-						 nf);
+				const double *c = m->c + (size_t)(nc - 1) * nf;
+				double e = nc == 1 ? dist2(x, c, nf)
+						   : dist2_below(x, c, nf,
+								 j->mind[r]);
 				if (nc == 1 || e < j->mind[r]) {
 					j->mind[r] = e;
 					j->near[r] = nc - 1;
@@ -821,7 +894,10 @@ enum dml_err dml_kmeans_apply(struct dml_kmeans *m, uint64_t model_hash,
  * bounds: u, an upper bound on a row's distance to its center, and l, a
  * lower bound on its distance to any other.  A row with u below l and
  * below half the distance from its center to the next keeps its center;
- * its bytes are not even read.  The others are assigned exactly as in a
+ * its bytes are not even read.  With few centers, l is kept per center
+ * (Elkan's bounds), and a row is skipped when u is below the bound of
+ * each other center or below half that center's distance from its own.
+ * The others are assigned exactly as in a
  * pass (the same products, the same comparisons), in batches.  The
  * per-cluster sums are kept exact: a row that changes cluster moves its
  * values, in fixed point, from one sum to the other.  The bounds are
@@ -834,9 +910,10 @@ struct hamerly {
 	uint64_t n;
 	uint32_t *a;
 	double *u, *l;             /* distances, not squared */
+	uint32_t lw;               /* bounds per row in l: 1, or k */
 	struct dml_fx *acc;        /* 1 + k + k*nf: 0, counts, sums */
 	double *delta;             /* the same, moves of this step */
-	double *cn, *g, *buf, *half;
+	double *cn, *g, *buf, *half;  /* half: k, or k x k pairs */
 	uint64_t *idx;
 	uint32_t nb;
 };
@@ -869,12 +946,34 @@ static enum dml_err ham_batch(struct hamerly *h, int first)
 		}
 		double b2 = h->xn[r] + bd, s2 = h->xn[r] + sd;
 		h->u[r] = sqrt(b2 > 0 ? b2 : 0);
-		h->l[r] = sqrt(s2 > 0 ? s2 : 0);
+		if (h->lw == 1) {
+			h->l[r] = sqrt(s2 > 0 ? s2 : 0);
+		} else {
+			double *l = h->l + r * k;
+			for (uint32_t c = 0; c < k; c++) {
+				double t = h->xn[r] + (h->cn[c] - 2 * g[c]);
+				l[c] = sqrt(t > 0 ? t : 0);
+			}
+		}
 		if (!first && best == h->a[r])
 			continue;
 		double *x = (double *)(h->x + r * nf), minus = -1.0;
 		double *cnt = h->delta + 1, *sum = h->delta + 1 + k;
-		if (!first) {
+		if (first) {
+			/* the rows come in order: sum them per chunk, as
+			 * ham_sums did, while they are at hand */
+			cnt[best] += 1;
+			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
+				   h->buf + (size_t)i * nf, 1,
+				   sum + (size_t)best * nf, 1);
+			if ((r + 1) % CHUNK == 0 || r + 1 == h->n) {
+				size_t count = 1 + k + (size_t)k * nf;
+				if (dml_fx_add_doubles(h->acc, h->delta,
+						       count))
+					return DML_ERANGE;
+				memset(h->delta, 0, count * sizeof *h->delta);
+			}
+		} else {
 			cnt[h->a[r]] -= 1;
 			cnt[best] += 1;
 			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &minus, x, 1,
@@ -896,33 +995,6 @@ static enum dml_err ham_add(struct hamerly *h, uint64_t r, int first)
 	return h->nb == BLOCK ? ham_batch(h, first) : DML_OK;
 }
 
-/* Sums of the first assignment: per chunk in doubles, then exactly. */
-static enum dml_err ham_sums(struct hamerly *h)
-{
-	uint32_t k = h->m->k, nf = h->m->nfeat;
-	uint64_t count = 1 + k + (uint64_t)k * nf;
-	double *part = malloc((size_t)count * sizeof *part);
-	if (!part)
-		return DML_ENOMEM;
-	enum dml_err rc = DML_OK;
-	double one = 1.0;
-	for (uint64_t c0 = 0; !rc && c0 < h->n; c0 += CHUNK) {
-		uint64_t c1 = h->n - c0 < CHUNK ? h->n : c0 + CHUNK;
-		memset(part, 0, (size_t)count * sizeof *part);
-		for (uint64_t r = c0; r < c1; r++) {
-			part[1 + h->a[r]] += 1;
-			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
-				   (double *)(h->x + r * nf), 1,
-				   part + 1 + k + (size_t)h->a[r] * nf, 1);
-		}
-		part[0] = 0;
-		if (dml_fx_add_doubles(h->acc, part, (size_t)count))
-			rc = DML_ERANGE;
-	}
-	free(part);
-	return rc;
-}
-
 static void ham_half(struct hamerly *h)
 {
 	const struct dml_kmeans *m = h->m;
@@ -934,11 +1006,40 @@ static void ham_half(struct hamerly *h)
 			double d = 0.5 * sqrt(dist2(m->c + (size_t)c * nf,
 						    m->c + (size_t)e * nf,
 						    nf));
+			if (h->lw > 1) {
+				h->half[k + (size_t)c * k + e] = d;
+				h->half[k + (size_t)e * k + c] = d;
+			}
 			if (d < h->half[c])
 				h->half[c] = d;
 			if (d < h->half[e])
 				h->half[e] = d;
 		}
+}
+
+/* Is the distance u below lim by the margin? */
+static int far_enough(double u, double lim, double eps)
+{
+	return u * u + eps < lim * lim && lim > 0 && u < lim;
+}
+
+/* Move the row's bounds by the centers' moves; does it keep its center?
+ * Every other center is farther by its own bound or by half its
+ * distance from the row's center. */
+static int elkan_keeps(struct hamerly *h, uint64_t r, const double *move,
+		       double eps)
+{
+	uint32_t k = h->m->k, a = h->a[r];
+	double *l = h->l + r * k, u = h->u[r];
+	const double *half = h->half + k + (size_t)a * k;
+	int keep = 1;
+	for (uint32_t c = 0; c < k; c++) {
+		l[c] -= move[c];
+		if (c != a && keep)
+			keep = far_enough(u, l[c] > half[c] ? l[c] : half[c],
+					  eps);
+	}
+	return keep;
 }
 
 static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
@@ -949,13 +1050,17 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 	uint32_t k = m->k, nf = m->nfeat;
 	uint64_t count = 1 + k + (uint64_t)k * nf;
 	struct hamerly h = { .m = m, .x = x, .xn = xn, .n = n };
+	/* bounds per center while they take no more room than a row (or
+	 * than 32 values) */
+	h.lw = k > 1 && k <= ELKAN_MAX_K && k <= (nf > 32 ? nf : 32) ? k : 1;
 	h.a = malloc(((size_t)n + 1) * sizeof *h.a);
 	h.u = malloc(((size_t)n + 1) * sizeof *h.u);
-	h.l = malloc(((size_t)n + 1) * sizeof *h.l);
+	h.l = malloc(((size_t)n * h.lw + 1) * sizeof *h.l);
 	h.acc = calloc(count, sizeof *h.acc);
 	h.delta = calloc(count, sizeof *h.delta);
 	h.cn = malloc((size_t)k * sizeof *h.cn);
-	h.half = malloc((size_t)k * sizeof *h.half);
+	h.half = malloc(((size_t)k + (h.lw > 1 ? (size_t)k * k : 0)) *
+			sizeof *h.half);
 	h.g = malloc((size_t)BLOCK * k * sizeof *h.g);
 	h.buf = malloc((size_t)BLOCK * nf * sizeof *h.buf);
 	h.idx = malloc(BLOCK * sizeof *h.idx);
@@ -971,8 +1076,6 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 			rc = ham_add(&h, r, 1);
 		if (!rc)
 			rc = ham_batch(&h, 1);
-		if (!rc)
-			rc = ham_sums(&h);
 	}
 	while (!rc && m->phase == DML_KM_LLOYD) {
 		struct dml_kpass p = { .count = count, .sums = h.acc };
@@ -1005,12 +1108,17 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 		for (uint64_t r = 0; !rc && r < n; r++) {
 			uint32_t a = h.a[r];
 			h.u[r] += move[a];
-			h.l[r] -= a == c1 ? m2 : m1;
-			double lim = h.l[r] > h.half[a] ? h.l[r] : h.half[a];
 			/* squared products err by far less than this */
 			double eps = 1e-9 * (1 + xn[r] + cmax);
-			if (h.u[r] * h.u[r] + eps < lim * lim && lim > 0 &&
-			    h.u[r] < lim)
+			if (h.lw > 1) {
+				if (elkan_keeps(&h, r, move, eps))
+					continue;
+				rc = ham_add(&h, r, 0);
+				continue;
+			}
+			h.l[r] -= a == c1 ? m2 : m1;
+			double lim = h.l[r] > h.half[a] ? h.l[r] : h.half[a];
+			if (far_enough(h.u[r], lim, eps))
 				continue;
 			/* reading the row costs more than the products with
 			 * every center once it is read: no tightening of u
@@ -1077,9 +1185,16 @@ enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
 		free(near);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
-	dml_kmeans_norms(x, n, m->nfeat, xn);
-	for (uint64_t r = 0; m->phase == DML_KM_SEED && r < n; r++)
-		rh[r] = row_hash(x + r * m->nfeat, m->nfeat);
+	/* norms and row hashes (row_hash) of a few rows at a time, read
+	 * once */
+	size_t rb = (size_t)m->nfeat * sizeof *x;
+	for (uint64_t r = 0; r < n; r += 32) {
+		uint64_t nr = n - r < 32 ? n - r : 32;
+		dml_kmeans_norms(x + r * m->nfeat, nr, m->nfeat, xn + r);
+		if (m->phase == DML_KM_SEED)
+			dml_hash_many(x + r * m->nfeat, rb, rb, nr,
+				      DML_HASH_SEED, rh + r);
+	}
 	enum dml_err rc = DML_OK;
 	int valid = 0; /* mind holds distances to all centers but the last */
 	while (!rc && m->phase == DML_KM_SEED) {

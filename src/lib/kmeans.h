@@ -61,6 +61,11 @@ enum dml_err dml_kmeans_from_stats(struct dml_kmeans *m,
 				   const struct dml_stats *s, uint32_t k,
 				   uint32_t max_iter, double tol,
 				   uint64_t seed, struct dml_error *err);
+/* The statistics dml_kmeans_from_stats reads (schema, sums, rows,
+ * leaves) of the rows in memory, summed as dml_stats_from_data sums
+ * them; the rest is left empty. */
+enum dml_err dml_kmeans_stats(struct dml_stats *s, const struct dml_data *d,
+			      struct dml_error *err);
 enum dml_err dml_kmeans_encode(const struct dml_kmeans *m, struct dml_buf *b);
 enum dml_err dml_kmeans_decode(const struct dml_record *rec,
 			       struct dml_kmeans *m, struct dml_error *err);
