@@ -3,12 +3,12 @@
 
 #include <blis.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "numeric.h"
+#include "parsum.h"
 
 #ifdef __SSE__
 #include <xmmintrin.h>
@@ -480,17 +480,10 @@ struct eval_job {
 	atomic_int failed;
 };
 
-struct eval_worker {
-	struct eval_job *job;
-	struct dml_fx *acc;
-	enum dml_err rc;
-	pthread_t tid;
-};
-
-static void *eval_worker(void *arg)
+static enum dml_err eval_part(void *arg, struct dml_fx *acc)
 {
-	struct eval_worker *wk = arg;
-	struct eval_job *j = wk->job;
+	struct eval_job *j = arg;
+	enum dml_err rc = DML_OK;
 	uint32_t nf = j->m->schema.nfeat;
 	struct net t;
 	int bad = net_init(&t, j->m, CHUNK);
@@ -499,10 +492,10 @@ static void *eval_worker(void *arg)
 	double *gd = malloc((t.nw + 1) * sizeof *gd);
 	float *tv = malloc(((size_t)CHUNK + 1) * sizeof *tv);
 	if (bad || !xb || !g || !gd || !tv) {
-		wk->rc = DML_ENOMEM;
+		rc = DML_ENOMEM;
 		atomic_store(&j->failed, 1);
 	}
-	while (!wk->rc && !atomic_load(&j->failed)) {
+	while (!rc && !atomic_load(&j->failed)) {
 		uint64_t c0 = atomic_fetch_add(&j->next, 1) * CHUNK;
 		if (c0 >= j->n)
 			break;
@@ -518,8 +511,8 @@ static void *eval_worker(void *arg)
 		backward(&t, j->w, yc, tv, nr, 1.0f, g);
 		for (size_t i = 0; i < t.nw; i++)
 			gd[1 + i] = g[i];
-		if (dml_fx_add_doubles(wk->acc, gd, t.nw + 1)) {
-			wk->rc = DML_ERANGE;
+		if (dml_fx_add_doubles(acc, gd, t.nw + 1)) {
+			rc = DML_ERANGE;
 			atomic_store(&j->failed, 1);
 		}
 	}
@@ -528,7 +521,7 @@ static void *eval_worker(void *arg)
 	free(gd);
 	free(tv);
 	net_free(&t);
-	return NULL;
+	return rc;
 }
 
 enum dml_err dml_mlp_eval(const struct dml_model *m, const double *w,
@@ -540,55 +533,17 @@ enum dml_err dml_mlp_eval(const struct dml_model *m, const double *w,
 	uint32_t nt = m->threads ? m->threads : 1;
 	if (nt > nchunks)
 		nt = nchunks ? (uint32_t)nchunks : 1;
-	float *wf = to_float(w, nw);
-	struct eval_worker *wk = calloc(nt, sizeof *wk);
-	if (!wf || !wk) {
-		free(wf);
-		free(wk);
-		return dml_fail(err, DML_ENOMEM, NULL);
-	}
-	if (m->params.output == DML_OUTPUT_LINEAR && !m->t) {
-		free(wf);
-		free(wk);
+	if (m->params.output == DML_OUTPUT_LINEAR && !m->t)
 		return dml_fail(err, DML_ELABELS, "a regression mlp needs "
 				"numeric targets");
-	}
+	float *wf = to_float(w, nw);
+	if (!wf)
+		return dml_fail(err, DML_ENOMEM, NULL);
 	struct eval_job job = { .m = m, .w = wf, .x = x, .y = y, .tt = m->t,
 				.n = n };
 	atomic_init(&job.next, 0);
 	atomic_init(&job.failed, 0);
-	enum dml_err rc = DML_OK;
-	uint32_t started = 0;
-	for (uint32_t t = 0; t < nt; t++) {
-		wk[t].job = &job;
-		wk[t].acc = t == 0 ? acc : calloc(nw + 1, sizeof *wk[t].acc);
-		if (!wk[t].acc) {
-			rc = DML_ENOMEM;
-			break;
-		}
-		if (t > 0 && pthread_create(&wk[t].tid, NULL, eval_worker,
-					    &wk[t])) {
-			free(wk[t].acc);
-			wk[t].acc = NULL;
-			rc = DML_ENOMEM;
-			break;
-		}
-		started = t + 1;
-	}
-	if (started > 0)
-		eval_worker(&wk[0]);
-	for (uint32_t t = 1; t < started; t++) {
-		pthread_join(wk[t].tid, NULL);
-		for (size_t i = 0; !wk[t].rc && i < nw + 1; i++)
-			if (dml_fx_add(&acc[i], &wk[t].acc[i]))
-				wk[t].rc = DML_ERANGE;
-		if (wk[t].rc && !rc)
-			rc = wk[t].rc;
-		free(wk[t].acc);
-	}
-	if (wk[0].rc && !rc)
-		rc = wk[0].rc;
-	free(wk);
+	enum dml_err rc = dml_parsum(nt, nw + 1, acc, eval_part, &job);
 	free(wf);
 	if (rc == DML_ENOMEM)
 		return dml_fail(err, rc, NULL);

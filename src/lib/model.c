@@ -3,13 +3,13 @@
 
 #include <blis.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mlp.h"
 #include "numeric.h"
+#include "parsum.h"
 #include "tree.h"
 
 #define BLOCK 256  /* rows per matrix product */
@@ -1013,39 +1013,32 @@ struct eval_job {
 	atomic_int failed;
 };
 
-struct eval_worker {
-	struct eval_job *job;
-	struct dml_fx *acc;
-	enum dml_err rc;
-	pthread_t tid;
-};
-
-static void *eval_worker(void *arg)
+static enum dml_err eval_part(void *arg, struct dml_fx *acc)
 {
-	struct eval_worker *wk = arg;
-	struct eval_job *j = wk->job;
+	struct eval_job *j = arg;
 	size_t nw = (size_t)dml_model_nweights(j->m);
 	double *z = malloc((size_t)BLOCK * j->m->nout * sizeof *z);
 	double *g = malloc((nw + 1) * sizeof *g);
+	enum dml_err rc = DML_OK;
 	if (!z || !g) {
-		wk->rc = DML_ENOMEM;
+		rc = DML_ENOMEM;
 		atomic_store(&j->failed, 1);
 	}
-	while (!wk->rc && !atomic_load(&j->failed)) {
+	while (!rc && !atomic_load(&j->failed)) {
 		uint64_t c = atomic_fetch_add(&j->next, 1);
 		uint64_t c0 = c * CHUNK;
 		if (c0 >= j->n)
 			break;
 		uint64_t c1 = j->n - c0 < CHUNK ? j->n : c0 + CHUNK;
 		eval_chunk(j->m, j->w, j->x, j->y, c0, c1, z, g);
-		if (dml_fx_add_doubles(wk->acc, g, nw + 1)) {
-			wk->rc = DML_ERANGE;
+		if (dml_fx_add_doubles(acc, g, nw + 1)) {
+			rc = DML_ERANGE;
 			atomic_store(&j->failed, 1);
 		}
 	}
 	free(z);
 	free(g);
-	return NULL;
+	return rc;
 }
 
 /* Chunks are handed to threads in any order; each thread sums exactly,
@@ -1064,42 +1057,7 @@ enum dml_err dml_model_eval(const struct dml_model *m, const double *w,
 	struct eval_job job = { .m = m, .w = w, .x = x, .y = y, .n = n };
 	atomic_init(&job.next, 0);
 	atomic_init(&job.failed, 0);
-	struct eval_worker *wk = calloc(nt, sizeof *wk);
-	if (!wk)
-		return dml_fail(err, DML_ENOMEM, NULL);
-	enum dml_err rc = DML_OK;
-	uint32_t started = 0;
-	for (uint32_t t = 0; t < nt; t++) {
-		wk[t].job = &job;
-		wk[t].acc = t == 0 ? acc : calloc(nw + 1, sizeof *wk[t].acc);
-		if (!wk[t].acc) {
-			rc = DML_ENOMEM;
-			break;
-		}
-		if (t > 0 && pthread_create(&wk[t].tid, NULL, eval_worker,
-					    &wk[t])) {
-			free(wk[t].acc);
-			wk[t].acc = NULL;
-			rc = DML_ENOMEM;
-			break;
-		}
-		started = t + 1;
-	}
-	if (started > 0)
-		eval_worker(&wk[0]); /* this thread works too */
-	for (uint32_t t = 1; t < started; t++) {
-		pthread_join(wk[t].tid, NULL);
-		if (!wk[t].rc)
-			for (size_t i = 0; i < nw + 1 && !wk[t].rc; i++)
-				if (dml_fx_add(&acc[i], &wk[t].acc[i]))
-					wk[t].rc = DML_ERANGE;
-		if (wk[t].rc && !rc)
-			rc = wk[t].rc;
-		free(wk[t].acc);
-	}
-	if (wk[0].rc && !rc)
-		rc = wk[0].rc;
-	free(wk);
+	enum dml_err rc = dml_parsum(nt, nw + 1, acc, eval_part, &job);
 	if (rc == DML_ENOMEM)
 		return dml_fail(err, rc, NULL);
 	if (rc)
