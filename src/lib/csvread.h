@@ -12,6 +12,7 @@
 struct dml_csv_opts {
 	unsigned char delim; /* ',' when 0 */
 	int no_header;       /* first row is data */
+	int libcsv_only;     /* every line through libcsv (tests compare) */
 };
 
 /* Called once per row with its fields (NUL-terminated) and the text line

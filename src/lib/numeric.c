@@ -137,6 +137,22 @@ static int fast_decimal(const char *s, const char **end, double *out)
 
 int dml_parse_double(const char *s, double *out)
 {
+	/* the common field first: up to 19 digits and nothing else, whose
+	 * value fits in 64 bits; converting it is one correctly rounded
+	 * operation, as strtod's result is */
+	unsigned c = (unsigned char)s[0] - '0';
+	if (c < 10) {
+		uint64_t m = c;
+		size_t i = 1;
+		while (i < 19 && (c = (unsigned char)s[i] - '0') < 10) {
+			m = m * 10 + c;
+			i++;
+		}
+		if (s[i] == '\0') {
+			*out = (double)m;
+			return 0;
+		}
+	}
 	while (*s == ' ' || *s == '\t')
 		s++;
 	if (*s == '\0')

@@ -1,10 +1,16 @@
 /* test-lib.c - unit tests of the dml library, TAP output. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "crc32c.h"
+#include "csvread.h"
 #include "fixed.h"
 #include "hash.h"
 #include "numeric.h"
@@ -222,6 +228,172 @@ static void test_parse(void)
 	   "number parsing edge cases");
 }
 
+/* ---- CSV: the plain-line path against libcsv alone ---- */
+
+struct rows {
+	char *s;
+	size_t len, cap;
+};
+
+static void put(struct rows *r, const void *p, size_t n)
+{
+	if (r->cap - r->len < n) {
+		size_t cap = r->cap ? r->cap : 256;
+		while (cap - r->len < n)
+			cap *= 2;
+		char *t = realloc(r->s, cap);
+		if (!t)
+			abort();
+		r->s = t;
+		r->cap = cap;
+	}
+	memcpy(r->s + r->len, p, n);
+	r->len += n;
+}
+
+static enum dml_err put_row(struct rows *r, char kind, char **f, size_t n,
+			    uint64_t line)
+{
+	char head[64];
+	int k = snprintf(head, sizeof head, "%c%llu:%zu:", kind,
+			 (unsigned long long)line, n);
+	put(r, head, (size_t)k);
+	for (size_t i = 0; i < n; i++)
+		put(r, f[i], strlen(f[i]) + 1);
+	return DML_OK;
+}
+
+static enum dml_err on_head(void *ctx, char **f, size_t n, uint64_t line,
+			    struct dml_error *err)
+{
+	(void)err;
+	return put_row(ctx, 'H', f, n, line);
+}
+
+static enum dml_err on_data(void *ctx, char **f, size_t n, uint64_t line,
+			    struct dml_error *err)
+{
+	/* a row whose first field is "x" is refused, as a bad number is */
+	if (n > 1 && !strcmp(f[0], "x")) {
+		err->column = 1;
+		return dml_fail(err, DML_ENUMBER, "refused");
+	}
+	return put_row(ctx, 'R', f, n, line);
+}
+
+static void put_result(struct rows *r, enum dml_err rc,
+		       const struct dml_error *e)
+{
+	char tail[700];
+	int k = snprintf(tail, sizeof tail, "=%d %llu:%llu %s", (int)rc,
+			 (unsigned long long)e->line,
+			 (unsigned long long)e->column, rc ? e->detail : "");
+	put(r, tail, (size_t)k);
+}
+
+/* Read text through a SOCK_SEQPACKET pair, one message per read, so that
+ * the reader's buffers end where the chunks do. */
+static void read_chunked(const char *text, size_t len, const size_t *cuts,
+			 size_t ncut, int libcsv_only, struct rows *r)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv))
+		abort();
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		size_t at = 0;
+		for (size_t i = 0; i <= ncut; i++) {
+			size_t to = i < ncut ? cuts[i] : len;
+			if (to > at && write(sv[1], text + at, to - at) < 0)
+				_exit(1);
+			at = to > at ? to : at;
+		}
+		_exit(0);
+	}
+	close(sv[1]);
+	struct dml_csv_opts o = { .libcsv_only = libcsv_only };
+	struct dml_src src;
+	dml_src_init(&src, sv[0], NULL);
+	struct dml_error e = {0};
+	enum dml_err rc = dml_csv_read(&src, &o, on_head, on_data, r, &e);
+	put_result(r, rc, &e);
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+}
+
+static void test_csv_plain(void)
+{
+	static const char alpha[] = "1a,,,\"  \t\r\n\n\nx;";
+	struct dml_rng g;
+	dml_rng_seed(&g, 77);
+	char text[400];
+	long bad = 0, n = 200000, nread = 0;
+	for (long i = 0; i < n && bad < 5; i++) {
+		size_t len = (size_t)dml_rng_below(&g, sizeof text);
+		for (size_t j = 0; j < len; j++) {
+			uint64_t u = dml_rng_below(&g, 64);
+			/* mostly plain text, sometimes anything */
+			text[j] = u < 40 ? "12,3,a,,45,x"[u % 12]
+				: u < 62 ? alpha[u % (sizeof alpha - 1)]
+				: u == 62 ? '\0' : ' ';
+		}
+		uint64_t dk = dml_rng_below(&g, 6);
+		unsigned char delim = dk == 0 ? ';' : dk == 1 ? '\t' : 0;
+		struct rows a = {0}, b = {0};
+		for (int mode = 0; mode < 2; mode++) {
+			struct rows *r = mode ? &b : &a;
+			struct dml_csv_opts o = { .delim = delim,
+						  .libcsv_only = mode };
+			struct dml_error e = {0};
+			enum dml_err rc = dml_csv_parse_lines(text, len, &o, 1,
+							      on_data, r, &e);
+			put_result(r, rc, &e);
+		}
+		if (a.len != b.len || memcmp(a.s, b.s, a.len)) {
+			if (bad++ < 3) {
+				printf("# plain CSV lines differ from libcsv "
+				       "on case %ld: ", i);
+				for (size_t j = 0; j < len; j++)
+					printf(isprint((unsigned char)text[j])
+					       ? "%c" : "\\x%02x",
+					       (unsigned char)text[j]);
+				printf("\n# %.*s\n# %.*s\n", (int)a.len, a.s,
+				       (int)b.len, b.s);
+			}
+		}
+		free(a.s);
+		free(b.s);
+		if (i % 100 == 0) { /* through read(2), in chunks */
+			size_t cuts[8];
+			for (int c = 0; c < 8; c++)
+				cuts[c] = len ? (size_t)dml_rng_below(&g, len) : 0;
+			for (int c = 1; c < 8; c++) /* ascending */
+				for (int d = c; d > 0 && cuts[d] < cuts[d - 1]; d--) {
+					size_t t = cuts[d];
+					cuts[d] = cuts[d - 1];
+					cuts[d - 1] = t;
+				}
+			struct rows c1 = {0}, c2 = {0};
+			read_chunked(text, len, cuts, 8, 0, &c1);
+			read_chunked(text, len, cuts, 8, 1, &c2);
+			if (c1.len != c2.len || memcmp(c1.s, c2.s, c1.len)) {
+				if (bad++ < 3)
+					printf("# chunked CSV differs from "
+					       "libcsv on case %ld\n", i);
+			}
+			free(c1.s);
+			free(c2.s);
+			nread++;
+		}
+	}
+	char what[160];
+	snprintf(what, sizeof what, "CSV rows split without libcsv are "
+		 "libcsv's rows, errors and lines (%ld inputs, %ld of them "
+		 "read in chunks)", n, nread);
+	ok(bad == 0, what);
+}
+
 /* The eigensolver on a seeded random symmetric matrix with a repeated
  * eigenvalue: A v = w v, V orthonormal, w descending; and AUC ties. */
 static void test_symeig(void)
@@ -369,6 +541,7 @@ int main(void)
 	test_fixed();
 	test_record();
 	test_parse();
+	test_csv_plain();
 	test_symeig();
 	test_stats_exact();
 	printf("1..%d\n", ntest);
