@@ -466,6 +466,43 @@ static void do_apply(const struct opts *o)
 	dml_model_free(&m);
 }
 
+/* --emit stats: classification statistics block by block as the rows
+ * stream past (rows_fn of the loader), so memory stays one block. */
+struct stream_stats {
+	struct dml_stats s;
+	int started;
+};
+
+static enum dml_err stats_rows(void *ctx, const struct dml_data *d,
+			       const double *x, const uint32_t *y, uint64_t n,
+			       struct dml_error *err)
+{
+	struct stream_stats *ss = ctx;
+	if (!ss->started) {
+		enum dml_err rc = dml_stats_begin(&ss->s, &d->schema, err);
+		if (rc)
+			return rc;
+		ss->started = 1;
+	}
+	return dml_stats_rows(&ss->s, x, y, n, d->labels.n, err);
+}
+
+static void stream_stats(struct dml_load_opts *lo, char **files, int nfiles,
+			 struct dml_data *d, struct dml_stats *s)
+{
+	const char *first = cli_name(nfiles ? files[0] : "-");
+	struct stream_stats ss = {0};
+	struct dml_error err = {0};
+	lo->rows_fn = stats_rows;
+	lo->rows_ctx = &ss;
+	cli_load_csv(files, nfiles, lo, d);
+	if (dml_data_flush(d, lo, &err) ||
+	    (!ss.started && dml_stats_begin(&ss.s, &d->schema, &err)) ||
+	    dml_stats_end(&ss.s, d, &err))
+		cli_die_err(&err, first);
+	*s = ss.s;
+}
+
 static void do_stats(const struct opts *o, char **files, int nfiles)
 {
 	if (!o->label)
@@ -478,11 +515,16 @@ static void do_stats(const struct opts *o, char **files, int nfiles)
 	struct dml_stats s;
 	struct dml_error err = {0};
 	dml_data_init(&d);
-	cli_load_csv(files, nfiles, &lo, &d);
-	double *t = targets(opts_reg(o, o->family), &d,
+	double *t = NULL;
+	if (o->threads == 1 && !opts_reg(o, o->family)) {
+		stream_stats(&lo, files, nfiles, &d, &s);
+	} else {
+		cli_load_csv(files, nfiles, &lo, &d);
+		t = targets(opts_reg(o, o->family), &d,
 			    cli_name(nfiles ? files[0] : "-"));
-	if (dml_stats_from_data(&s, &d, &err))
-		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
+		if (dml_stats_from_data(&s, &d, &err))
+			cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
+	}
 	s.family = o->family;
 	if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
 				       DML_SOLVER_NORMAL, &err))

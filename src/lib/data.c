@@ -557,7 +557,7 @@ enum dml_err dml_colmap_row(const struct dml_colmap *m, char **fields,
 		int64_t f = m->feat[i];
 		if (f < 0)
 			continue;
-		int rc = dml_parse_double(fields[i], &x[f]);
+		int rc = dml_parse_field(fields[i], &x[f]);
 		if (rc) {
 			err->column = i + 1;
 			if (rc == -3)
@@ -600,6 +600,38 @@ void dml_data_free(struct dml_data *d)
 	dml_strtab_free(&d->labels);
 	dml_colmap_free(&d->map);
 	memset(d, 0, sizeof *d);
+}
+
+/* Streaming (o->rows_fn): hand the rows held on in blocks of
+ * DML_STREAM_ROWS, all of them when last (the final block shorter), and
+ * keep the rest at the front. */
+static enum dml_err hand_on(struct dml_data *d, const struct dml_load_opts *o,
+			    int last, struct dml_error *err)
+{
+	uint32_t nf = d->schema.nfeat;
+	uint64_t held = d->n - d->base, off = 0;
+	while (held - off >= DML_STREAM_ROWS || (last && off < held)) {
+		uint64_t k = held - off < DML_STREAM_ROWS ? held - off
+							 : DML_STREAM_ROWS;
+		enum dml_err rc = o->rows_fn(o->rows_ctx, d, d->x + off * nf,
+					     d->y + off, k, err);
+		if (rc)
+			return rc;
+		off += k;
+	}
+	if (off && off < held) {
+		memmove(d->x, d->x + off * nf,
+			(size_t)(held - off) * nf * sizeof *d->x);
+		memmove(d->y, d->y + off, (size_t)(held - off) * sizeof *d->y);
+	}
+	d->base += off;
+	return DML_OK;
+}
+
+enum dml_err dml_data_flush(struct dml_data *d, const struct dml_load_opts *o,
+			    struct dml_error *err)
+{
+	return o->rows_fn ? hand_on(d, o, 1, err) : DML_OK;
 }
 
 static enum dml_err on_header(void *ctx, char **f, size_t n, uint64_t line,
@@ -674,10 +706,18 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 			return rc;
 	}
 	uint32_t nf = d->schema.nfeat;
-	if (d->n == d->cap) {
+	uint64_t at = d->n - d->base;
+	if (d->opts->rows_fn && at >= DML_STREAM_ROWS) {
+		if ((rc = hand_on(d, d->opts, 0, err)))
+			return rc;
+		at = d->n - d->base;
+	}
+	if (at == d->cap) {
 		/* start at about 1 MiB of rows, however wide they are */
 		uint64_t first = nf ? (UINT64_C(1) << 20) / (8 * (uint64_t)nf)
 				    : 1024;
+		if (d->opts->rows_fn)
+			first = DML_STREAM_ROWS;
 		uint64_t cap = d->cap ? d->cap * 2 : first ? first : 1;
 		if (nf && cap > SIZE_MAX / sizeof(double) / nf)
 			return dml_fail(err, DML_ENOMEM, NULL);
@@ -692,10 +732,10 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 		d->cap = cap;
 	}
 	const char *label;
-	rc = dml_colmap_row(&d->map, f, n, d->x + d->n * nf, &label, err);
+	rc = dml_colmap_row(&d->map, f, n, d->x + at * nf, &label, err);
 	if (rc)
 		return rc;
-	if ((rc = label_id(d, &d->labels, label, &d->y[d->n], err)))
+	if ((rc = label_id(d, &d->labels, label, &d->y[at], err)))
 		return rc;
 	d->n++;
 	return DML_OK;
@@ -1018,9 +1058,9 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 			d->has_label = use_label;
 		}
 		uint32_t nf = d->schema.nfeat;
-		if (!rc && d->n + blk.n > d->cap) {
+		if (!rc && d->n - d->base + blk.n > d->cap) {
 			uint64_t cap = d->cap ? d->cap : blk.n ? blk.n : 1;
-			while (cap < d->n + blk.n)
+			while (cap < d->n - d->base + blk.n)
 				cap *= 2;
 			double *x = realloc(d->x, (size_t)cap * nf * sizeof *x
 						  + 1);
@@ -1037,7 +1077,8 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 		}
 		for (uint64_t i = 0; !rc && i < blk.n; i++) {
 			rc = wire_row(&blk, px, i, map, nf,
-				      d->x + (d->n + i) * nf, err);
+				      d->x + (d->n - d->base + i) * nf,
+				      err);
 			if (rc)
 				break;
 			uint32_t id = 0;
@@ -1069,10 +1110,12 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 							      NULL);
 				}
 			}
-			d->y[d->n + i] = id;
+			d->y[d->n - d->base + i] = id;
 		}
 		if (!rc)
 			d->n += blk.n;
+		if (!rc && o->rows_fn)
+			rc = hand_on(d, o, 0, err);
 		dml_block_free(&blk);
 		dml_labels_free(&rl);
 		if (rc) {
@@ -1160,7 +1203,7 @@ static int load_parallel(struct dml_data *d, struct dml_src *src,
 			 struct dml_error *err)
 {
 	struct stat st;
-	if (o->threads < 2 || fstat(src->fd, &st) != 0 ||
+	if (o->threads < 2 || o->rows_fn || fstat(src->fd, &st) != 0 ||
 	    !S_ISREG(st.st_mode) || st.st_size < PARALLEL_MIN ||
 	    lseek(src->fd, 0, SEEK_CUR) != (off_t)src->npre ||
 	    src->pos != 0)

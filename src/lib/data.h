@@ -62,6 +62,8 @@ enum dml_err dml_labels_read(const struct dml_record *rec,
 int dml_labels_equal(const struct dml_labels *a, const struct dml_labels *b);
 
 /* How the columns of a CSV become features and a label. */
+struct dml_data;
+
 struct dml_load_opts {
 	struct dml_csv_opts csv;
 	const char *label;              /* name, or 1-based index; NULL none */
@@ -70,7 +72,16 @@ struct dml_load_opts {
 	const struct dml_schema *schema; /* map features by name to these */
 	const struct dml_labels *classes; /* map labels to these indices */
 	uint32_t threads;               /* parse a large file in parallel */
+	/* Stream: hand rows to rows_fn in blocks of DML_STREAM_ROWS as they
+	 * are read (the last, shorter block from dml_data_flush), keeping
+	 * only one block in memory; d->n still counts all rows. */
+	enum dml_err (*rows_fn)(void *ctx, const struct dml_data *d,
+				const double *x, const uint32_t *y,
+				uint64_t n, struct dml_error *err);
+	void *rows_ctx;
 };
+
+#define DML_STREAM_ROWS 256
 
 struct dml_colmap {
 	size_t ncols;        /* fields every row must have */
@@ -86,7 +97,8 @@ void dml_colmap_free(struct dml_colmap *m);
 enum dml_err dml_colmap_build(struct dml_colmap *m, char **names,
 			      size_t ncols, const struct dml_load_opts *o,
 			      struct dml_schema *schema, struct dml_error *err);
-/* One row: features into x (nfeat), label text into *label (or NULL). */
+/* One row: features into x (nfeat), label text into *label (or NULL).
+ * The fields are those of dml_csv_read (see dml_parse_field). */
 enum dml_err dml_colmap_row(const struct dml_colmap *m, char **fields,
 			    size_t n, double *x, const char **label,
 			    struct dml_error *err);
@@ -101,12 +113,16 @@ struct dml_data {
 	int has_label;
 	struct dml_hash hash;     /* over every input byte */
 	uint64_t files;
+	uint64_t base;            /* rows handed on (streaming); x holds the rest */
 	/* internal while loading */
 	struct dml_colmap map;
 	const struct dml_load_opts *opts;
 };
 
 void dml_data_init(struct dml_data *d);
+/* Streaming: hand on the rows still held, after the last input. */
+enum dml_err dml_data_flush(struct dml_data *d, const struct dml_load_opts *o,
+			    struct dml_error *err);
 void dml_data_free(struct dml_data *d);
 /* Append the rows of one input, CSV or binary data records (told apart by
  * the record magic); later inputs must have the same features (matched by

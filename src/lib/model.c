@@ -350,73 +350,145 @@ void dml_stats_free(struct dml_stats *s)
 	memset(s, 0, sizeof *s);
 }
 
-enum dml_err dml_stats_from_data(struct dml_stats *s,
-				 const struct dml_data *d,
-				 struct dml_error *err)
+enum dml_err dml_stats_begin(struct dml_stats *s,
+			     const struct dml_schema *schema,
+			     struct dml_error *err)
 {
 	memset(s, 0, sizeof *s);
-	uint32_t nf = d->schema.nfeat;
-	if (dml_schema_copy(&s->schema, &d->schema))
+	uint32_t nf = schema->nfeat;
+	if (dml_schema_copy(&s->schema, schema))
 		return dml_fail(err, DML_ENOMEM, NULL);
 	s->sums = calloc(2 * (size_t)nf + 1, sizeof *s->sums);
-	double *part = calloc(2 * (size_t)nf + 1, sizeof *part);
-	uint32_t nl = d->labels.n;
-	s->labels.names = calloc(nl + 1, sizeof *s->labels.names);
-	s->labels.counts = calloc(nl + 1, sizeof *s->labels.counts);
-	if (!s->sums || !part || !s->labels.names || !s->labels.counts) {
-		free(part);
+	s->min = calloc((size_t)nf + 1, sizeof *s->min);
+	s->max = calloc((size_t)nf + 1, sizeof *s->max);
+	if (!s->sums || !s->min || !s->max) {
 		dml_stats_free(s);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
-	s->min = malloc(((size_t)nf + 1) * sizeof *s->min);
-	s->max = malloc(((size_t)nf + 1) * sizeof *s->max);
-	if (!s->min || !s->max) {
+	s->contributions = 1;
+	return DML_OK;
+}
+
+/* Doubles as integers in the order of dml_range_add (-0 below +0): the
+ * bits of a negative number with all but the sign flipped.  A min and a
+ * max of keys need no branch per value. */
+static inline int64_t range_key(double v)
+{
+	int64_t b;
+	memcpy(&b, &v, sizeof b);
+	return b ^ (int64_t)((uint64_t)(b >> 63) >> 1);
+}
+
+static inline double range_value(int64_t k)
+{
+	int64_t b = k ^ (int64_t)((uint64_t)(k >> 63) >> 1);
+	double v;
+	memcpy(&v, &b, sizeof v);
+	return v;
+}
+
+enum dml_err dml_stats_rows(struct dml_stats *s, const double *x,
+			    const uint32_t *y, uint64_t n, uint32_t nlabels,
+			    struct dml_error *err)
+{
+	uint32_t nf = s->schema.nfeat;
+	/* counts has labels.n + 1 entries: rows of a data set without
+	 * labels (a regression's) have id 0 */
+	if (!s->labels.counts || nlabels > s->labels.n) {
+		size_t had = s->labels.counts ? (size_t)s->labels.n + 1 : 0;
+		uint64_t *c = realloc(s->labels.counts,
+				      ((size_t)nlabels + 1) * sizeof *c);
+		if (!c)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		memset(c + had, 0, ((size_t)nlabels + 1 - had) * sizeof *c);
+		s->labels.counts = c;
+		s->labels.n = nlabels;
+	}
+	for (uint64_t r = 0; r < n; r++)
+		s->labels.counts[y[r]]++;
+	if (n && s->samples == 0)
+		for (uint32_t j = 0; j < nf; j++)
+			s->min[j] = s->max[j] = x[j];
+	double *part = malloc((2 * (size_t)nf + 1) * sizeof *part);
+	int64_t *lo = malloc((2 * (size_t)nf + 1) * sizeof *lo), *hi = lo + nf;
+	if (!part || !lo) {
 		free(part);
-		dml_stats_free(s);
+		free(lo);
 		return dml_fail(err, DML_ENOMEM, NULL);
 	}
 	for (uint32_t j = 0; j < nf; j++) {
-		s->min[j] = d->n ? d->x[j] : 0;
-		s->max[j] = d->n ? d->x[j] : 0;
+		lo[j] = range_key(s->min[j]);
+		hi[j] = range_key(s->max[j]);
 	}
-	s->labels.n = nl;
-	for (uint32_t i = 0; i < nl; i++)
-		if (!(s->labels.names[i] = strdup(d->labels.s[i]))) {
-			free(part);
-			dml_stats_free(s);
-			return dml_fail(err, DML_ENOMEM, NULL);
-		}
-	for (uint64_t r = 0; r < d->n; r++)
-		s->labels.counts[d->y[r]]++;
-	dml_labels_sort(&s->labels);
-	for (uint64_t r0 = 0; r0 < d->n; r0 += BLOCK) {
-		uint64_t r1 = r0 + BLOCK < d->n ? r0 + BLOCK : d->n;
+	/* blocks of BLOCK rows counted from the first row of all: the sums
+	 * do not depend on how the rows arrive */
+	for (uint64_t r0 = 0; r0 < n;) {
+		uint64_t room = BLOCK - s->samples % BLOCK;
+		uint64_t r1 = n - r0 < room ? n : r0 + room;
 		memset(part, 0, 2 * (size_t)nf * sizeof *part);
 		for (uint64_t r = r0; r < r1; r++) {
-			const double *x = d->x + r * nf;
+			const double *xr = x + r * nf;
+			double *sq = part + nf;
 			for (uint32_t j = 0; j < nf; j++) {
-				part[j] += x[j];
-				part[nf + j] += x[j] * x[j];
-				dml_range_add(&s->min[j], &s->max[j], x[j]);
+				part[j] += xr[j];
+				sq[j] += xr[j] * xr[j];
+			}
+			for (uint32_t j = 0; j < nf; j++) {
+				int64_t k = range_key(xr[j]);
+				lo[j] = k < lo[j] ? k : lo[j];
+				hi[j] = k > hi[j] ? k : hi[j];
 			}
 		}
+		s->samples += r1 - r0;
+		r0 = r1;
 		if (dml_fx_add_doubles(s->sums, part, 2 * (size_t)nf)) {
 			free(part);
-			dml_stats_free(s);
+			free(lo);
 			return dml_fail(err, DML_ERANGE,
 					"feature values too large to sum "
 					"exactly (|sum| must stay below "
 					"2^95)");
 		}
 	}
-	free(part);
-	s->samples = d->n;
-	s->contributions = 1;
-	if (dml_leaves_set1(&s->leaves, dml_data_leaf(d))) {
-		dml_stats_free(s);
-		return dml_fail(err, DML_ENOMEM, NULL);
+	for (uint32_t j = 0; j < nf; j++) {
+		s->min[j] = range_value(lo[j]);
+		s->max[j] = range_value(hi[j]);
 	}
+	free(lo);
+	free(part);
 	return DML_OK;
+}
+
+enum dml_err dml_stats_end(struct dml_stats *s, const struct dml_data *d,
+			   struct dml_error *err)
+{
+	uint32_t nl = d->labels.n;
+	enum dml_err rc = dml_stats_rows(s, NULL, NULL, 0, nl, err);
+	if (rc)
+		return rc;
+	s->labels.names = calloc((size_t)nl + 1, sizeof *s->labels.names);
+	if (!s->labels.names)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	for (uint32_t i = 0; i < nl; i++)
+		if (!(s->labels.names[i] = strdup(d->labels.s[i])))
+			return dml_fail(err, DML_ENOMEM, NULL);
+	dml_labels_sort(&s->labels);
+	if (dml_leaves_set1(&s->leaves, dml_data_leaf(d)))
+		return dml_fail(err, DML_ENOMEM, NULL);
+	return DML_OK;
+}
+
+enum dml_err dml_stats_from_data(struct dml_stats *s,
+				 const struct dml_data *d,
+				 struct dml_error *err)
+{
+	enum dml_err rc = dml_stats_begin(s, &d->schema, err);
+	if (rc)
+		return rc;
+	if ((rc = dml_stats_rows(s, d->x, d->y, d->n, d->labels.n, err)) ||
+	    (rc = dml_stats_end(s, d, err)))
+		dml_stats_free(s);
+	return rc;
 }
 
 enum dml_err dml_stats_encode(const struct dml_stats *s, struct dml_buf *b)

@@ -128,6 +128,17 @@ static inline void dml_range_add(double *lo, double *hi, double b)
 enum dml_err dml_stats_from_data(struct dml_stats *s,
 				 const struct dml_data *d,
 				 struct dml_error *err);
+/* The same statistics from rows as they stream past: begin, rows (any
+ * number of calls; y are ids in a label table of nlabels so far), end
+ * (names and leaf from the data set read).  On failure free s. */
+enum dml_err dml_stats_begin(struct dml_stats *s,
+			     const struct dml_schema *schema,
+			     struct dml_error *err);
+enum dml_err dml_stats_rows(struct dml_stats *s, const double *x,
+			    const uint32_t *y, uint64_t n, uint32_t nlabels,
+			    struct dml_error *err);
+enum dml_err dml_stats_end(struct dml_stats *s, const struct dml_data *d,
+			   struct dml_error *err);
 enum dml_err dml_stats_encode(const struct dml_stats *s, struct dml_buf *b);
 enum dml_err dml_stats_decode(const struct dml_record *rec,
 			      struct dml_stats *s, struct dml_error *err);
