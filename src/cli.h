@@ -16,6 +16,8 @@ extern const char *cli_prog;
 
 /* Set the program name, check stdout at exit. */
 void cli_init(const char *prog);
+/* Before the first BLIS call: the kernels that suit this model family. */
+void cli_blis_family(uint32_t family);
 void cli_version(void) __attribute__((noreturn));
 /* "Try 'prog --help' for more information." and exit 2. */
 void cli_try_help(void) __attribute__((noreturn));

@@ -1056,6 +1056,7 @@ int main(int argc, char **argv)
 	}
 	char **files = argv + optind;
 	int nfiles = argc - optind;
+	cli_blis_family(o.family);
 	if (o.family == DML_FAMILY_MLP)
 		dml_mlp_defaults(&o.params, o.set);
 	else if (o.family && o.hidden_given)
