@@ -6,9 +6,14 @@ Usage:
                               what threadpoolctl sees, numpy's version
   python3 blas.py matmul [N]  print the best of 3 timings, in seconds, of
                               an N x N float64 matmul (default N 2000)
+  python3 blas.py matmul M K N [REPS]
+                              the same for REPS times (M x K) @ (K x N) and
+                              (K x M) @ (M x N): the products of a gradient
 
 Part of `make bench' (tests/bench/run), which runs `matmul' once per
-BLIS_ARCH_TYPE setting to choose the fastest kernels for this CPU.
+BLIS_ARCH_TYPE setting and shape to choose the fastest kernels for each
+reference: thin products (a column per class) for logistic regression
+and k-means, the hidden layer's for the MLP.
 """
 import os
 import sys
@@ -69,16 +74,23 @@ def info():
         print('threadpoolctl\tnot installed')
 
 
-def matmul(n):
+def matmul(m, k, n, reps):
+    """Best of 3 timings of reps products (m x k) @ (k x n) and their
+    transposed counterpart (k x m) @ (m x n), as a gradient takes them."""
     import numpy as np
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n))
-    b = rng.standard_normal((n, n))
+    a = rng.standard_normal((m, k))
+    b = rng.standard_normal((k, n))
+    c = rng.standard_normal((m, n))
     a @ b                               # warm up: BLIS init, page faults
+    a.T @ c
     best = float('inf')
     for _ in range(3):
         t = time.perf_counter()
-        a @ b
+        for _ in range(reps):
+            a @ b
+            if m != k or k != n:
+                a.T @ c
         best = min(best, time.perf_counter() - t)
     print('%.4f' % best)
 
@@ -86,10 +98,15 @@ def matmul(n):
 def main(argv):
     if len(argv) >= 2 and argv[1] == 'info':
         info()
-    elif len(argv) >= 2 and argv[1] == 'matmul':
-        matmul(int(argv[2]) if len(argv) > 2 else 2000)
+    elif len(argv) in (2, 3) and argv[1] == 'matmul':
+        n = int(argv[2]) if len(argv) > 2 else 2000
+        matmul(n, n, n, 1)
+    elif len(argv) in (5, 6) and argv[1] == 'matmul':
+        matmul(int(argv[2]), int(argv[3]), int(argv[4]),
+               int(argv[5]) if len(argv) > 5 else 1)
     else:
-        sys.stderr.write('usage: blas.py info | matmul [N]\n')
+        sys.stderr.write('usage: blas.py info | matmul [N] | '
+                         'matmul M K N [REPS]\n')
         return 2
     return 0
 
