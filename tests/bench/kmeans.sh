@@ -75,12 +75,20 @@ else
 	printf 'dml\tk-means k=10, 1 process\tfailed\t-\t-\t-\t-\t\n' >>"$rundir/kmeans.tsv"
 fi
 
+# SK_BLIS_ARCH_TYPE (from tests/bench/run): the kernels for numpy alone,
+# a number or 'unset'; dml chooses its own.
+sk_env=()
+case ${SK_BLIS_ARCH_TYPE:-} in
+'') ;;
+unset) sk_env=(-u BLIS_ARCH_TYPE) ;;
+*) sk_env=("BLIS_ARCH_TYPE=$SK_BLIS_ARCH_TYPE") ;;
+esac
 if [ -x "$python" ] && "$python" -c 'import sklearn' 2>/dev/null; then
-	if timed sklearn-kmeans "$python" "$here/kmeans.py" "$data/train.csv" 10; then
+	if timed sklearn-kmeans env "${sk_env[@]}" "$python" "$here/kmeans.py" "$data/train.csv" 10; then
 		f=$rundir/sklearn-kmeans.out
 		printf 'scikit-learn\tKMeans k=10 fit\t%s\t%s\t-\t%s\t%s\t%s\n' "$(kv fit_s "$f")" \
 			"$(kv fit_cpu "$f")" "$(kv n_iter "$f")" "$(kv inertia "$f")" \
-			"n_init=1, random_state=0, lloyd, pixels/255; fit() alone, timed in Python; scikit-learn $(kv sklearn "$f")" \
+			"n_init=1, random_state=0, lloyd, pixels/255; fit() alone, timed in Python; scikit-learn $(kv sklearn "$f")${SK_BLIS_ARCH_TYPE:+; BLIS_ARCH_TYPE=$SK_BLIS_ARCH_TYPE}" \
 			>>"$rundir/kmeans.tsv"
 	else
 		printf 'scikit-learn\tKMeans k=10 fit\tfailed\t-\t-\t-\t-\t\n' >>"$rundir/kmeans.tsv"
