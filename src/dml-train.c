@@ -276,8 +276,12 @@ static void write_model(const struct opts *o, const struct dml_model *m)
 	dml_buf_free(&b);
 }
 
-static void load_for_model(const struct opts *o, const struct dml_model *m,
-			   char **files, int nfiles, struct dml_data *d)
+/* The data a model is applied to.  With rows_fn, the rows go to it block
+ * by block as they are read (see dml_load_opts) and d keeps none. */
+static void load_for_model_stream(const struct opts *o,
+				  const struct dml_model *m, char **files,
+				  int nfiles, struct dml_data *d,
+				  dml_rows_fn rows_fn, void *ctx)
 {
 	int reg = model_reg(m);
 	struct dml_load_opts lo = {
@@ -287,15 +291,26 @@ static void load_for_model(const struct opts *o, const struct dml_model *m,
 		.classes = reg ? NULL : &m->labels,
 		.numeric_label = reg,
 		.threads = o->threads,
+		.rows_fn = rows_fn,
+		.rows_ctx = ctx,
 	};
+	struct dml_error err = {0};
 	dml_data_init(d);
 	cli_load_csv(files, nfiles, &lo, d);
+	if (dml_data_flush(d, &lo, &err))
+		cli_die_err(&err, cli_name(nfiles ? files[nfiles - 1] : "-"));
 	if (d->n == 0)
 		cli_die("%s: no data rows",
 			cli_name(nfiles ? files[nfiles - 1] : "-"));
 	if (!d->has_label)
 		cli_die("%s: label column '%s' not found",
 			cli_name(nfiles ? files[0] : "-"), lo.label);
+}
+
+static void load_for_model(const struct opts *o, const struct dml_model *m,
+			   char **files, int nfiles, struct dml_data *d)
+{
+	load_for_model_stream(o, m, files, nfiles, d, NULL, NULL);
 }
 
 /* Regression targets of d (numbers of its label column), or NULL. */
@@ -474,7 +489,7 @@ struct stream_stats {
 };
 
 static enum dml_err stats_rows(void *ctx, const struct dml_data *d,
-			       const double *x, const uint32_t *y, uint64_t n,
+			       double *x, const uint32_t *y, uint64_t n,
 			       struct dml_error *err)
 {
 	struct stream_stats *ss = ctx;
@@ -539,6 +554,21 @@ static void do_stats(const struct opts *o, char **files, int nfiles)
 	dml_stats_free(&s);
 }
 
+struct grad_stream {
+	const struct dml_model *m;
+	struct dml_eval_stream es;
+};
+
+static enum dml_err grad_rows(void *ctx, const struct dml_data *d, double *x,
+			      const uint32_t *y, uint64_t n,
+			      struct dml_error *err)
+{
+	(void)d;
+	struct grad_stream *gs = ctx;
+	dml_model_standardize(gs->m, x, n);
+	return dml_model_eval_rows(&gs->es, x, y, n, err);
+}
+
 static void do_gradient(const struct opts *o, char **files, int nfiles)
 {
 	if (!o->model)
@@ -549,25 +579,42 @@ static void do_gradient(const struct opts *o, char **files, int nfiles)
 	cli_load_model(o->model, &m, &hash);
 	check_task(o, &m);
 	struct dml_data d;
-	load_for_model(o, &m, files, nfiles, &d);
-	dml_model_standardize(&m, d.x, d.n);
 	size_t nw = (size_t)dml_model_nweights(&m);
 	struct dml_grad g = {
 		.family = m.family, .schema = m.schema.fingerprint,
-		.basis = hash, .iteration = m.iteration, .samples = d.n,
+		.basis = hash, .iteration = m.iteration,
 		.contributions = 1, .count = nw + 1,
 	};
 	g.sums = calloc(nw + 1, sizeof *g.sums);
-	if (!g.sums || dml_leaves_set1(&g.leaves, dml_data_leaf(&d)))
+	if (!g.sums)
 		cli_die("out of memory");
 	m.threads = o->threads;
-	double *t = targets(model_reg(&m), &d,
-			    cli_name(nfiles ? files[0] : "-"));
-	m.t = t;
-	if (dml_model_eval(&m, dml_model_point(&m), d.x, d.y, d.n, g.sums,
-			   &err))
-		cli_die_err(&err, cli_name(nfiles ? files[0] : "-"));
-	free(t);
+	const char *first = cli_name(nfiles ? files[0] : "-");
+	if (o->threads == 1 && !model_reg(&m) &&
+	    m.family != DML_FAMILY_MLP) {
+		/* one thread: the sums as the rows stream past */
+		struct grad_stream gs = { .m = &m };
+		if (dml_model_eval_begin(&gs.es, &m, dml_model_point(&m),
+					 g.sums, &err))
+			cli_die_err(&err, first);
+		load_for_model_stream(o, &m, files, nfiles, &d, grad_rows,
+				      &gs);
+		if (dml_model_eval_end(&gs.es, &err))
+			cli_die_err(&err, first);
+	} else {
+		load_for_model(o, &m, files, nfiles, &d);
+		dml_model_standardize(&m, d.x, d.n);
+		double *t = targets(model_reg(&m), &d, first);
+		m.t = t;
+		if (dml_model_eval(&m, dml_model_point(&m), d.x, d.y, d.n,
+				   g.sums, &err))
+			cli_die_err(&err, first);
+		free(t);
+		m.t = NULL;
+	}
+	g.samples = d.n;
+	if (dml_leaves_set1(&g.leaves, dml_data_leaf(&d)))
+		cli_die("out of memory");
 	dml_data_free(&d);
 	struct cli_out out;
 	struct dml_buf b;

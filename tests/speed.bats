@@ -97,6 +97,37 @@ setup() {
 	cmp g1.dml g2.dml
 }
 
+@test "one thread streams --emit stats and --emit gradient: the records of the rows in memory" {
+	synth blobs -n 9000 --classes 3 --features 6 --seed 5 > big.csv
+	# two files split off a block boundary, and binary shards
+	head -n 5001 big.csv > a.csv
+	{ head -n 1 big.csv; tail -n +5002 big.csv; } > b.csv
+	$DML_WRAPPER dml-partition -n 2 --format bin -y label -o 's-%d.bin' big.csv
+	dml-train --emit stats -y label big.csv | dml-train --apply - -a softmax -o init.dml
+	for in in big.csv 'a.csv b.csv' 's-0.bin s-1.bin'; do
+		# shellcheck disable=SC2086
+		$DML_WRAPPER dml-train -j 1 --emit stats -y label $in -o s1.dml
+		# shellcheck disable=SC2086
+		$DML_WRAPPER dml-train -j 2 --emit stats -y label $in -o s2.dml
+		cmp s1.dml s2.dml
+		# shellcheck disable=SC2086
+		$DML_WRAPPER dml-train -j 1 --emit gradient -m init.dml $in -o g1.dml
+		# shellcheck disable=SC2086
+		$DML_WRAPPER dml-train -j 2 --emit gradient -m init.dml $in -o g2.dml
+		cmp g1.dml g2.dml
+		run $DML_WRAPPER dml-inspect --field samples g1.dml
+		assert_output 9000
+	done
+	# an error while streaming: named, nothing written
+	awk 'NR == 7000 { $0 = $0 ",1" } 1' big.csv > bad.csv
+	run -1 --separate-stderr $DML_WRAPPER dml-train -j 1 --emit gradient -m init.dml bad.csv -o g.dml
+	assert_equal "$stderr" "dml-train: bad.csv:7000: expected 7 fields, found 8"
+	assert_file_not_exists g.dml
+	run -1 --separate-stderr $DML_WRAPPER dml-train -j 1 --emit stats -y label bad.csv -o s.dml
+	assert_equal "$stderr" "dml-train: bad.csv:7000: expected 7 fields, found 8"
+	assert_file_not_exists s.dml
+}
+
 @test "model averages are byte-identical in any tree" {
 	dml-train --emit stats -y label train.csv | dml-train --apply - -a softmax -o init.dml
 	dml-partition -n 4 -o 'p-%d.csv' train.csv

@@ -64,6 +64,12 @@ int dml_labels_equal(const struct dml_labels *a, const struct dml_labels *b);
 /* How the columns of a CSV become features and a label. */
 struct dml_data;
 
+/* Rows handed on while streaming (see dml_load_opts): n rows of x, their
+ * label ids y. */
+typedef enum dml_err (*dml_rows_fn)(void *ctx, const struct dml_data *d,
+				    double *x, const uint32_t *y, uint64_t n,
+				    struct dml_error *err);
+
 struct dml_load_opts {
 	struct dml_csv_opts csv;
 	const char *label;              /* name, or 1-based index; NULL none */
@@ -74,10 +80,9 @@ struct dml_load_opts {
 	uint32_t threads;               /* parse a large file in parallel */
 	/* Stream: hand rows to rows_fn in blocks of DML_STREAM_ROWS as they
 	 * are read (the last, shorter block from dml_data_flush), keeping
-	 * only one block in memory; d->n still counts all rows. */
-	enum dml_err (*rows_fn)(void *ctx, const struct dml_data *d,
-				const double *x, const uint32_t *y,
-				uint64_t n, struct dml_error *err);
+	 * only one block in memory; d->n still counts all rows.  The rows
+	 * are rows_fn's to change. */
+	dml_rows_fn rows_fn;
 	void *rows_ctx;
 };
 

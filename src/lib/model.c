@@ -1050,29 +1050,39 @@ double dml_model_residual(const struct dml_model *m, double *z,
 	return residual(m, z, y, t, nr);
 }
 
-/* Sums of one chunk of rows [c0, c1) into g (1 + weights doubles). */
+/* One block of nr rows into g (1 + weights doubles); first: the block
+ * that starts a chunk, which starts the sums. */
+static void eval_block(const struct dml_model *m, const double *w,
+		       const double *xb, const uint32_t *yb, const double *tb,
+		       uint64_t nr, int first, double *z, double *g)
+{
+	uint32_t nf = m->schema.nfeat, k = m->nout;
+	double *gw = g + 1, *gb = g + 1 + (size_t)nf * k;
+	if (first) {
+		g[0] = 0;
+		memset(gb, 0, k * sizeof *gb);
+	}
+	scores(m, w, xb, nr, z);
+	g[0] += residual(m, z, yb, tb, nr);
+	double one = 1.0, beta = first ? 0.0 : 1.0;
+	if (nf)
+		bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, nf, k, (dim_t)nr,
+			  &one, (double *)xb, nf, 1, z, k, 1, &beta, gw, k, 1);
+	for (uint64_t r = 0; r < nr; r++)
+		for (uint32_t c = 0; c < k; c++)
+			gb[c] += z[r * k + c];
+}
+
+/* Sums of one chunk of rows [c0, c1) into g, block by block. */
 static void eval_chunk(const struct dml_model *m, const double *w,
 		       const double *x, const uint32_t *y, uint64_t c0,
 		       uint64_t c1, double *z, double *g)
 {
-	uint32_t nf = m->schema.nfeat, k = m->nout;
-	double *gw = g + 1, *gb = g + 1 + (size_t)nf * k;
-	g[0] = 0;
-	memset(gb, 0, k * sizeof *gb);
+	uint32_t nf = m->schema.nfeat;
 	for (uint64_t r0 = c0; r0 < c1; r0 += BLOCK) {
 		uint64_t nr = c1 - r0 < BLOCK ? c1 - r0 : BLOCK;
-		const double *xb = x + r0 * nf;
-		scores(m, w, xb, nr, z);
-		g[0] += residual(m, z, y ? y + r0 : NULL,
-				 m->t ? m->t + r0 : NULL, nr);
-		double one = 1.0, beta = r0 == c0 ? 0.0 : 1.0;
-		if (nf)
-			bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, nf, k,
-				  (dim_t)nr, &one, (double *)xb, nf, 1, z, k,
-				  1, &beta, gw, k, 1);
-		for (uint64_t r = 0; r < nr; r++)
-			for (uint32_t c = 0; c < k; c++)
-				gb[c] += z[r * k + c];
+		eval_block(m, w, x + r0 * nf, y ? y + r0 : NULL,
+			   m->t ? m->t + r0 : NULL, nr, r0 == c0, z, g);
 	}
 }
 
@@ -1136,6 +1146,74 @@ enum dml_err dml_model_eval(const struct dml_model *m, const double *w,
 		return dml_fail(err, DML_ERANGE,
 				"loss or gradient out of range (diverged?)");
 	return DML_OK;
+}
+
+enum dml_err dml_model_eval_begin(struct dml_eval_stream *s,
+				  const struct dml_model *m, const double *w,
+				  struct dml_fx *acc, struct dml_error *err)
+{
+	memset(s, 0, sizeof *s);
+	size_t nw = (size_t)dml_model_nweights(m);
+	s->m = m;
+	s->w = w;
+	s->acc = acc;
+	s->z = malloc((size_t)BLOCK * m->nout * sizeof *s->z + 1);
+	s->g = malloc((nw + 1) * sizeof *s->g);
+	if (!s->z || !s->g) {
+		dml_model_eval_free(s);
+		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	return DML_OK;
+}
+
+static enum dml_err eval_add(struct dml_eval_stream *s, struct dml_error *err)
+{
+	size_t nw = (size_t)dml_model_nweights(s->m);
+	if (dml_fx_add_doubles(s->acc, s->g, nw + 1))
+		return dml_fail(err, DML_ERANGE,
+				"loss or gradient out of range (diverged?)");
+	return DML_OK;
+}
+
+/* Rows arrive in blocks counted from the first row, so the blocks and
+ * chunks, and so the bits of the sums, are those of dml_model_eval. */
+enum dml_err dml_model_eval_rows(struct dml_eval_stream *s, const double *x,
+				 const uint32_t *y, uint64_t n,
+				 struct dml_error *err)
+{
+	uint32_t nf = s->m->schema.nfeat;
+	while (n) {
+		uint64_t pos = s->rows % CHUNK;
+		uint64_t nr = BLOCK - pos % BLOCK;
+		if (nr > n)
+			nr = n;
+		eval_block(s->m, s->w, x, y, NULL, nr, pos == 0, s->z, s->g);
+		x += nr * nf;
+		y += nr;
+		n -= nr;
+		s->rows += nr;
+		if (s->rows % CHUNK == 0) {
+			enum dml_err rc = eval_add(s, err);
+			if (rc)
+				return rc;
+		}
+	}
+	return DML_OK;
+}
+
+enum dml_err dml_model_eval_end(struct dml_eval_stream *s,
+				struct dml_error *err)
+{
+	enum dml_err rc = s->rows % CHUNK ? eval_add(s, err) : DML_OK;
+	dml_model_eval_free(s);
+	return rc;
+}
+
+void dml_model_eval_free(struct dml_eval_stream *s)
+{
+	free(s->z);
+	free(s->g);
+	s->z = s->g = NULL;
 }
 
 void dml_model_objective(const struct dml_model *m, const double *w,

@@ -189,6 +189,25 @@ void dml_model_standardize(const struct dml_model *m, double *x, uint64_t n);
 enum dml_err dml_model_eval(const struct dml_model *m, const double *w,
 			    const double *x, const uint32_t *y, uint64_t n,
 			    struct dml_fx *acc, struct dml_error *err);
+/* The same sums over rows as they stream past (not mlp; class indices,
+ * no regression targets): begin, rows (any number of calls, standardized
+ * rows), end adds the last partial sums.  free when stopping early. */
+struct dml_eval_stream {
+	const struct dml_model *m;
+	const double *w;
+	struct dml_fx *acc;
+	double *z, *g;
+	uint64_t rows;
+};
+enum dml_err dml_model_eval_begin(struct dml_eval_stream *s,
+				  const struct dml_model *m, const double *w,
+				  struct dml_fx *acc, struct dml_error *err);
+enum dml_err dml_model_eval_rows(struct dml_eval_stream *s, const double *x,
+				 const uint32_t *y, uint64_t n,
+				 struct dml_error *err);
+enum dml_err dml_model_eval_end(struct dml_eval_stream *s,
+				struct dml_error *err);
+void dml_model_eval_free(struct dml_eval_stream *s);
 /* Objective (mean loss + penalty) and its gradient from sums. */
 void dml_model_objective(const struct dml_model *m, const double *w,
 			 const struct dml_fx *acc, uint64_t n, double *f,
