@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 #include <string.h>
 
 #include "numeric.h"
+#include "threads.h"
 
 /* ---- interned strings ---- */
 
@@ -1151,7 +1151,6 @@ struct part {
 	struct dml_strtab labels;
 	struct dml_error err;
 	enum dml_err rc;
-	pthread_t tid;
 };
 
 static enum dml_err part_row(void *ctx, char **f, size_t n, uint64_t line,
@@ -1294,19 +1293,8 @@ static int load_parallel(struct dml_data *d, struct dml_src *src,
 			rc = dml_fail(err, DML_ENOMEM, NULL);
 		}
 	}
-	uint32_t started = 0;
-	for (uint32_t t = 0; !rc && t < nt; t++) {
-		if (t > 0 && pthread_create(&parts[t].tid, NULL, part_main,
-					    &parts[t]))
-			break;
-		started = t + 1;
-	}
-	if (started)
-		part_main(&parts[0]);
-	for (uint32_t t = 1; t < started; t++)
-		pthread_join(parts[t].tid, NULL);
-	for (uint32_t t = started; !rc && t < nt; t++)
-		part_main(&parts[t]); /* threads that could not start */
+	if (!rc)
+		dml_threads_run(nt, part_main, parts, sizeof *parts);
 	/* the first error in file order, with its line in the file */
 	uint64_t line0 = 2; /* the first line was read above */
 	for (uint32_t t = 0; !rc && t < nt; t++) {

@@ -1,15 +1,15 @@
 /* parsum.c - exact sums computed on several threads. */
 #include "parsum.h"
 
-#include <pthread.h>
 #include <stdlib.h>
+
+#include "threads.h"
 
 struct part {
 	dml_parsum_fn fn;
 	void *job;
 	struct dml_fx *acc;
 	enum dml_err rc;
-	pthread_t tid;
 };
 
 static void *run(void *arg)
@@ -28,26 +28,19 @@ enum dml_err dml_parsum(uint32_t nt, size_t n, struct dml_fx *acc,
 	if (!p)
 		return DML_ENOMEM;
 	enum dml_err rc = DML_OK;
-	uint32_t started = 0;
 	for (uint32_t t = 0; t < nt; t++) {
 		p[t].fn = fn;
 		p[t].job = job;
 		p[t].acc = t == 0 ? acc : calloc(n, sizeof *p[t].acc);
 		if (!p[t].acc) {
 			rc = DML_ENOMEM;
+			nt = t;
 			break;
 		}
-		if (t > 0 && pthread_create(&p[t].tid, NULL, run, &p[t])) {
-			free(p[t].acc);
-			rc = DML_ENOMEM;
-			break;
-		}
-		started = t + 1;
 	}
-	if (started > 0)
-		run(&p[0]); /* this thread works too */
-	for (uint32_t t = 1; t < started; t++) {
-		pthread_join(p[t].tid, NULL);
+	if (nt > 0)
+		dml_threads_run(nt, run, p, sizeof *p);
+	for (uint32_t t = 1; t < nt; t++) {
 		for (size_t i = 0; !p[t].rc && i < n; i++)
 			if (dml_fx_add(&acc[i], &p[t].acc[i]))
 				p[t].rc = DML_ERANGE;
@@ -55,7 +48,7 @@ enum dml_err dml_parsum(uint32_t nt, size_t n, struct dml_fx *acc,
 			rc = p[t].rc;
 		free(p[t].acc);
 	}
-	if (started > 0 && p[0].rc && !rc)
+	if (nt > 0 && p[0].rc && !rc)
 		rc = p[0].rc;
 	free(p);
 	return rc;

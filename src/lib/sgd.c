@@ -5,11 +5,11 @@
 
 #include <blis.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "numeric.h"
+#include "threads.h"
 
 #define MOMENTUM 0.9
 #define ADAM_B1 0.9
@@ -90,7 +90,6 @@ struct sgd_worker {
 	uint32_t id;
 	double loss;
 	enum dml_err rc;
-	pthread_t tid;
 };
 
 static double rate(const struct dml_model *m, uint64_t t, uint64_t spe)
@@ -247,28 +246,12 @@ enum dml_err dml_sgd_fit(struct dml_model *m, uint32_t method,
 			perm[j] = tmp;
 		}
 		job.t0 = (uint64_t)e * steps_per_epoch;
-		uint32_t started = 1;
-		for (uint32_t i = 0; i < nt; i++) {
+		for (uint32_t i = 0; i < nt; i++)
 			wk[i] = (struct sgd_worker){ .job = &job, .id = i };
-			if (i > 0) {
-				if (pthread_create(&wk[i].tid, NULL,
-						   sgd_worker, &wk[i]))
-					break;
-				started = i + 1;
-			}
-		}
-		if (started < nt) { /* fewer threads: the others' batches */
-			for (uint32_t i = 1; i < started; i++)
-				pthread_join(wk[i].tid, NULL);
-			rc = dml_fail(err, DML_ENOMEM, "cannot start threads");
-			goto out;
-		}
-		sgd_worker(&wk[0]);
-		double loss = wk[0].loss;
-		for (uint32_t i = 1; i < nt; i++) {
-			pthread_join(wk[i].tid, NULL);
+		dml_threads_run(nt, sgd_worker, wk, sizeof *wk);
+		double loss = 0;
+		for (uint32_t i = 0; i < nt; i++)
 			loss += wk[i].loss;
-		}
 		for (uint32_t i = 0; i < nt; i++)
 			if (wk[i].rc) {
 				rc = dml_fail(err, wk[i].rc, NULL);

@@ -6,9 +6,10 @@
 
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "threads.h"
 
 /* PARAMS keys of these families (30..39 are theirs). */
 enum { P_COVARIANCE = 30, P_COMPONENTS = 31 };
@@ -110,7 +111,6 @@ struct part {
 	double *min, *max;
 	double *c;  /* nf x nf: a block's cross products, when integral */
 	int bad;
-	pthread_t tid;
 };
 
 /* Rows of integers of at most 2^20 in absolute value: in blocks of up to
@@ -223,15 +223,7 @@ static enum dml_err stats_rows(struct dml_stats *s, const struct dml_data *d,
 		memcpy(w[t].min, s->min, nf * sizeof *s->min);
 		memcpy(w[t].max, s->max, nf * sizeof *s->max);
 	}
-	uint32_t started = 1;
-	for (uint32_t t = 1; t < nt; t++, started++)
-		if (pthread_create(&w[t].tid, NULL, part_rows, &w[t]))
-			break;
-	for (uint32_t t = started; t < nt; t++)
-		part_rows(&w[t]); /* no thread: here */
-	part_rows(&w[0]);
-	for (uint32_t t = 1; t < started; t++)
-		pthread_join(w[t].tid, NULL);
+	dml_threads_run(nt, part_rows, w, sizeof *w);
 	for (uint32_t t = 0; t < nt; t++)
 		if (w[t].bad)
 			goto range;

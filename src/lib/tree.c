@@ -12,13 +12,13 @@
 #include "tree.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
 #include "numeric.h"
+#include "threads.h"
 
 #define SAMPLE 50000  /* rows looked at to place the cut points */
 #define NCUT (DML_TREE_BINS - 1)  /* cut points per feature, at most */
@@ -797,17 +797,7 @@ enum dml_err dml_forest_grow(struct dml_forest *f, uint32_t family,
 		threads = f->ntrees;
 	if (threads < 1)
 		threads = 1;
-	pthread_t *tid = calloc(threads, sizeof *tid);
-	uint32_t started = 0;
-	for (uint32_t i = 1; tid && i < threads; i++) {
-		if (pthread_create(&tid[i], NULL, worker, &j))
-			break;
-		started = i;
-	}
-	worker(&j);
-	for (uint32_t i = 1; i <= started; i++)
-		pthread_join(tid[i], NULL);
-	free(tid);
+	dml_threads_run(threads, worker, &j, 0);
 	binned_free(&b);
 	if (j.failed) {
 		dml_forest_free(f);
