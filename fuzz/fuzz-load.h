@@ -24,6 +24,10 @@
  * Binary input is run once as it is and once with its checksums made
  * right (fix-crc.h).
  *
+ * fuzz-csv.c also reads each input through libcsv alone (without the
+ * plain-line splitter) and as a stream of row blocks (as dml-train -j 1
+ * --emit stats does): both must give the same rows, or the same error.
+ *
  * What loads is then used as dml-train and dml-partition use it: its
  * statistics are taken, encoded and decoded; its rows are written as
  * binary data blocks and read back, which must give the same rows. */
@@ -266,6 +270,94 @@ static void check_parallel(const struct dml_load_opts *o, const uint8_t *p,
 	free(big);
 }
 
+/* Rows as a stream hands them on (dml_load_opts.rows_fn), kept. */
+struct kept {
+	double *x;
+	uint32_t *y;
+	uint64_t n, cap;
+	uint32_t nf;
+	int bad;
+};
+
+static enum dml_err keep_rows(void *ctx, const struct dml_data *d,
+			      double *x, const uint32_t *y, uint64_t n,
+			      struct dml_error *err)
+{
+	(void)err;
+	struct kept *k = ctx;
+	uint32_t nf = d->schema.nfeat;
+	/* whole blocks, except the last */
+	if (n > DML_STREAM_ROWS || (k->n % DML_STREAM_ROWS))
+		k->bad = 1;
+	if (k->n + n > k->cap) {
+		uint64_t cap = (k->n + n) * 2;
+		double *nx = realloc(k->x, (size_t)cap * nf * sizeof *nx + 1);
+		uint32_t *ny = nx ? realloc(k->y, (size_t)cap * sizeof *ny)
+				  : NULL;
+		if (nx)
+			k->x = nx;
+		if (!ny)
+			return DML_ENOMEM;
+		k->y = ny;
+		k->cap = cap;
+	}
+	memcpy(k->x + k->n * nf, x, (size_t)n * nf * sizeof *x);
+	memcpy(k->y + k->n, y, (size_t)n * sizeof *y);
+	k->n += n;
+	k->nf = nf;
+	return DML_OK;
+}
+
+/* The same text through libcsv alone (no plain-line splitting), and as a
+ * stream of blocks: the same rows, labels and leaf, or the same error. */
+static void check_variants(const struct dml_data *d, enum dml_err rc,
+			   const struct dml_error *e,
+			   const struct dml_load_opts *o, const uint8_t *p,
+			   size_t n, size_t split)
+{
+	struct dml_load_opts ol = *o, os = *o;
+	ol.csv.libcsv_only = 1;
+	struct kept k = {0};
+	os.rows_fn = keep_rows;
+	os.rows_ctx = &k;
+	for (int v = 0; v < 2; v++) {
+		struct dml_data d2;
+		struct dml_error e2 = {0};
+		enum dml_err r2 = load(&d2, v ? &os : &ol, p, n, split, &e2);
+		if (r2 == DML_OK && v)
+			r2 = dml_data_flush(&d2, &os, &e2);
+		if (r2 != rc || strcmp(e2.detail, e->detail) ||
+		    e2.line != e->line || e2.column != e->column)
+			fprintf(stderr, "fuzz: %s: %d line %llu column %llu "
+				"'%s'; as read: %d line %llu column %llu "
+				"'%s'\n", v ? "streamed" : "libcsv alone", r2,
+				(unsigned long long)e2.line,
+				(unsigned long long)e2.column, e2.detail, rc,
+				(unsigned long long)e->line,
+				(unsigned long long)e->column, e->detail);
+		CHECK(r2 == rc);
+		CHECK(!strcmp(e2.detail, e->detail));
+		CHECK(e2.line == e->line && e2.column == e->column);
+		if (rc == DML_OK) {
+			uint32_t nf = d->schema.nfeat;
+			const double *x2 = v ? k.x : d2.x;
+			const uint32_t *y2 = v ? k.y : d2.y;
+			CHECK(d2.n == d->n);
+			CHECK(!v || (k.n == d->n && !k.bad));
+			CHECK(d->n == 0 || memcmp(x2, d->x, (size_t)d->n * nf *
+						  sizeof *d->x) == 0);
+			CHECK(d->n == 0 || memcmp(y2, d->y, (size_t)d->n *
+						  sizeof *d->y) == 0);
+			CHECK(d2.labels.n == d->labels.n);
+			CHECK(d2.schema.fingerprint == d->schema.fingerprint);
+			CHECK(dml_data_leaf(&d2) == dml_data_leaf(d));
+		}
+		dml_data_free(&d2);
+	}
+	free(k.x);
+	free(k.y);
+}
+
 enum { LOAD_DATA, LOAD_CSV, LOAD_CSV_THREADS };
 
 static int run_load(const uint8_t *data, size_t size, int mode)
@@ -285,6 +377,8 @@ static int run_load(const uint8_t *data, size_t size, int mode)
 	struct dml_data d;
 	struct dml_error err = {0};
 	enum dml_err rc = load(&d, &s.o, p, n, split, &err);
+	if (mode == LOAD_CSV)
+		check_variants(&d, rc, &err, &s.o, p, n, split);
 	char msg[1100];
 	dml_error_format(&err, "input", msg, sizeof msg);
 	if (rc == DML_OK) {
