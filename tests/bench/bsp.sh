@@ -1,14 +1,20 @@
 #!/bin/bash
 # bsp.sh -- distributed softmax training on one machine, as in dml(7):
 # partition, one statistics round, then L-BFGS gradient rounds, each fanned
-# out with GNU parallel and summed by dml-reduce, until dml-inspect says the
+# out with xargs -P and summed by dml-reduce, until dml-inspect says the
 # model is no longer running.  Part of `make bench' (tests/bench/run).
+#
+# xargs rather than GNU parallel (as examples/bsp-local.sh uses): parallel's
+# own start-up, a Perl program, takes about 0.3 s a round on the two-core
+# machine the bench was written on, a serial cost of every round that is
+# no part of dml.  The workers write their records to files (-o), which
+# dml-reduce reads.
 #
 # Usage: bsp.sh JOBS SHARDS TRAIN.csv DIR MAX_ITER
 #
 # The shards are binary data records (dml-partition --format bin).
 #
-#   JOBS      parallel workers (parallel -jJOBS)
+#   JOBS      workers at once (xargs -PJOBS)
 #   SHARDS    shards to split TRAIN.csv into (dml-partition -n SHARDS)
 #   DIR       working directory: shards and model.dml are written there
 #   MAX_ITER  L-BFGS iterations, as dml-train --max-iter
@@ -33,10 +39,16 @@ dml-partition -n "$nshards" --format bin -y label -o 'shard-%d.bin' "$train"
 
 # Statistics round: labels and feature moments of every shard, summed,
 # make the initial model (with its scaler and hyper-parameters).
-# shellcheck disable=SC2086 # one word per shard
-parallel -j"$jobs" --halt now,fail=1 \
-	dml-train -j1 --emit stats -y label 'shard-{}.bin' ::: $shards |
-	dml-reduce --expect "$nshards" |
+# fan SUB...: run `SUB... -o out-I.dml shard-I.bin' for every shard I,
+# JOBS at once; fails if any fails.
+fan() {
+	rm -f out-*.dml
+	printf '%s\n' $shards |
+		xargs -P "$jobs" -I{} "$@" -o 'out-{}.dml' 'shard-{}.bin'
+}
+
+fan dml-train -j1 --emit stats -y label
+dml-reduce --expect "$nshards" out-*.dml |
 	dml-train --apply - -a softmax --max-iter "$max_iter" -o model.dml
 
 # Gradient rounds: one L-BFGS evaluation each.  A line search may take
@@ -50,10 +62,8 @@ while [ "$(dml-inspect --field status model.dml)" = running ]; do
 		echo "bsp.sh: model still running after $limit rounds" >&2
 		exit 1
 	fi
-	# shellcheck disable=SC2086
-	parallel -j"$jobs" --halt now,fail=1 \
-		dml-train -j1 --emit gradient -m model.dml 'shard-{}.bin' ::: $shards |
-		dml-reduce --expect "$nshards" |
+	fan dml-train -j1 --emit gradient -m model.dml
+	dml-reduce --expect "$nshards" out-*.dml |
 		dml-train --apply - -m model.dml -o model.dml
 done
 
