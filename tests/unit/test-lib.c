@@ -36,6 +36,20 @@ static void test_crc(void)
 		same &= dml_crc32c(dml_crc32c(0, buf + 1, (size_t)k),
 				   buf + 1 + k, (size_t)(299 - k)) == whole;
 	ok(same, "crc32c is the same however the input is split");
+	/* long inputs (three interleaved streams) agree with short steps */
+	static unsigned char big[100003];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (unsigned char)((i * 2654435761u) >> 13);
+	same = 1;
+	for (size_t off = 0; off < 3; off++) {
+		size_t len = sizeof big - off;
+		uint32_t steps = 0;
+		for (size_t k = 0; k < len; k += 1000)
+			steps = dml_crc32c(steps, big + off + k,
+					   len - k < 1000 ? len - k : 1000);
+		same &= dml_crc32c(0, big + off, len) == steps;
+	}
+	ok(same, "crc32c of a long input is the same in short steps");
 }
 
 static void test_hash(void)
@@ -127,6 +141,32 @@ static void test_fixed(void)
 	ok(dml_fx_to_double(&b) == -2.5 && bytes[23] == 0xff &&
 	   bytes[12] == 0xfd && bytes[11] == 0x80 && bytes[0] == 0,
 	   "fixed point is stored little-endian two's complement");
+	/* sums straight from stored bytes: the bits of dml_fx_add, and
+	 * an overflow in any position is caught, of either sign */
+	static unsigned char sb[N * DML_FX_BYTES];
+	struct dml_fx one[N], each[N], *all = calloc(N, sizeof *all);
+	for (int i = 0; i < N; i++) {
+		dml_fx_from_double(v[i] * 0x1p60, &one[i]);
+		dml_fx_store(sb + i * DML_FX_BYTES, &one[i]);
+		dml_fx_from_double(v[(i + 7) % N] * 0x1p40, &each[i]);
+		all[i] = each[i];
+	}
+	same = dml_fx_add_bytes(all, sb, N) == DML_OK;
+	for (int i = 0; i < N; i++) {
+		dml_fx_add(&each[i], &one[i]);
+		same &= !memcmp(&each[i], &all[i], sizeof each[i]);
+	}
+	ok(same, "sums from stored bytes are the sums of dml_fx_add");
+	int caught = 1;
+	for (int sign = 1; sign >= -1; sign -= 2) {
+		memset(all, 0, N * sizeof *all);
+		dml_fx_from_double(sign * 0x1.8p94, &all[N / 2]);
+		dml_fx_from_double(sign * 0x1.8p94, &one[N / 2]);
+		dml_fx_store(sb + (N / 2) * DML_FX_BYTES, &one[N / 2]);
+		caught &= dml_fx_add_bytes(all, sb, N) == DML_ERANGE;
+	}
+	ok(caught, "an overflow among sums from bytes is detected");
+	free(all);
 }
 
 static void test_record(void)
