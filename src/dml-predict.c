@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -318,8 +319,37 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 	return DML_OK;
 }
 
+/* Where the records come from: a regular file mapped into memory, read
+ * in place, or else (and for the stream reader's word on a record that is
+ * not whole) the byte source. */
+struct records {
+	struct dml_src *src;
+	const unsigned char *map; /* NULL when reading from src */
+	void *whole;              /* the mapping, whole[0..len) */
+	size_t len, off;          /* off: the next record's byte */
+};
+
+static enum dml_err next_record(struct records *in, struct dml_record *rec,
+				struct dml_error *err)
+{
+	if (!in->map)
+		return dml_record_read_src(in->src, rec, err);
+	size_t used;
+	enum dml_err rc = dml_record_view(in->map + in->off,
+					  in->len - in->off, &used, rec, err);
+	if (rc == DML_OK)
+		in->off += used;
+	if (rc == DML_OK || rc == DML_EEMPTY)
+		return rc;
+	/* the same message as from a pipe: read it again as a stream */
+	if (lseek(in->src->fd, (off_t)in->off, SEEK_SET) < 0)
+		return rc;
+	in->map = NULL;
+	return dml_record_read_src(in->src, rec, err);
+}
+
 /* Binary data records: one block at a time, features mapped by name. */
-static enum dml_err predict_records(struct pred *s, struct dml_src *src,
+static enum dml_err predict_records(struct pred *s, struct records *in,
 				    struct dml_error *err)
 {
 	struct dml_record rec;
@@ -329,13 +359,13 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 	struct dml_labels have = {0};
 	char **rlnames = NULL;
 	enum dml_err rc = map ? DML_OK : dml_fail(err, DML_ENOMEM, NULL);
-	int use_label = 0;
+	int use_label = 0, ident = 0;
 	uint32_t ncls = 0;
 	dml_record_init(&rec);
 	for (uint64_t r = 1; !rc; r++) {
 		struct dml_block blk;
 		struct dml_labels rl;
-		rc = dml_record_read_src(src, &rec, err);
+		rc = next_record(in, &rec, err);
 		if (rc == DML_EEMPTY) {
 			rc = DML_OK;
 			break;
@@ -345,11 +375,16 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 			if (!rc)
 				rc = dml_schema_map(&rs, &s->first->schema, map,
 						    err);
+			ident = !rc && rs.nfeat == s->nf;
+			for (uint32_t f = 0; ident && f < s->nf; f++)
+				ident = map[f] == f;
 		} else if (!rc && rec.h.schema != rs.fingerprint) {
 			rc = dml_fail(err, DML_ESCHEMA, "columns differ from "
 				      "the first record's");
 		}
-		if (!rc && (rc = dml_block_decode(&rec, &blk, err)) == DML_OK) {
+		const unsigned char *px, *py;
+		if (!rc && (rc = dml_block_view(&rec, &blk, &px, &py,
+						err)) == DML_OK) {
 			if (r == 1) {
 				use_label = blk.has_label && s->lo.label &&
 					    !strcmp(rs.label, s->lo.label);
@@ -379,13 +414,19 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 				rlnames = have.names;
 			}
 			for (uint64_t i = 0; !rc && i < blk.n; i++) {
-				rc = dml_block_row(&blk, i, map, s->nf,
-						   s->x + s->nb * s->nf, err);
+				rc = dml_block_wire_row(&blk, px, i,
+							ident ? NULL : map,
+							s->nf,
+							s->x + s->nb * s->nf,
+							err);
 				if (rc)
 					break;
+				uint32_t yi = blk.has_label
+					      ? dml_get32(py + 4 * i)
+					      : UINT32_MAX;
 				if (s->eval && s->reg) {
-					if (blk.y[i] >= ncls ||
-					    dml_parse_double(rlnames[blk.y[i]],
+					if (yi >= ncls ||
+					    dml_parse_double(rlnames[yi],
 							     &s->t[s->nb])) {
 						rc = dml_fail(err, DML_ENUMBER,
 							"row %llu: target is "
@@ -395,13 +436,11 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 						break;
 					}
 				} else if (s->eval) {
-					s->y[s->nb] = blk.y[i] < ncls
-						      ? cls[blk.y[i]] : -1;
+					s->y[s->nb] = yi < ncls ? cls[yi] : -1;
 				}
 				if (++s->nb == s->batch)
 					flush_batch(s);
 			}
-			dml_block_free(&blk);
 		}
 		if (rc && err)
 			err->record = r;
@@ -414,6 +453,29 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 	return rc;
 }
 
+/* A regular file of records is read where it lies, mapped. */
+static void map_records(struct records *in, const struct stat *st,
+			int stream)
+{
+	int fd = in->src->fd;
+	off_t at = stream ? -1 : lseek(fd, 0, SEEK_CUR);
+	if (at < 0 || st->st_size - at < DML_MAGIC_LEN ||
+	    (uintmax_t)st->st_size > SIZE_MAX)
+		return;
+	void *p = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE,
+		       fd, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (memcmp((unsigned char *)p + at, DML_MAGIC, DML_MAGIC_LEN)) {
+		munmap(p, (size_t)st->st_size);
+		return;
+	}
+	in->whole = p;
+	in->len = (size_t)st->st_size;
+	in->map = p;
+	in->off = (size_t)at;
+}
+
 static void predict_input(struct pred *s, const char *path)
 {
 	FILE *f = cli_open(path);
@@ -424,14 +486,20 @@ static void predict_input(struct pred *s, const char *path)
 	struct dml_error err = {0};
 	struct dml_src src;
 	dml_src_init(&src, fileno(f), NULL);
-	int isrec = dml_src_is_record(&src);
+	struct records in = { .src = &src };
+	map_records(&in, &st, s->stream);
+	int isrec = in.map ? 1 : dml_src_is_record(&src);
 	enum dml_err rc;
 	if (isrec > 0) {
-		rc = predict_records(s, &src, &err);
+		rc = predict_records(s, &in, &err);
 	} else {
 		rc = dml_csv_read(&src, &s->lo.csv, on_header, on_row, s,
 				  &err);
 	}
+	if (in.map) /* where a reader of the stream would have stopped */
+		(void)lseek(src.fd, (off_t)in.off, SEEK_SET);
+	if (in.whole)
+		munmap(in.whole, in.len);
 	if (rc)
 		cli_die_err(&err, cli_name(path));
 	flush_batch(s);

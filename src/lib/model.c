@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "mlp.h"
 #include "numeric.h"
 #include "parsum.h"
@@ -1141,6 +1142,17 @@ void dml_model_proba(const struct dml_model *m, const double *x, uint64_t n,
 	proba_with(m, m->w, x, n, p);
 }
 
+/* The scores as scores() gives them (dml_gemm_add: the same bits). */
+static void predict_scores(const struct dml_model *m, const double *w,
+			   const double *x, uint64_t nr, double *z)
+{
+	uint32_t nf = m->schema.nfeat, k = m->nout;
+	const double *bias = w + (size_t)nf * k;
+	for (uint64_t r = 0; r < nr; r++)
+		memcpy(z + r * k, bias, k * sizeof *z);
+	dml_gemm_add(nr, k, nf, x, w, z);
+}
+
 static void proba_with(const struct dml_model *m, const double *w,
 		       const double *x, uint64_t n, double *p)
 {
@@ -1157,7 +1169,7 @@ static void proba_with(const struct dml_model *m, const double *w,
 			zz = heap = malloc((size_t)BLOCK * k * sizeof *zz);
 		if (!zz)
 			return;
-		scores(m, w, x + r0 * m->schema.nfeat, nr, zz);
+		predict_scores(m, w, x + r0 * m->schema.nfeat, nr, zz);
 		for (uint64_t r = 0; r < nr; r++) {
 			double *out = p + (r0 + r) * nc;
 			if (dml_family_is_regression(m->family)) {

@@ -1,4 +1,5 @@
 /* test-lib.c - unit tests of the dml library, TAP output. */
+#include <blis.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 
 #include "crc32c.h"
 #include "fixed.h"
+#include "gemm.h"
 #include "hash.h"
 #include "numeric.h"
 #include "record.h"
@@ -401,6 +403,41 @@ static void test_stats_exact(void)
 	free(d.x);
 }
 
+/* The scores kernel gives BLIS's bits, for shapes around its vector
+ * widths, row groups and BLIS's inner blocks. */
+static void test_gemm(void)
+{
+	static const uint32_t ks[] = { 1, 2, 3, 8, 10, 16, 17, 40 };
+	static const uint32_t nfs[] = { 1, 5, 255, 256, 300, 321, 784, 1030 };
+	struct dml_rng r;
+	dml_rng_seed(&r, 7);
+	int same = 1;
+	for (size_t a = 0; a < sizeof ks / sizeof *ks; a++)
+		for (size_t b = 0; b < sizeof nfs / sizeof *nfs; b++) {
+			uint32_t k = ks[a], nf = nfs[b];
+			uint64_t nr = 1 + dml_rng_below(&r, 40);
+			double *x = malloc(nr * nf * sizeof *x);
+			double *w = malloc((size_t)nf * k * sizeof *w);
+			double *z = malloc(2 * nr * k * sizeof *z);
+			double *z2 = z + nr * k, one = 1;
+			for (uint64_t i = 0; i < nr * nf; i++)
+				x[i] = dml_rng_unit(&r) * 255;
+			for (uint64_t i = 0; i < (uint64_t)nf * k; i++)
+				w[i] = dml_rng_unit(&r) - 0.5;
+			for (uint64_t i = 0; i < nr * k; i++)
+				z[i] = z2[i] = dml_rng_unit(&r) - 0.5;
+			bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE,
+				  (dim_t)nr, k, nf, &one, x, nf, 1, w, k, 1,
+				  &one, z, k, 1);
+			dml_gemm_add(nr, k, nf, x, w, z2);
+			same &= !memcmp(z, z2, nr * k * sizeof *z);
+			free(x);
+			free(w);
+			free(z);
+		}
+	ok(same, "scores of blocks of rows have the bits of BLIS's dgemm");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -411,6 +448,7 @@ int main(void)
 	test_parse();
 	test_symeig();
 	test_stats_exact();
+	test_gemm();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
