@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -10,6 +12,7 @@
 
 #include "cli.h"
 #include "cli-kmeans.h"
+#include "crc32c.h"
 #include "csvread.h"
 #include "mlp.h"
 #include "model.h"
@@ -18,6 +21,7 @@
 #include "tree.h"
 
 #define BATCH 256
+#define MAX_THREADS 1024
 
 struct pred {
 	struct dml_ensemble ens;
@@ -48,6 +52,13 @@ struct pred {
 	double *score;
 	unsigned char *sy;
 	uint64_t nscore, capscore;
+	/* whole data records at once, on threads */
+	uint32_t threads;
+	int whole_records;     /* s->p of the pending rows is already there */
+	double *rp, *tx[MAX_THREADS];
+	uint64_t rpcap;
+	uint32_t *crcs;
+	uint64_t crccap;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -80,6 +91,9 @@ static void usage(void)
 	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
 	      "      --no-header         the first row is data\n"
 	      "  -o, --output=FILE       write to FILE (default standard output)\n"
+	      "  -j, --threads=N         threads for the rows of binary data files\n"
+	      "                            (default: the number of CPUs); the output\n"
+	      "                            does not depend on N\n"
 	      "  -v, --verbose           with --eval, also print the confusion matrix\n"
 	      "  -h, --help              display this help and exit\n"
 	      "  -V, --version           output version information and exit\n"
@@ -115,6 +129,7 @@ static const struct option longopts[] = {
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
 	{ "output", required_argument, NULL, 'o' },
+	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -226,7 +241,7 @@ static void flush_batch(struct pred *s)
 				strerror(errno));
 		return;
 	}
-	if (dml_ensemble_proba(&s->ens, s->x, s->nb, s->p))
+	if (!s->whole_records && dml_ensemble_proba(&s->ens, s->x, s->nb, s->p))
 		cli_die("out of memory");
 	const struct dml_labels *cl = &s->first->labels;
 	for (uint64_t r = 0; s->reg && r < s->nb; r++) {
@@ -327,7 +342,159 @@ struct records {
 	const unsigned char *map; /* NULL when reading from src */
 	void *whole;              /* the mapping, whole[0..len) */
 	size_t len, off;          /* off: the next record's byte */
+	int lazy;                 /* records are checksummed as they are used */
+	int pending;              /* the current record's checksum is still due */
 };
+
+/* The scores of a whole data record at once, on s->threads threads, each
+ * taking BATCH rows at a time into s->rp; the rest (labels, metrics,
+ * output) then goes row by row in order, as for any input. */
+struct rjob {
+	struct pred *s;
+	struct records *in;
+	const struct dml_record *rec;
+	const struct dml_block *blk;
+	const unsigned char *px;
+	uint32_t *crcs;        /* of each batch's bytes, when in->pending */
+	uint64_t rowbytes;
+	const int64_t *map;
+	atomic_uint_fast64_t next;
+	pthread_mutex_t lock;
+	uint64_t bad;          /* the first row that is not finite, or n */
+	struct dml_error err;  /* what is wrong with it */
+	int oom;
+};
+
+struct rwork {
+	struct rjob *job;
+	double *x;             /* BATCH rows of this thread */
+};
+
+static void *rjob_run(void *arg)
+{
+	struct rwork *w = arg;
+	struct rjob *j = w->job;
+	struct pred *s = j->s;
+	uint64_t n = j->blk->n;
+	for (;;) {
+		uint64_t r0 = atomic_fetch_add(&j->next, BATCH);
+		if (r0 >= n)
+			break;
+		uint64_t nr = n - r0 < BATCH ? n - r0 : BATCH, i;
+		struct dml_error e = {0};
+		if (j->crcs)
+			j->crcs[r0 / BATCH] = dml_crc32c(0, j->px + r0 * j->rowbytes,
+							 nr * j->rowbytes);
+		for (i = 0; i < nr; i++)
+			if (dml_block_wire_row(j->blk, j->px, r0 + i, j->map,
+					       s->nf, w->x + i * s->nf, &e))
+				break;
+		if (i < nr) {
+			pthread_mutex_lock(&j->lock);
+			if (r0 + i < j->bad) {
+				j->bad = r0 + i;
+				j->err = e;
+			}
+			pthread_mutex_unlock(&j->lock);
+		}
+		if (i && dml_ensemble_proba(&s->ens, w->x, i,
+					    s->rp + r0 * s->nc)) {
+			pthread_mutex_lock(&j->lock);
+			j->oom = 1;
+			pthread_mutex_unlock(&j->lock);
+		}
+	}
+	return NULL;
+}
+
+static enum dml_err record_scores(struct rjob *j, struct dml_error *err)
+{
+	struct pred *s = j->s;
+	uint64_t n = j->blk->n;
+	if (n * s->nc > s->rpcap) {
+		free(s->rp);
+		s->rpcap = n * s->nc;
+		s->rp = malloc(s->rpcap * sizeof *s->rp + 1);
+		if (!s->rp) {
+			s->rpcap = 0;
+			return dml_fail(err, DML_ENOMEM, NULL);
+		}
+	}
+	uint32_t nt = s->threads;
+	uint64_t batches = (n + BATCH - 1) / BATCH;
+	if (nt > batches)
+		nt = batches ? (uint32_t)batches : 1;
+	struct rwork w[MAX_THREADS];
+	pthread_t tid[MAX_THREADS];
+	uint32_t started = 1;
+	atomic_init(&j->next, 0);
+	pthread_mutex_init(&j->lock, NULL);
+	j->bad = n;
+	j->rowbytes = (uint64_t)j->blk->nfeat *
+		      (j->blk->dtype == DML_F32 ? 4 : 8);
+	if (j->in->pending) {
+		if (batches > s->crccap) {
+			free(s->crcs);
+			s->crccap = 0;
+			if (!(s->crcs = malloc(batches * sizeof *s->crcs)))
+				return dml_fail(err, DML_ENOMEM, NULL);
+			s->crccap = batches;
+		}
+		j->crcs = s->crcs;
+	}
+	for (uint32_t t = 0; t < nt; t++) {
+		if (!s->tx[t] &&
+		    !(s->tx[t] = malloc((size_t)BATCH * s->nf * sizeof(double) +
+					1)))
+			return dml_fail(err, DML_ENOMEM, NULL);
+		w[t].job = j;
+		w[t].x = s->tx[t];
+	}
+	for (uint32_t t = 1; t < nt; t++)
+		if (!pthread_create(&tid[t], NULL, rjob_run, &w[t]))
+			started = t + 1;
+		else
+			break; /* fewer threads do the same work */
+	rjob_run(&w[0]);
+	for (uint32_t t = 1; t < started; t++)
+		pthread_join(tid[t], NULL);
+	pthread_mutex_destroy(&j->lock);
+	if (j->crcs) {
+		/* the payload: before the rows, the rows, after them */
+		const unsigned char *pay = j->rec->payload;
+		const unsigned char *end = pay + j->rec->h.payload_len;
+		const unsigned char *rows_end = j->px + n * j->rowbytes;
+		uint32_t crc = dml_crc32c(0, pay, (size_t)(j->px - pay));
+		for (uint64_t b = 0; b < batches; b++) {
+			uint64_t nr = n - b * BATCH < BATCH ? n - b * BATCH
+							    : BATCH;
+			crc = dml_crc32c_combine(crc, j->crcs[b],
+						 nr * j->rowbytes);
+		}
+		crc = dml_crc32c(crc, rows_end, (size_t)(end - rows_end));
+		j->in->pending = 0;
+		enum dml_err rc = dml_record_view_check(j->rec, crc, err);
+		if (rc)
+			return rc;
+	}
+	if (j->oom)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	return DML_OK;
+}
+
+/* A record whose checksum is still due is checked whole before its
+ * error rc (if any) counts: a checksum error comes first, as from a
+ * stream. */
+static enum dml_err settle(struct records *in, const struct dml_record *rec,
+			   enum dml_err rc, struct dml_error *err)
+{
+	if (!in->pending)
+		return rc;
+	in->pending = 0;
+	enum dml_err crc = dml_record_view_check(
+		rec, dml_crc32c(0, rec->payload, rec->h.payload_len), err);
+	return crc ? crc : rc;
+}
 
 static enum dml_err next_record(struct records *in, struct dml_record *rec,
 				struct dml_error *err)
@@ -335,10 +502,16 @@ static enum dml_err next_record(struct records *in, struct dml_record *rec,
 	if (!in->map)
 		return dml_record_read_src(in->src, rec, err);
 	size_t used;
-	enum dml_err rc = dml_record_view(in->map + in->off,
-					  in->len - in->off, &used, rec, err);
-	if (rc == DML_OK)
+	const unsigned char *at = in->map + in->off;
+	enum dml_err rc = in->lazy
+		? dml_record_view_lazy(at, in->len - in->off, &used, rec, err)
+		: dml_record_view(at, in->len - in->off, &used, rec, err);
+	if (rc == DML_OK) {
 		in->off += used;
+		in->pending = in->lazy;
+		if (in->lazy && !dml_record_framed(rec))
+			return settle(in, rec, DML_OK, err);
+	}
 	if (rc == DML_OK || rc == DML_EEMPTY)
 		return rc;
 	/* the same message as from a pipe: read it again as a stream */
@@ -413,12 +586,24 @@ static enum dml_err predict_records(struct pred *s, struct records *in,
 				have = rl;
 				rlnames = have.names;
 			}
+			struct rjob job = { .s = s, .in = in, .rec = &rec,
+					    .blk = &blk, .px = px,
+					    .map = ident ? NULL : map };
+			if (!rc && s->whole_records)
+				rc = record_scores(&job, err);
 			for (uint64_t i = 0; !rc && i < blk.n; i++) {
-				rc = dml_block_wire_row(&blk, px, i,
-							ident ? NULL : map,
-							s->nf,
-							s->x + s->nb * s->nf,
-							err);
+				if (!s->whole_records)
+					rc = dml_block_wire_row(&blk, px, i,
+								job.map, s->nf,
+								s->x + s->nb *
+								s->nf, err);
+				else if (i == job.bad)
+					rc = dml_fail(err, job.err.code, "%s",
+						      job.err.detail);
+				else
+					memcpy(s->p + s->nb * s->nc,
+					       s->rp + i * s->nc,
+					       s->nc * sizeof *s->p);
 				if (rc)
 					break;
 				uint32_t yi = blk.has_label
@@ -442,6 +627,7 @@ static enum dml_err predict_records(struct pred *s, struct records *in,
 					flush_batch(s);
 			}
 		}
+		rc = settle(in, &rec, rc, err);
 		if (rc && err)
 			err->record = r;
 	}
@@ -491,6 +677,14 @@ static void predict_input(struct pred *s, const char *path)
 	int isrec = in.map ? 1 : dml_src_is_record(&src);
 	enum dml_err rc;
 	if (isrec > 0) {
+		/* a stream answers row by row; scaler, gaussian and pca
+		 * models keep to their batches */
+		s->whole_records = !s->stream && !s->is_sm;
+		in.lazy = s->whole_records;
+		/* the members' weights folded before any thread */
+		if (s->whole_records &&
+		    dml_ensemble_proba(&s->ens, s->x, 0, s->p))
+			cli_die("out of memory");
 		rc = predict_records(s, &in, &err);
 	} else {
 		rc = dml_csv_read(&src, &s->lo.csv, on_header, on_row, s,
@@ -503,6 +697,7 @@ static void predict_input(struct pred *s, const char *path)
 	if (rc)
 		cli_die_err(&err, cli_name(path));
 	flush_batch(s);
+	s->whole_records = 0;
 	if (s->have_map)
 		dml_colmap_free(&s->map);
 	cli_close(f, path);
@@ -514,7 +709,8 @@ int main(int argc, char **argv)
 	const char *model = NULL, *output = NULL, *label = NULL;
 	int c;
 	cli_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "m:y:d:o:vhV", longopts,
+	s.threads = cli_cpus();
+	while ((c = getopt_long(argc, argv, "m:y:d:o:j:vhV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
@@ -529,6 +725,10 @@ int main(int argc, char **argv)
 		case 'd': s.lo.csv.delim = cli_delimiter(optarg); break;
 		case OPT_NO_HEADER: s.lo.csv.no_header = 1; break;
 		case 'o': output = optarg; break;
+		case 'j':
+			s.threads = (uint32_t)cli_uint("--threads", optarg, 1,
+						       MAX_THREADS);
+			break;
 		case 'v': s.verbose = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
@@ -670,6 +870,10 @@ int main(int argc, char **argv)
 	free(s.y);
 	free(s.t);
 	free(s.confusion);
+	free(s.rp);
+	free(s.crcs);
+	for (uint32_t t = 0; t < MAX_THREADS; t++)
+		free(s.tx[t]);
 	free(s.score);
 	free(s.sy);
 	if (s.is_sm)

@@ -149,3 +149,37 @@ uint32_t dml_crc32c(uint32_t crc, const void *buf, size_t len)
 #endif
 	return ~crc_soft(crc, p, len);
 }
+
+/* Joining: crc_a times x^(8 len_b) modulo the polynomial, in the
+ * reflected bit order, plus crc_b (the register update is linear and
+ * the initial and final inversions cancel). */
+static uint32_t mulmod(uint32_t a, uint32_t b)
+{
+	uint32_t p = 0;
+	for (uint32_t m = UINT32_C(1) << 31; m; m >>= 1) {
+		if (a & m)
+			p ^= b;
+		b = (b & 1) ? (b >> 1) ^ 0x82F63B78u : b >> 1;
+	}
+	return p;
+}
+
+static uint32_t x2n[68]; /* x^(2^n) modulo the polynomial */
+static pthread_once_t x2n_once = PTHREAD_ONCE_INIT;
+
+static void x2n_init(void)
+{
+	x2n[0] = UINT32_C(1) << 30; /* x */
+	for (int n = 1; n < 68; n++)
+		x2n[n] = mulmod(x2n[n - 1], x2n[n - 1]);
+}
+
+uint32_t dml_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+	pthread_once(&x2n_once, x2n_init);
+	uint32_t xp = UINT32_C(1) << 31; /* 1 */
+	for (int k = 3; len_b; len_b >>= 1, k++) /* x^(8 len_b) */
+		if (len_b & 1)
+			xp = mulmod(x2n[k], xp);
+	return mulmod(xp, crc_a) ^ crc_b;
+}

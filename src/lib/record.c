@@ -192,6 +192,18 @@ static enum dml_err ensure_cap(struct dml_record *rec, size_t need)
 	return DML_OK;
 }
 
+/* crc: of the header and the payload. */
+static enum dml_err verify(const struct dml_record *rec, uint32_t crc,
+			   const unsigned char *trailer, struct dml_error *err)
+{
+	if (crc != dml_get32(trailer))
+		return dml_fail(err, DML_ECHECKSUM, NULL);
+	if (dml_get32(trailer + 4) != 0)
+		return dml_fail(err, DML_EUNSUPPORTED,
+				"reserved trailer bits are set");
+	return check_sections(rec, err);
+}
+
 static enum dml_err finish_read(struct dml_record *rec,
 				const unsigned char *hdr,
 				const unsigned char *trailer,
@@ -199,12 +211,7 @@ static enum dml_err finish_read(struct dml_record *rec,
 {
 	uint32_t crc = dml_crc32c(0, hdr, DML_HEADER_SIZE);
 	crc = dml_crc32c(crc, rec->payload, rec->h.payload_len);
-	if (crc != dml_get32(trailer))
-		return dml_fail(err, DML_ECHECKSUM, NULL);
-	if (dml_get32(trailer + 4) != 0)
-		return dml_fail(err, DML_EUNSUPPORTED,
-				"reserved trailer bits are set");
-	return check_sections(rec, err);
+	return verify(rec, crc, trailer, err);
 }
 
 /* Read exactly n bytes unless the input ends: returns the count, or -1
@@ -354,6 +361,7 @@ enum dml_err dml_record_read_src(struct dml_src *s, struct dml_record *rec,
 	return read_record(src_read, s, rec, err);
 }
 
+/* copy: 1 into rec's own payload, 0 a view, -1 a view left unchecked */
 static enum dml_err parse(const unsigned char *buf, size_t len,
 			  size_t *used, struct dml_record *rec, int copy,
 			  struct dml_error *err)
@@ -373,7 +381,7 @@ static enum dml_err parse(const unsigned char *buf, size_t len,
 			 DML_TRAILER_SIZE;
 	if (total > len)
 		return dml_fail(err, DML_ETRUNC, NULL);
-	if (!copy) {
+	if (copy <= 0) {
 		if (!rec->borrowed)
 			free(rec->payload);
 		rec->payload = (unsigned char *)buf + DML_HEADER_SIZE;
@@ -385,8 +393,10 @@ static enum dml_err parse(const unsigned char *buf, size_t len,
 		memcpy(rec->payload, buf + DML_HEADER_SIZE,
 		       (size_t)rec->h.payload_len);
 	}
-	rc = finish_read(rec, buf, buf + DML_HEADER_SIZE + rec->h.payload_len,
-			 err);
+	if (copy >= 0)
+		rc = finish_read(rec, buf,
+				 buf + DML_HEADER_SIZE + rec->h.payload_len,
+				 err);
 	if (rc == DML_OK)
 		*used = (size_t)total;
 	return rc;
@@ -404,6 +414,27 @@ enum dml_err dml_record_view(const unsigned char *buf, size_t len,
 			     struct dml_error *err)
 {
 	return parse(buf, len, used, rec, 0, err);
+}
+
+enum dml_err dml_record_view_lazy(const unsigned char *buf, size_t len,
+				  size_t *used, struct dml_record *rec,
+				  struct dml_error *err)
+{
+	return parse(buf, len, used, rec, -1, err);
+}
+
+int dml_record_framed(const struct dml_record *rec)
+{
+	return check_sections(rec, NULL) == DML_OK;
+}
+
+enum dml_err dml_record_view_check(const struct dml_record *rec,
+				   uint32_t payload_crc, struct dml_error *err)
+{
+	const unsigned char *hdr = rec->payload - DML_HEADER_SIZE;
+	uint32_t crc = dml_crc32c(0, hdr, DML_HEADER_SIZE);
+	crc = dml_crc32c_combine(crc, payload_crc, rec->h.payload_len);
+	return verify(rec, crc, rec->payload + rec->h.payload_len, err);
 }
 
 int dml_record_next(const struct dml_record *rec, uint64_t *pos,

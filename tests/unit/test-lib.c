@@ -52,6 +52,15 @@ static void test_crc(void)
 		same &= dml_crc32c(0, big + off, len) == steps;
 	}
 	ok(same, "crc32c of a long input is the same in short steps");
+	same = 1;
+	static const size_t cuts[] = { 0, 1, 7, 8, 4096, 12288, 50000, 100003 };
+	for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+		size_t a = cuts[i], b = sizeof big - a;
+		same &= dml_crc32c_combine(dml_crc32c(0, big, a),
+					   dml_crc32c(0, big + a, b), b) ==
+			dml_crc32c(0, big, sizeof big);
+	}
+	ok(same, "crc32c of pieces joined is the crc32c of the whole");
 }
 
 static void test_hash(void)
