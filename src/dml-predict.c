@@ -22,6 +22,7 @@
 
 #define BATCH 256
 #define MAX_THREADS 1024
+#define SUBROWS 16 /* rows checksummed and converted in one go */
 
 struct pred {
 	struct dml_ensemble ens;
@@ -382,13 +383,25 @@ static void *rjob_run(void *arg)
 			break;
 		uint64_t nr = n - r0 < BATCH ? n - r0 : BATCH, i;
 		struct dml_error e = {0};
+		/* a few rows at a time checksummed, then converted while
+		 * they are still in the cache; past a row that is not
+		 * finite, only the checksum goes on */
+		uint32_t crc = 0;
+		uint64_t good = nr;
+		for (uint64_t a = 0; a < nr; a += SUBROWS) {
+			uint64_t na = nr - a < SUBROWS ? nr - a : SUBROWS;
+			if (j->crcs)
+				crc = dml_crc32c(crc, j->px + (r0 + a) *
+						 j->rowbytes, na * j->rowbytes);
+			for (i = a; good == nr && i < a + na; i++)
+				if (dml_block_wire_row(j->blk, j->px, r0 + i,
+						       j->map, s->nf,
+						       w->x + i * s->nf, &e))
+					good = i;
+		}
 		if (j->crcs)
-			j->crcs[r0 / BATCH] = dml_crc32c(0, j->px + r0 * j->rowbytes,
-							 nr * j->rowbytes);
-		for (i = 0; i < nr; i++)
-			if (dml_block_wire_row(j->blk, j->px, r0 + i, j->map,
-					       s->nf, w->x + i * s->nf, &e))
-				break;
+			j->crcs[r0 / BATCH] = crc;
+		i = good;
 		if (i < nr) {
 			pthread_mutex_lock(&j->lock);
 			if (r0 + i < j->bad) {
