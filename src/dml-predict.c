@@ -2,13 +2,17 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cli-kmeans.h"
+#include "crc32c.h"
 #include "csvread.h"
 #include "mlp.h"
 #include "model.h"
@@ -17,6 +21,8 @@
 #include "tree.h"
 
 #define BATCH 256
+#define MAX_THREADS 1024
+#define SUBROWS 16 /* rows checksummed and converted in one go */
 
 struct pred {
 	struct dml_ensemble ens;
@@ -47,6 +53,13 @@ struct pred {
 	double *score;
 	unsigned char *sy;
 	uint64_t nscore, capscore;
+	/* whole data records at once, on threads */
+	uint32_t threads;
+	int whole_records;     /* s->p of the pending rows is already there */
+	double *rp, *tx[MAX_THREADS];
+	uint64_t rpcap;
+	uint32_t *crcs;
+	uint64_t crccap;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -79,6 +92,9 @@ static void usage(void)
 	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
 	      "      --no-header         the first row is data\n"
 	      "  -o, --output=FILE       write to FILE (default standard output)\n"
+	      "  -j, --threads=N         threads for the rows of binary data files\n"
+	      "                            (default: the number of CPUs); the output\n"
+	      "                            does not depend on N\n"
 	      "  -v, --verbose           with --eval, also print the confusion matrix\n"
 	      "  -h, --help              display this help and exit\n"
 	      "  -V, --version           output version information and exit\n"
@@ -114,6 +130,7 @@ static const struct option longopts[] = {
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
 	{ "output", required_argument, NULL, 'o' },
+	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -225,7 +242,7 @@ static void flush_batch(struct pred *s)
 				strerror(errno));
 		return;
 	}
-	if (dml_ensemble_proba(&s->ens, s->x, s->nb, s->p))
+	if (!s->whole_records && dml_ensemble_proba(&s->ens, s->x, s->nb, s->p))
 		cli_die("out of memory");
 	const struct dml_labels *cl = &s->first->labels;
 	for (uint64_t r = 0; s->reg && r < s->nb; r++) {
@@ -318,8 +335,207 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 	return DML_OK;
 }
 
+/* Where the records come from: a regular file mapped into memory, read
+ * in place, or else (and for the stream reader's word on a record that is
+ * not whole) the byte source. */
+struct records {
+	struct dml_src *src;
+	const unsigned char *map; /* NULL when reading from src */
+	void *whole;              /* the mapping, whole[0..len) */
+	size_t len, off;          /* off: the next record's byte */
+	int lazy;                 /* records are checksummed as they are used */
+	int pending;              /* the current record's checksum is still due */
+};
+
+/* The scores of a whole data record at once, on s->threads threads, each
+ * taking BATCH rows at a time into s->rp; the rest (labels, metrics,
+ * output) then goes row by row in order, as for any input. */
+struct rjob {
+	struct pred *s;
+	struct records *in;
+	const struct dml_record *rec;
+	const struct dml_block *blk;
+	const unsigned char *px;
+	uint32_t *crcs;        /* of each batch's bytes, when in->pending */
+	uint64_t rowbytes;
+	const int64_t *map;
+	atomic_uint_fast64_t next;
+	pthread_mutex_t lock;
+	uint64_t bad;          /* the first row that is not finite, or n */
+	struct dml_error err;  /* what is wrong with it */
+	int oom;
+};
+
+struct rwork {
+	struct rjob *job;
+	double *x;             /* BATCH rows of this thread */
+};
+
+static void *rjob_run(void *arg)
+{
+	struct rwork *w = arg;
+	struct rjob *j = w->job;
+	struct pred *s = j->s;
+	uint64_t n = j->blk->n;
+	for (;;) {
+		uint64_t r0 = atomic_fetch_add(&j->next, BATCH);
+		if (r0 >= n)
+			break;
+		uint64_t nr = n - r0 < BATCH ? n - r0 : BATCH, i;
+		struct dml_error e = {0};
+		/* a few rows at a time checksummed, then converted while
+		 * they are still in the cache; past a row that is not
+		 * finite, only the checksum goes on */
+		uint32_t crc = 0;
+		uint64_t good = nr;
+		for (uint64_t a = 0; a < nr; a += SUBROWS) {
+			uint64_t na = nr - a < SUBROWS ? nr - a : SUBROWS;
+			if (j->crcs)
+				crc = dml_crc32c(crc, j->px + (r0 + a) *
+						 j->rowbytes, na * j->rowbytes);
+			for (i = a; good == nr && i < a + na; i++)
+				if (dml_block_wire_row(j->blk, j->px, r0 + i,
+						       j->map, s->nf,
+						       w->x + i * s->nf, &e))
+					good = i;
+		}
+		if (j->crcs)
+			j->crcs[r0 / BATCH] = crc;
+		i = good;
+		if (i < nr) {
+			pthread_mutex_lock(&j->lock);
+			if (r0 + i < j->bad) {
+				j->bad = r0 + i;
+				j->err = e;
+			}
+			pthread_mutex_unlock(&j->lock);
+		}
+		if (i && dml_ensemble_proba(&s->ens, w->x, i,
+					    s->rp + r0 * s->nc)) {
+			pthread_mutex_lock(&j->lock);
+			j->oom = 1;
+			pthread_mutex_unlock(&j->lock);
+		}
+	}
+	return NULL;
+}
+
+static enum dml_err record_scores(struct rjob *j, struct dml_error *err)
+{
+	struct pred *s = j->s;
+	uint64_t n = j->blk->n;
+	if (n * s->nc > s->rpcap) {
+		free(s->rp);
+		s->rpcap = n * s->nc;
+		s->rp = malloc(s->rpcap * sizeof *s->rp + 1);
+		if (!s->rp) {
+			s->rpcap = 0;
+			return dml_fail(err, DML_ENOMEM, NULL);
+		}
+	}
+	uint32_t nt = s->threads;
+	uint64_t batches = (n + BATCH - 1) / BATCH;
+	if (nt > batches)
+		nt = batches ? (uint32_t)batches : 1;
+	struct rwork w[MAX_THREADS];
+	pthread_t tid[MAX_THREADS];
+	uint32_t started = 1;
+	atomic_init(&j->next, 0);
+	pthread_mutex_init(&j->lock, NULL);
+	j->bad = n;
+	j->rowbytes = (uint64_t)j->blk->nfeat *
+		      (j->blk->dtype == DML_F32 ? 4 : 8);
+	if (j->in->pending) {
+		if (batches > s->crccap) {
+			free(s->crcs);
+			s->crccap = 0;
+			if (!(s->crcs = malloc(batches * sizeof *s->crcs)))
+				return dml_fail(err, DML_ENOMEM, NULL);
+			s->crccap = batches;
+		}
+		j->crcs = s->crcs;
+	}
+	for (uint32_t t = 0; t < nt; t++) {
+		if (!s->tx[t] &&
+		    !(s->tx[t] = malloc((size_t)BATCH * s->nf * sizeof(double) +
+					1)))
+			return dml_fail(err, DML_ENOMEM, NULL);
+		w[t].job = j;
+		w[t].x = s->tx[t];
+	}
+	for (uint32_t t = 1; t < nt; t++)
+		if (!pthread_create(&tid[t], NULL, rjob_run, &w[t]))
+			started = t + 1;
+		else
+			break; /* fewer threads do the same work */
+	rjob_run(&w[0]);
+	for (uint32_t t = 1; t < started; t++)
+		pthread_join(tid[t], NULL);
+	pthread_mutex_destroy(&j->lock);
+	if (j->crcs) {
+		/* the payload: before the rows, the rows, after them */
+		const unsigned char *pay = j->rec->payload;
+		const unsigned char *end = pay + j->rec->h.payload_len;
+		const unsigned char *rows_end = j->px + n * j->rowbytes;
+		uint32_t crc = dml_crc32c(0, pay, (size_t)(j->px - pay));
+		for (uint64_t b = 0; b < batches; b++) {
+			uint64_t nr = n - b * BATCH < BATCH ? n - b * BATCH
+							    : BATCH;
+			crc = dml_crc32c_combine(crc, j->crcs[b],
+						 nr * j->rowbytes);
+		}
+		crc = dml_crc32c(crc, rows_end, (size_t)(end - rows_end));
+		j->in->pending = 0;
+		enum dml_err rc = dml_record_view_check(j->rec, crc, err);
+		if (rc)
+			return rc;
+	}
+	if (j->oom)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	return DML_OK;
+}
+
+/* A record whose checksum is still due is checked whole before its
+ * error rc (if any) counts: a checksum error comes first, as from a
+ * stream. */
+static enum dml_err settle(struct records *in, const struct dml_record *rec,
+			   enum dml_err rc, struct dml_error *err)
+{
+	if (!in->pending)
+		return rc;
+	in->pending = 0;
+	enum dml_err crc = dml_record_view_check(
+		rec, dml_crc32c(0, rec->payload, rec->h.payload_len), err);
+	return crc ? crc : rc;
+}
+
+static enum dml_err next_record(struct records *in, struct dml_record *rec,
+				struct dml_error *err)
+{
+	if (!in->map)
+		return dml_record_read_src(in->src, rec, err);
+	size_t used;
+	const unsigned char *at = in->map + in->off;
+	enum dml_err rc = in->lazy
+		? dml_record_view_lazy(at, in->len - in->off, &used, rec, err)
+		: dml_record_view(at, in->len - in->off, &used, rec, err);
+	if (rc == DML_OK) {
+		in->off += used;
+		in->pending = in->lazy;
+		if (in->lazy && !dml_record_framed(rec))
+			return settle(in, rec, DML_OK, err);
+	}
+	if (rc == DML_OK || rc == DML_EEMPTY)
+		return rc;
+	/* the same message as from a pipe: read it again as a stream */
+	if (lseek(in->src->fd, (off_t)in->off, SEEK_SET) < 0)
+		return rc;
+	in->map = NULL;
+	return dml_record_read_src(in->src, rec, err);
+}
+
 /* Binary data records: one block at a time, features mapped by name. */
-static enum dml_err predict_records(struct pred *s, struct dml_src *src,
+static enum dml_err predict_records(struct pred *s, struct records *in,
 				    struct dml_error *err)
 {
 	struct dml_record rec;
@@ -329,13 +545,13 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 	struct dml_labels have = {0};
 	char **rlnames = NULL;
 	enum dml_err rc = map ? DML_OK : dml_fail(err, DML_ENOMEM, NULL);
-	int use_label = 0;
+	int use_label = 0, ident = 0;
 	uint32_t ncls = 0;
 	dml_record_init(&rec);
 	for (uint64_t r = 1; !rc; r++) {
 		struct dml_block blk;
 		struct dml_labels rl;
-		rc = dml_record_read_src(src, &rec, err);
+		rc = next_record(in, &rec, err);
 		if (rc == DML_EEMPTY) {
 			rc = DML_OK;
 			break;
@@ -345,11 +561,16 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 			if (!rc)
 				rc = dml_schema_map(&rs, &s->first->schema, map,
 						    err);
+			ident = !rc && rs.nfeat == s->nf;
+			for (uint32_t f = 0; ident && f < s->nf; f++)
+				ident = map[f] == f;
 		} else if (!rc && rec.h.schema != rs.fingerprint) {
 			rc = dml_fail(err, DML_ESCHEMA, "columns differ from "
 				      "the first record's");
 		}
-		if (!rc && (rc = dml_block_decode(&rec, &blk, err)) == DML_OK) {
+		const unsigned char *px, *py;
+		if (!rc && (rc = dml_block_view(&rec, &blk, &px, &py,
+						err)) == DML_OK) {
 			if (r == 1) {
 				use_label = blk.has_label && s->lo.label &&
 					    !strcmp(rs.label, s->lo.label);
@@ -378,14 +599,32 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 				have = rl;
 				rlnames = have.names;
 			}
+			struct rjob job = { .s = s, .in = in, .rec = &rec,
+					    .blk = &blk, .px = px,
+					    .map = ident ? NULL : map };
+			if (!rc && s->whole_records)
+				rc = record_scores(&job, err);
 			for (uint64_t i = 0; !rc && i < blk.n; i++) {
-				rc = dml_block_row(&blk, i, map, s->nf,
-						   s->x + s->nb * s->nf, err);
+				if (!s->whole_records)
+					rc = dml_block_wire_row(&blk, px, i,
+								job.map, s->nf,
+								s->x + s->nb *
+								s->nf, err);
+				else if (i == job.bad)
+					rc = dml_fail(err, job.err.code, "%s",
+						      job.err.detail);
+				else
+					memcpy(s->p + s->nb * s->nc,
+					       s->rp + i * s->nc,
+					       s->nc * sizeof *s->p);
 				if (rc)
 					break;
+				uint32_t yi = blk.has_label
+					      ? dml_get32(py + 4 * i)
+					      : UINT32_MAX;
 				if (s->eval && s->reg) {
-					if (blk.y[i] >= ncls ||
-					    dml_parse_double(rlnames[blk.y[i]],
+					if (yi >= ncls ||
+					    dml_parse_double(rlnames[yi],
 							     &s->t[s->nb])) {
 						rc = dml_fail(err, DML_ENUMBER,
 							"row %llu: target is "
@@ -395,14 +634,13 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 						break;
 					}
 				} else if (s->eval) {
-					s->y[s->nb] = blk.y[i] < ncls
-						      ? cls[blk.y[i]] : -1;
+					s->y[s->nb] = yi < ncls ? cls[yi] : -1;
 				}
 				if (++s->nb == s->batch)
 					flush_batch(s);
 			}
-			dml_block_free(&blk);
 		}
+		rc = settle(in, &rec, rc, err);
 		if (rc && err)
 			err->record = r;
 	}
@@ -412,6 +650,29 @@ static enum dml_err predict_records(struct pred *s, struct dml_src *src,
 	dml_schema_free(&rs);
 	dml_record_free(&rec);
 	return rc;
+}
+
+/* A regular file of records is read where it lies, mapped. */
+static void map_records(struct records *in, const struct stat *st,
+			int stream)
+{
+	int fd = in->src->fd;
+	off_t at = stream ? -1 : lseek(fd, 0, SEEK_CUR);
+	if (at < 0 || st->st_size - at < DML_MAGIC_LEN ||
+	    (uintmax_t)st->st_size > SIZE_MAX)
+		return;
+	void *p = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE,
+		       fd, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (memcmp((unsigned char *)p + at, DML_MAGIC, DML_MAGIC_LEN)) {
+		munmap(p, (size_t)st->st_size);
+		return;
+	}
+	in->whole = p;
+	in->len = (size_t)st->st_size;
+	in->map = p;
+	in->off = (size_t)at;
 }
 
 static void predict_input(struct pred *s, const char *path)
@@ -424,17 +685,32 @@ static void predict_input(struct pred *s, const char *path)
 	struct dml_error err = {0};
 	struct dml_src src;
 	dml_src_init(&src, fileno(f), NULL);
-	int isrec = dml_src_is_record(&src);
+	struct records in = { .src = &src };
+	map_records(&in, &st, s->stream);
+	int isrec = in.map ? 1 : dml_src_is_record(&src);
 	enum dml_err rc;
 	if (isrec > 0) {
-		rc = predict_records(s, &src, &err);
+		/* a stream answers row by row; scaler, gaussian and pca
+		 * models keep to their batches */
+		s->whole_records = !s->stream && !s->is_sm;
+		in.lazy = s->whole_records;
+		/* the members' weights folded before any thread */
+		if (s->whole_records &&
+		    dml_ensemble_proba(&s->ens, s->x, 0, s->p))
+			cli_die("out of memory");
+		rc = predict_records(s, &in, &err);
 	} else {
 		rc = dml_csv_read(&src, &s->lo.csv, on_header, on_row, s,
 				  &err);
 	}
+	if (in.map) /* where a reader of the stream would have stopped */
+		(void)lseek(src.fd, (off_t)in.off, SEEK_SET);
+	if (in.whole)
+		munmap(in.whole, in.len);
 	if (rc)
 		cli_die_err(&err, cli_name(path));
 	flush_batch(s);
+	s->whole_records = 0;
 	if (s->have_map)
 		dml_colmap_free(&s->map);
 	cli_close(f, path);
@@ -446,7 +722,8 @@ int main(int argc, char **argv)
 	const char *model = NULL, *output = NULL, *label = NULL;
 	int c;
 	cli_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "m:y:d:o:vhV", longopts,
+	s.threads = cli_cpus();
+	while ((c = getopt_long(argc, argv, "m:y:d:o:j:vhV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
@@ -461,6 +738,10 @@ int main(int argc, char **argv)
 		case 'd': s.lo.csv.delim = cli_delimiter(optarg); break;
 		case OPT_NO_HEADER: s.lo.csv.no_header = 1; break;
 		case 'o': output = optarg; break;
+		case 'j':
+			s.threads = (uint32_t)cli_uint("--threads", optarg, 1,
+						       MAX_THREADS);
+			break;
 		case 'v': s.verbose = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
@@ -602,6 +883,10 @@ int main(int argc, char **argv)
 	free(s.y);
 	free(s.t);
 	free(s.confusion);
+	free(s.rp);
+	free(s.crcs);
+	for (uint32_t t = 0; t < MAX_THREADS; t++)
+		free(s.tx[t]);
 	free(s.score);
 	free(s.sy);
 	if (s.is_sm)

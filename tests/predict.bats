@@ -198,3 +198,43 @@ make_model() {
 		}
 	} END { exit bad }'
 }
+
+@test "binary data: any -j gives the bytes of one thread and of a stream" {
+	synth blobs -n 900 --classes 3 --features 4 --seed 64 > d.csv
+	$DML_WRAPPER dml-train -a softmax -y label d.csv -o m.dml
+	$DML_WRAPPER dml-partition -n 3 -f bin -y label -o 's%d.bin' d.csv
+	cat s0.bin s1.bin s2.bin > all.bin
+	$DML_WRAPPER dml-predict -j1 -m m.dml --proba all.bin > p1
+	assert_equal "$(wc -l < p1)" 901
+	$DML_WRAPPER dml-predict -j1 -m m.dml --eval --verbose all.bin > e1
+	assert_equal "$(sed -n 's/^rows\t//p' e1)" 900
+	local j
+	for j in 2 3 7; do
+		$DML_WRAPPER dml-predict -j$j -m m.dml --proba all.bin > pj
+		cmp p1 pj || fail "--proba with -j$j differs from -j1"
+		$DML_WRAPPER dml-predict -j$j -m m.dml --eval --verbose \
+			all.bin > ej
+		cmp e1 ej || fail "--eval with -j$j differs from -j1"
+	done
+	# a pipe is answered a row at a time, by the same scores
+	cat all.bin | $DML_WRAPPER dml-predict -m m.dml --proba > ps
+	cmp p1 ps
+	# a flipped bit in the second record's rows: its checksum, on any -j,
+	# and no row of that record printed
+	$DML_WRAPPER dml-predict -m m.dml all.bin > labels
+	n0=$($DML_WRAPPER dml-inspect --field samples s0.bin)
+	cp all.bin flip.bin
+	flip_bit flip.bin $(($(wc -c < s0.bin) + 2000)) 4
+	for j in 1 2; do
+		run --separate-stderr $DML_WRAPPER dml-predict -j$j -m m.dml \
+			flip.bin
+		assert_failure 1
+		assert_equal "$stderr" \
+			'dml-predict: flip.bin: record 2: checksum mismatch'
+		$DML_WRAPPER dml-predict -j$j -m m.dml flip.bin > out \
+			2>/dev/null || true
+		n=$(wc -l < out)
+		[ "$n" -le "$n0" ] || fail "-j$j printed rows of record 2"
+		head -n "$n" labels | cmp - out
+	done
+}

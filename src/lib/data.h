@@ -174,6 +174,18 @@ enum dml_err dml_block_encode(struct dml_block *b,
 enum dml_err dml_block_row(const struct dml_block *b, uint64_t i,
 			   const int64_t *map, uint32_t n, double *out,
 			   struct dml_error *err);
+/* A data record's rows where they lie in it, not copied: b gets n,
+ * nfeat, dtype and has_label (nothing to free), *px the values, *py the
+ * label ids (u32 little-endian, when has_label). */
+enum dml_err dml_block_view(const struct dml_record *rec,
+			    struct dml_block *b, const unsigned char **px,
+			    const unsigned char **py, struct dml_error *err);
+/* Row i of such a view, as dml_block_row gives it; map NULL: the
+ * first n values in their stored order. */
+enum dml_err dml_block_wire_row(const struct dml_block *b,
+				const unsigned char *px, uint64_t i,
+				const int64_t *map, uint32_t n, double *out,
+				struct dml_error *err);
 /* Decode a data record's rows section (used by dml-inspect as well). */
 enum dml_err dml_block_decode(const struct dml_record *rec,
 			      struct dml_block *b, struct dml_error *err);

@@ -27,7 +27,8 @@ double dml_fx_to_double(const struct dml_fx *x);
 enum dml_err dml_fx_add(struct dml_fx *acc, const struct dml_fx *x);
 /* acc[i] += fx(v[i]) for i < n. */
 enum dml_err dml_fx_add_doubles(struct dml_fx *acc, const double *v, size_t n);
-/* acc[i] += fx read from 24-byte little-endian buf[i]. */
+/* acc[i] += fx read from 24-byte little-endian buf[i]; DML_ERANGE if one
+ * of the sums overflows (acc then undefined). */
 enum dml_err dml_fx_add_bytes(struct dml_fx *acc, const unsigned char *buf,
 			      size_t n);
 void dml_fx_store(unsigned char *dst, const struct dml_fx *x);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "mlp.h"
 #include "numeric.h"
 #include "parsum.h"
@@ -305,8 +306,9 @@ static void sums_write(struct dml_buf *b, const struct dml_fx *s, uint64_t n)
 	dml_buf_end(b);
 }
 
-static enum dml_err sums_read(const struct dml_record *rec, uint64_t expect,
-			      struct dml_fx **out, uint64_t *count,
+/* The sums section: n values at *bytes, not copied. */
+static enum dml_err sums_find(const struct dml_record *rec, uint64_t expect,
+			      const unsigned char **bytes, uint64_t *count,
 			      struct dml_error *err)
 {
 	struct dml_section sec;
@@ -323,10 +325,23 @@ static enum dml_err sums_read(const struct dml_record *rec, uint64_t expect,
 				"%llu",
 				(unsigned long long)n,
 				(unsigned long long)expect);
+	*bytes = dml_cur_bytes(&c, n * DML_FX_BYTES);
+	*count = n;
+	return DML_OK;
+}
+
+static enum dml_err sums_read(const struct dml_record *rec, uint64_t expect,
+			      struct dml_fx **out, uint64_t *count,
+			      struct dml_error *err)
+{
+	const unsigned char *p;
+	uint64_t n;
+	enum dml_err rc = sums_find(rec, expect, &p, &n, err);
+	if (rc)
+		return rc;
 	struct dml_fx *s = malloc((n ? n : 1) * sizeof *s);
 	if (!s)
 		return dml_fail(err, DML_ENOMEM, NULL);
-	const unsigned char *p = dml_cur_bytes(&c, n * DML_FX_BYTES);
 	for (uint64_t i = 0; i < n; i++)
 		dml_fx_load(&s[i], p + i * DML_FX_BYTES);
 	*out = s;
@@ -1277,6 +1292,17 @@ void dml_model_proba(const struct dml_model *m, const double *x, uint64_t n,
 	proba_with(m, m->w, x, n, p);
 }
 
+/* The scores as scores() gives them (dml_gemm_add: the same bits). */
+static void predict_scores(const struct dml_model *m, const double *w,
+			   const double *x, uint64_t nr, double *z)
+{
+	uint32_t nf = m->schema.nfeat, k = m->nout;
+	const double *bias = w + (size_t)nf * k;
+	for (uint64_t r = 0; r < nr; r++)
+		memcpy(z + r * k, bias, k * sizeof *z);
+	dml_gemm_add(nr, k, nf, x, w, z);
+}
+
 static void proba_with(const struct dml_model *m, const double *w,
 		       const double *x, uint64_t n, double *p)
 {
@@ -1293,7 +1319,7 @@ static void proba_with(const struct dml_model *m, const double *w,
 			zz = heap = malloc((size_t)BLOCK * k * sizeof *zz);
 		if (!zz)
 			return;
-		scores(m, w, x + r0 * m->schema.nfeat, nr, zz);
+		predict_scores(m, w, x + r0 * m->schema.nfeat, nr, zz);
 		for (uint64_t r = 0; r < nr; r++) {
 			double *out = p + (r0 + r) * nc;
 			if (dml_family_is_regression(m->family)) {
@@ -1476,17 +1502,31 @@ enum dml_err dml_grad_encode(const struct dml_grad *g, struct dml_buf *b)
 static const uint32_t grad_known[] = { DML_SEC_SUMS, DML_SEC_LEAVES,
 				       DML_SEC_KMPICK };
 
-enum dml_err dml_grad_decode(const struct dml_record *rec,
-			     struct dml_grad *g, struct dml_error *err)
+static enum dml_err grad_check(const struct dml_record *rec,
+			       struct dml_error *err)
 {
-	memset(g, 0, sizeof *g);
-	enum dml_err rc;
 	if (rec->h.kind != DML_KIND_GRADIENT)
 		return dml_fail(err, DML_EKIND, "expected a gradient record, "
 				"found %s %s record",
 				dml_kind_article(rec->h.kind),
 				dml_kind_name(rec->h.kind));
-	if ((rc = dml_record_check_known(rec, grad_known, 3, err)))
+	return dml_record_check_known(rec, grad_known, 3, err);
+}
+
+enum dml_err dml_grad_sums(const struct dml_record *rec,
+			   const unsigned char **p, uint64_t *n,
+			   struct dml_error *err)
+{
+	enum dml_err rc = grad_check(rec, err);
+	return rc ? rc : sums_find(rec, 0, p, n, err);
+}
+
+enum dml_err dml_grad_decode(const struct dml_record *rec,
+			     struct dml_grad *g, struct dml_error *err)
+{
+	memset(g, 0, sizeof *g);
+	enum dml_err rc;
+	if ((rc = grad_check(rec, err)))
 		return rc;
 	g->family = rec->h.family;
 	g->schema = rec->h.schema;

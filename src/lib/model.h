@@ -290,6 +290,12 @@ void dml_grad_free(struct dml_grad *g);
 enum dml_err dml_grad_encode(const struct dml_grad *g, struct dml_buf *b);
 enum dml_err dml_grad_decode(const struct dml_record *rec,
 			     struct dml_grad *g, struct dml_error *err);
+/* A gradient record's sums as they lie in it, checked as dml_grad_decode
+ * checks them but not copied: *n values of DML_FX_BYTES bytes at *p
+ * (the leaves are left to dml_leaves_read). */
+enum dml_err dml_grad_sums(const struct dml_record *rec,
+			   const unsigned char **p, uint64_t *n,
+			   struct dml_error *err);
 /* One optimizer step of m from a reduced gradient taken at it. */
 enum dml_err dml_model_apply(struct dml_model *m, uint64_t model_hash,
 			     const struct dml_grad *g, struct dml_error *err);

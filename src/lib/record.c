@@ -62,7 +62,8 @@ void dml_record_init(struct dml_record *rec)
 
 void dml_record_free(struct dml_record *rec)
 {
-	free(rec->payload);
+	if (!rec->borrowed)
+		free(rec->payload);
 	memset(rec, 0, sizeof *rec);
 }
 
@@ -176,6 +177,11 @@ static enum dml_err check_sections(const struct dml_record *rec,
  * even for an empty one, so that it can be handed to memcpy. */
 static enum dml_err ensure_cap(struct dml_record *rec, size_t need)
 {
+	if (rec->borrowed) {
+		rec->payload = NULL;
+		rec->cap = 0;
+		rec->borrowed = 0;
+	}
 	if (rec->payload && rec->cap >= need)
 		return DML_OK;
 	unsigned char *p = realloc(rec->payload, need ? need : 1);
@@ -186,6 +192,18 @@ static enum dml_err ensure_cap(struct dml_record *rec, size_t need)
 	return DML_OK;
 }
 
+/* crc: of the header and the payload. */
+static enum dml_err verify(const struct dml_record *rec, uint32_t crc,
+			   const unsigned char *trailer, struct dml_error *err)
+{
+	if (crc != dml_get32(trailer))
+		return dml_fail(err, DML_ECHECKSUM, NULL);
+	if (dml_get32(trailer + 4) != 0)
+		return dml_fail(err, DML_EUNSUPPORTED,
+				"reserved trailer bits are set");
+	return check_sections(rec, err);
+}
+
 static enum dml_err finish_read(struct dml_record *rec,
 				const unsigned char *hdr,
 				const unsigned char *trailer,
@@ -193,12 +211,7 @@ static enum dml_err finish_read(struct dml_record *rec,
 {
 	uint32_t crc = dml_crc32c(0, hdr, DML_HEADER_SIZE);
 	crc = dml_crc32c(crc, rec->payload, rec->h.payload_len);
-	if (crc != dml_get32(trailer))
-		return dml_fail(err, DML_ECHECKSUM, NULL);
-	if (dml_get32(trailer + 4) != 0)
-		return dml_fail(err, DML_EUNSUPPORTED,
-				"reserved trailer bits are set");
-	return check_sections(rec, err);
+	return verify(rec, crc, trailer, err);
 }
 
 /* Read exactly n bytes unless the input ends: returns the count, or -1
@@ -348,9 +361,10 @@ enum dml_err dml_record_read_src(struct dml_src *s, struct dml_record *rec,
 	return read_record(src_read, s, rec, err);
 }
 
-enum dml_err dml_record_parse(const unsigned char *buf, size_t len,
-			      size_t *used, struct dml_record *rec,
-			      struct dml_error *err)
+/* copy: 1 into rec's own payload, 0 a view, -1 a view left unchecked */
+static enum dml_err parse(const unsigned char *buf, size_t len,
+			  size_t *used, struct dml_record *rec, int copy,
+			  struct dml_error *err)
 {
 	*used = 0;
 	if (len == 0)
@@ -367,15 +381,60 @@ enum dml_err dml_record_parse(const unsigned char *buf, size_t len,
 			 DML_TRAILER_SIZE;
 	if (total > len)
 		return dml_fail(err, DML_ETRUNC, NULL);
-	if (ensure_cap(rec, (size_t)rec->h.payload_len))
+	if (copy <= 0) {
+		if (!rec->borrowed)
+			free(rec->payload);
+		rec->payload = (unsigned char *)buf + DML_HEADER_SIZE;
+		rec->cap = 0;
+		rec->borrowed = 1;
+	} else if (ensure_cap(rec, (size_t)rec->h.payload_len)) {
 		return dml_fail(err, DML_ENOMEM, NULL);
-	memcpy(rec->payload, buf + DML_HEADER_SIZE,
-	       (size_t)rec->h.payload_len);
-	rc = finish_read(rec, buf, buf + DML_HEADER_SIZE + rec->h.payload_len,
-			 err);
+	} else {
+		memcpy(rec->payload, buf + DML_HEADER_SIZE,
+		       (size_t)rec->h.payload_len);
+	}
+	if (copy >= 0)
+		rc = finish_read(rec, buf,
+				 buf + DML_HEADER_SIZE + rec->h.payload_len,
+				 err);
 	if (rc == DML_OK)
 		*used = (size_t)total;
 	return rc;
+}
+
+enum dml_err dml_record_parse(const unsigned char *buf, size_t len,
+			      size_t *used, struct dml_record *rec,
+			      struct dml_error *err)
+{
+	return parse(buf, len, used, rec, 1, err);
+}
+
+enum dml_err dml_record_view(const unsigned char *buf, size_t len,
+			     size_t *used, struct dml_record *rec,
+			     struct dml_error *err)
+{
+	return parse(buf, len, used, rec, 0, err);
+}
+
+enum dml_err dml_record_view_lazy(const unsigned char *buf, size_t len,
+				  size_t *used, struct dml_record *rec,
+				  struct dml_error *err)
+{
+	return parse(buf, len, used, rec, -1, err);
+}
+
+int dml_record_framed(const struct dml_record *rec)
+{
+	return check_sections(rec, NULL) == DML_OK;
+}
+
+enum dml_err dml_record_view_check(const struct dml_record *rec,
+				   uint32_t payload_crc, struct dml_error *err)
+{
+	const unsigned char *hdr = rec->payload - DML_HEADER_SIZE;
+	uint32_t crc = dml_crc32c(0, hdr, DML_HEADER_SIZE);
+	crc = dml_crc32c_combine(crc, payload_crc, rec->h.payload_len);
+	return verify(rec, crc, rec->payload + rec->h.payload_len, err);
 }
 
 int dml_record_next(const struct dml_record *rec, uint64_t *pos,

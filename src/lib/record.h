@@ -85,8 +85,9 @@ struct dml_header {
 
 struct dml_record {
 	struct dml_header h;
-	unsigned char *payload; /* owned; h.payload_len bytes */
+	unsigned char *payload; /* owned unless borrowed; h.payload_len bytes */
 	size_t cap;
+	int borrowed;           /* payload points into the caller's bytes */
 };
 
 struct dml_section {
@@ -112,6 +113,23 @@ enum dml_err dml_record_read(FILE *f, struct dml_record *rec,
 enum dml_err dml_record_parse(const unsigned char *buf, size_t len,
 			      size_t *used, struct dml_record *rec,
 			      struct dml_error *err);
+
+/* Same, but rec's payload points into buf (which must outlive its use)
+ * instead of being copied: for input mapped into memory. */
+enum dml_err dml_record_view(const unsigned char *buf, size_t len,
+			     size_t *used, struct dml_record *rec,
+			     struct dml_error *err);
+/* A view whose payload checksum and section framing are left to the
+ * caller, who checksums the payload in pieces as it uses it (joined with
+ * dml_crc32c_combine) and then asks dml_record_view_check, which fails as
+ * dml_record_view would have.  dml_record_framed: whether the sections
+ * can be walked (checked first, before any use of them). */
+enum dml_err dml_record_view_lazy(const unsigned char *buf, size_t len,
+				  size_t *used, struct dml_record *rec,
+				  struct dml_error *err);
+int dml_record_framed(const struct dml_record *rec);
+enum dml_err dml_record_view_check(const struct dml_record *rec,
+				   uint32_t payload_crc, struct dml_error *err);
 
 /* A byte source over a file descriptor.  Bytes peeked to tell a record
  * from text are handed back first; every byte read from the descriptor

@@ -86,8 +86,9 @@ static enum dml_err add_labels(struct dml_reducer *r,
 	return DML_OK;
 }
 
-static enum dml_err add_sums(struct dml_reducer *r, const struct dml_fx *s,
-			     uint64_t n, struct dml_error *err)
+/* The sums for records of n values. */
+static enum dml_err sums_start(struct dml_reducer *r, uint64_t n,
+			       struct dml_error *err)
 {
 	if (!r->sums) {
 		r->sums = calloc(n ? n : 1, sizeof *r->sums);
@@ -100,11 +101,35 @@ static enum dml_err add_sums(struct dml_reducer *r, const struct dml_fx *s,
 				"records of %llu and %llu values",
 				(unsigned long long)r->count,
 				(unsigned long long)n);
+	return DML_OK;
+}
+
+static enum dml_err add_sums(struct dml_reducer *r, const struct dml_fx *s,
+			     uint64_t n, struct dml_error *err)
+{
+	enum dml_err rc = sums_start(r, n, err);
+	if (rc)
+		return rc;
 	for (uint64_t i = 0; i < n; i++)
 		if (dml_fx_add(&r->sums[i], &s[i]))
 			return dml_fail(err, DML_ERANGE,
 					"sum out of range");
 	return DML_OK;
+}
+
+/* A gradient's sums go from the record's bytes straight into the sums. */
+static enum dml_err add_grad(struct dml_reducer *r,
+			     const struct dml_record *rec,
+			     struct dml_error *err)
+{
+	const unsigned char *p;
+	uint64_t n;
+	enum dml_err rc = dml_grad_sums(rec, &p, &n, err);
+	if (!rc)
+		rc = sums_start(r, n, err);
+	if (!rc && dml_fx_add_bytes(r->sums, p, n))
+		rc = dml_fail(err, DML_ERANGE, "sum out of range");
+	return rc;
 }
 
 static enum dml_err add_targets(struct dml_reducer *r,
@@ -197,11 +222,7 @@ enum dml_err dml_reducer_add(struct dml_reducer *r,
 	if (rc)
 		return rc;
 	if (h->kind == DML_KIND_GRADIENT) {
-		struct dml_grad g;
-		if ((rc = dml_grad_decode(rec, &g, err)))
-			return rc;
-		rc = add_sums(r, g.sums, g.count, err);
-		dml_grad_free(&g);
+		rc = add_grad(r, rec, err);
 		if (!rc && h->family == DML_FAMILY_KMEANS)
 			rc = dml_kpass_pick_merge(&r->kpick, rec, err);
 	} else if (h->kind == DML_KIND_STATS ||

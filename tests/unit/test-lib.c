@@ -1,4 +1,5 @@
 /* test-lib.c - unit tests of the dml library, TAP output. */
+#include <blis.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "crc32c.h"
 #include "csvread.h"
 #include "fixed.h"
+#include "gemm.h"
 #include "hash.h"
 #include "numeric.h"
 #include "record.h"
@@ -42,6 +44,29 @@ static void test_crc(void)
 		same &= dml_crc32c(dml_crc32c(0, buf + 1, (size_t)k),
 				   buf + 1 + k, (size_t)(299 - k)) == whole;
 	ok(same, "crc32c is the same however the input is split");
+	/* long inputs (three interleaved streams) agree with short steps */
+	static unsigned char big[100003];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (unsigned char)((i * 2654435761u) >> 13);
+	same = 1;
+	for (size_t off = 0; off < 3; off++) {
+		size_t len = sizeof big - off;
+		uint32_t steps = 0;
+		for (size_t k = 0; k < len; k += 1000)
+			steps = dml_crc32c(steps, big + off + k,
+					   len - k < 1000 ? len - k : 1000);
+		same &= dml_crc32c(0, big + off, len) == steps;
+	}
+	ok(same, "crc32c of a long input is the same in short steps");
+	same = 1;
+	static const size_t cuts[] = { 0, 1, 7, 8, 4096, 12288, 50000, 100003 };
+	for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+		size_t a = cuts[i], b = sizeof big - a;
+		same &= dml_crc32c_combine(dml_crc32c(0, big, a),
+					   dml_crc32c(0, big + a, b), b) ==
+			dml_crc32c(0, big, sizeof big);
+	}
+	ok(same, "crc32c of pieces joined is the crc32c of the whole");
 }
 
 static void test_hash(void)
@@ -133,6 +158,32 @@ static void test_fixed(void)
 	ok(dml_fx_to_double(&b) == -2.5 && bytes[23] == 0xff &&
 	   bytes[12] == 0xfd && bytes[11] == 0x80 && bytes[0] == 0,
 	   "fixed point is stored little-endian two's complement");
+	/* sums straight from stored bytes: the bits of dml_fx_add, and
+	 * an overflow in any position is caught, of either sign */
+	static unsigned char sb[N * DML_FX_BYTES];
+	struct dml_fx one[N], each[N], *all = calloc(N, sizeof *all);
+	for (int i = 0; i < N; i++) {
+		dml_fx_from_double(v[i] * 0x1p60, &one[i]);
+		dml_fx_store(sb + i * DML_FX_BYTES, &one[i]);
+		dml_fx_from_double(v[(i + 7) % N] * 0x1p40, &each[i]);
+		all[i] = each[i];
+	}
+	same = dml_fx_add_bytes(all, sb, N) == DML_OK;
+	for (int i = 0; i < N; i++) {
+		dml_fx_add(&each[i], &one[i]);
+		same &= !memcmp(&each[i], &all[i], sizeof each[i]);
+	}
+	ok(same, "sums from stored bytes are the sums of dml_fx_add");
+	int caught = 1;
+	for (int sign = 1; sign >= -1; sign -= 2) {
+		memset(all, 0, N * sizeof *all);
+		dml_fx_from_double(sign * 0x1.8p94, &all[N / 2]);
+		dml_fx_from_double(sign * 0x1.8p94, &one[N / 2]);
+		dml_fx_store(sb + (N / 2) * DML_FX_BYTES, &one[N / 2]);
+		caught &= dml_fx_add_bytes(all, sb, N) == DML_ERANGE;
+	}
+	ok(caught, "an overflow among sums from bytes is detected");
+	free(all);
 }
 
 static void test_record(void)
@@ -533,6 +584,41 @@ static void test_stats_exact(void)
 	free(d.x);
 }
 
+/* The scores kernel gives BLIS's bits, for shapes around its vector
+ * widths, row groups and BLIS's inner blocks. */
+static void test_gemm(void)
+{
+	static const uint32_t ks[] = { 1, 2, 3, 8, 10, 16, 17, 40 };
+	static const uint32_t nfs[] = { 1, 5, 255, 256, 300, 321, 784, 1030 };
+	struct dml_rng r;
+	dml_rng_seed(&r, 7);
+	int same = 1;
+	for (size_t a = 0; a < sizeof ks / sizeof *ks; a++)
+		for (size_t b = 0; b < sizeof nfs / sizeof *nfs; b++) {
+			uint32_t k = ks[a], nf = nfs[b];
+			uint64_t nr = 1 + dml_rng_below(&r, 40);
+			double *x = malloc(nr * nf * sizeof *x);
+			double *w = malloc((size_t)nf * k * sizeof *w);
+			double *z = malloc(2 * nr * k * sizeof *z);
+			double *z2 = z + nr * k, one = 1;
+			for (uint64_t i = 0; i < nr * nf; i++)
+				x[i] = dml_rng_unit(&r) * 255;
+			for (uint64_t i = 0; i < (uint64_t)nf * k; i++)
+				w[i] = dml_rng_unit(&r) - 0.5;
+			for (uint64_t i = 0; i < nr * k; i++)
+				z[i] = z2[i] = dml_rng_unit(&r) - 0.5;
+			bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE,
+				  (dim_t)nr, k, nf, &one, x, nf, 1, w, k, 1,
+				  &one, z, k, 1);
+			dml_gemm_add(nr, k, nf, x, w, z2);
+			same &= !memcmp(z, z2, nr * k * sizeof *z);
+			free(x);
+			free(w);
+			free(z);
+		}
+	ok(same, "scores of blocks of rows have the bits of BLIS's dgemm");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -544,6 +630,7 @@ int main(void)
 	test_csv_plain();
 	test_symeig();
 	test_stats_exact();
+	test_gemm();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
