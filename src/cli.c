@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,11 +89,32 @@ void cli_blis_family(uint32_t family)
 #endif
 }
 
+/* Large regular files are read through mmap (binary shards in
+ * dml-predict, CSV parsed on threads); if another process cuts such a
+ * file short meanwhile, reading past its new end raises SIGBUS.  Say so
+ * and exit 1 rather than die of the signal; -o files are unnamed until
+ * whole, so none is left. */
+static void on_sigbus(int sig)
+{
+	static const char msg[] =
+		": an input file was cut short while being read (SIGBUS)\n";
+	(void)sig;
+	if (write(2, cli_prog, strlen(cli_prog)) < 0 ||
+	    write(2, msg, sizeof msg - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
 void cli_init(const char *prog)
 {
 	const char *slash = strrchr(prog, '/');
 	cli_prog = slash ? slash + 1 : prog;
 	choose_blis_kernels();
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 	atexit(close_stdout);
 }
 
