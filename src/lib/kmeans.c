@@ -11,13 +11,12 @@
  * Lloyd steps sum, per cluster, the rows nearest its center and count
  * them, and sum the squared distances (the inertia), as fixed point.  The
  * nearest center comes from ||x||^2 - 2 x.c + ||c||^2 with the products
- * x.c by BLIS gemm, in blocks of rows.  Rows are summed in doubles per
+ * x.c summed in a fixed order (dots), in blocks of rows.  Rows are summed in doubles per
  * fixed chunk of CHUNK rows and the chunk sums added exactly, so -j does
  * not change a bit; over shards the chunks differ, so centers agree to
  * rounding (about 1e-16 relative). */
 #include "kmeans.h"
 
-#include <blis.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -416,8 +415,20 @@ enum dml_err dml_kpass_pick_merge(struct dml_kpass *dst,
 /* Squared distance, summed in eight lanes in a fixed order: the same
  * bits on every machine, whatever the vector unit. */
 typedef double v4d __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
 
-static double dist2(const double *x, const double *c, uint32_t nf)
+/* The loops below in the machine's widest vectors, chosen at run time.
+ * Products and sums stay apart (no fused multiply-add), so each clone
+ * computes the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+	defined(__gnu_linux__)
+#define KM_WIDE __attribute__((target_clones("avx512f", "avx2", "default"), \
+				optimize("fp-contract=off")))
+#else
+#define KM_WIDE
+#endif
+
+KM_WIDE static double dist2(const double *x, const double *c, uint32_t nf)
 {
 	v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
 	uint32_t j = 0;
@@ -444,8 +455,8 @@ static double dist2(const double *x, const double *c, uint32_t nf)
 /* dist2, or a value >= lim once the sum so far reaches lim: the terms
  * are not negative and rounding is monotone, so the full sum would be no
  * smaller.  Below lim, the bits of dist2. */
-static double dist2_below(const double *x, const double *c, uint32_t nf,
-			  double lim)
+KM_WIDE static double dist2_below(const double *x, const double *c,
+				  uint32_t nf, double lim)
 {
 	v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
 	uint32_t j = 0;
@@ -473,6 +484,92 @@ static double dist2_below(const double *x, const double *c, uint32_t nf,
 	}
 	s0 += s1;
 	return ((s0[0] + s0[1]) + (s0[2] + s0[3])) + t;
+}
+
+/* out[r][q] = x_r . c_q for two rows and four centers: eight lanes, lane
+ * l summing the products of the features j = l (mod 8) in order, the
+ * lanes added pairwise, then the rest of the features in order.  The
+ * same bits for a row and a center whatever the others. */
+static inline __attribute__((always_inline)) double
+lanes(v8d s)
+{
+	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+static inline __attribute__((always_inline)) void
+dot2x4(const double *x0, const double *x1, const double *const *c,
+       uint32_t nf, double out[2][4])
+{
+	const double *c0 = c[0], *c1 = c[1], *c2 = c[2], *c3 = c[3];
+	v8d a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0};
+	v8d a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
+	uint32_t j = 0;
+	for (; j + 8 <= nf; j += 8) {
+		v8d r0, r1, q;
+		memcpy(&r0, x0 + j, sizeof r0);
+		memcpy(&r1, x1 + j, sizeof r1);
+		memcpy(&q, c0 + j, sizeof q);
+		a00 += r0 * q;
+		a10 += r1 * q;
+		memcpy(&q, c1 + j, sizeof q);
+		a01 += r0 * q;
+		a11 += r1 * q;
+		memcpy(&q, c2 + j, sizeof q);
+		a02 += r0 * q;
+		a12 += r1 * q;
+		memcpy(&q, c3 + j, sizeof q);
+		a03 += r0 * q;
+		a13 += r1 * q;
+	}
+	out[0][0] = lanes(a00);
+	out[0][1] = lanes(a01);
+	out[0][2] = lanes(a02);
+	out[0][3] = lanes(a03);
+	out[1][0] = lanes(a10);
+	out[1][1] = lanes(a11);
+	out[1][2] = lanes(a12);
+	out[1][3] = lanes(a13);
+	for (uint32_t i = j; i < nf; i++)
+		for (int q = 0; q < 4; q++) {
+			out[0][q] += x0[i] * c[q][i];
+			out[1][q] += x1[i] * c[q][i];
+		}
+}
+
+/* g (nr x k, row-major) = the products of rows and centers, row i of x
+ * being x + idx[i] * nf (idx NULL: i). */
+KM_WIDE static void dots(const double *x, const uint64_t *idx, uint64_t nr,
+			 const double *c, uint32_t k, uint32_t nf, double *g)
+{
+	for (uint64_t i = 0; i < nr; i += 2) {
+		uint64_t i1 = i + 1 < nr ? i + 1 : i;
+		const double *x0 = x + (idx ? idx[i] : i) * nf;
+		const double *x1 = x + (idx ? idx[i1] : i1) * nf;
+		for (uint32_t q0 = 0; q0 < k; q0 += 4) {
+			const double *cp[4];
+			double out[2][4];
+			for (uint32_t q = 0; q < 4; q++)
+				cp[q] = c + (size_t)(q0 + q < k ? q0 + q
+							    : k - 1) * nf;
+			dot2x4(x0, x1, cp, nf, out);
+			for (uint32_t q = 0; q < 4 && q0 + q < k; q++) {
+				g[i * k + q0 + q] = out[0][q];
+				if (i1 != i)
+					g[i1 * k + q0 + q] = out[1][q];
+			}
+		}
+	}
+}
+
+/* s += a * x elementwise, a 1 or -1: the same bits as a loop. */
+KM_WIDE static void add_row(double *s, const double *x, uint32_t nf, int neg)
+{
+	if (neg)
+		for (uint32_t j = 0; j < nf; j++)
+			s[j] -= x[j];
+	else
+		for (uint32_t j = 0; j < nf; j++)
+			s[j] += x[j];
 }
 
 void dml_kmeans_norms(const double *x, uint64_t n, uint32_t nf, double *xn)
@@ -600,13 +697,7 @@ static void lloyd_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 		const double *xn = j->xn ? j->xn + r0 : w->xnb;
 		if (!j->xn)
 			dml_kmeans_norms(xb, nr, nf, w->xnb);
-		double one = 1.0, zero = 0.0;
-		/* g (nr x k, row-major) = xb c^T, computed as c xb^T
-		 * stored column-major: k rows of the micro-kernel waste
-		 * less than k columns would */
-		bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, k, (dim_t)nr, nf,
-			  &one, m->c, nf, 1, (double *)xb, nf, 1, &zero,
-			  w->g, 1, k);
+		dots(xb, NULL, nr, m->c, k, nf, w->g);
 		for (uint64_t r = 0; r < nr; r++) {
 			const double *g = w->g + r * k;
 			uint32_t best = 0;
@@ -621,10 +712,7 @@ static void lloyd_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 			double d2 = xn[r] + bd;
 			w->part[0] += d2 > 0 ? d2 : 0;
 			cnt[best] += 1;
-			/* s += x, elementwise: the same bits as a loop */
-			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
-				   (double *)(xb + r * nf), 1,
-				   sum + (size_t)best * nf, 1);
+			add_row(sum + (size_t)best * nf, xb + r * nf, nf, 0);
 		}
 	}
 }
@@ -913,7 +1001,7 @@ struct hamerly {
 	uint32_t lw;               /* bounds per row in l: 1, or k */
 	struct dml_fx *acc;        /* 1 + k + k*nf: 0, counts, sums */
 	double *delta;             /* the same, moves of this step */
-	double *cn, *g, *buf, *half;  /* half: k, or k x k pairs */
+	double *cn, *g, *half;     /* half: k, or k x k pairs */
 	uint64_t *idx;
 	uint32_t nb;
 };
@@ -923,12 +1011,10 @@ static enum dml_err ham_batch(struct hamerly *h, int first)
 {
 	const struct dml_kmeans *m = h->m;
 	uint32_t k = m->k, nf = m->nfeat, nb = h->nb;
-	double one = 1.0, zero = 0.0;
 	h->nb = 0;
 	if (!nb)
 		return DML_OK;
-	bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, k, (dim_t)nb, nf, &one,
-		  m->c, nf, 1, h->buf, nf, 1, &zero, h->g, 1, k);
+	dots(h->x, h->idx, nb, m->c, k, nf, h->g);
 	for (uint32_t i = 0; i < nb; i++) {
 		uint64_t r = h->idx[i];
 		const double *g = h->g + (size_t)i * k;
@@ -957,15 +1043,13 @@ static enum dml_err ham_batch(struct hamerly *h, int first)
 		}
 		if (!first && best == h->a[r])
 			continue;
-		double *x = (double *)(h->x + r * nf), minus = -1.0;
+		const double *x = h->x + r * nf;
 		double *cnt = h->delta + 1, *sum = h->delta + 1 + k;
 		if (first) {
 			/* the rows come in order: sum them per chunk, as
 			 * ham_sums did, while they are at hand */
 			cnt[best] += 1;
-			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
-				   h->buf + (size_t)i * nf, 1,
-				   sum + (size_t)best * nf, 1);
+			add_row(sum + (size_t)best * nf, x, nf, 0);
 			if ((r + 1) % CHUNK == 0 || r + 1 == h->n) {
 				size_t count = 1 + k + (size_t)k * nf;
 				if (dml_fx_add_doubles(h->acc, h->delta,
@@ -976,10 +1060,8 @@ static enum dml_err ham_batch(struct hamerly *h, int first)
 		} else {
 			cnt[h->a[r]] -= 1;
 			cnt[best] += 1;
-			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &minus, x, 1,
-				   sum + (size_t)h->a[r] * nf, 1);
-			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one, x, 1,
-				   sum + (size_t)best * nf, 1);
+			add_row(sum + (size_t)h->a[r] * nf, x, nf, 1);
+			add_row(sum + (size_t)best * nf, x, nf, 0);
 		}
 		h->a[r] = best;
 	}
@@ -988,9 +1070,6 @@ static enum dml_err ham_batch(struct hamerly *h, int first)
 
 static enum dml_err ham_add(struct hamerly *h, uint64_t r, int first)
 {
-	uint32_t nf = h->m->nfeat;
-	memcpy(h->buf + (size_t)h->nb * nf, h->x + r * nf,
-	       (size_t)nf * sizeof *h->buf);
 	h->idx[h->nb++] = r;
 	return h->nb == BLOCK ? ham_batch(h, first) : DML_OK;
 }
@@ -1062,13 +1141,12 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 	h.half = malloc(((size_t)k + (h.lw > 1 ? (size_t)k * k : 0)) *
 			sizeof *h.half);
 	h.g = malloc((size_t)BLOCK * k * sizeof *h.g);
-	h.buf = malloc((size_t)BLOCK * nf * sizeof *h.buf);
 	h.idx = malloc(BLOCK * sizeof *h.idx);
 	double *old = malloc((size_t)k * nf * sizeof *old);
 	double *move = malloc((size_t)k * sizeof *move);
 	enum dml_err rc = DML_OK;
 	if (!h.a || !h.u || !h.l || !h.acc || !h.delta || !h.cn || !h.half || !h.g ||
-	    !h.buf || !h.idx || !old || !move)
+	    !h.idx || !old || !move)
 		rc = DML_ENOMEM;
 	if (!rc) {
 		dml_kmeans_norms(m->c, k, nf, h.cn);
@@ -1156,7 +1234,6 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 	free(h.cn);
 	free(h.half);
 	free(h.g);
-	free(h.buf);
 	free(h.idx);
 	free(old);
 	free(move);
@@ -1237,10 +1314,7 @@ enum dml_err dml_kmeans_assign(const struct dml_kmeans *m, const double *x,
 	for (uint64_t r0 = 0; r0 < n; r0 += BLOCK) {
 		uint64_t nr = n - r0 < BLOCK ? n - r0 : BLOCK;
 		const double *xb = x + r0 * nf;
-		double one = 1.0, zero = 0.0;
-		bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)nr, k, nf,
-			  &one, (double *)xb, nf, 1, m->c, nf, 1, &zero, g, k,
-			  1);
+		dots(xb, NULL, nr, m->c, k, nf, g);
 		for (uint64_t r = 0; r < nr; r++) {
 			uint32_t best = 0;
 			double bd = cn[0] - 2 * g[r * k];
