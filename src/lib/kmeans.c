@@ -24,7 +24,7 @@
 #include <string.h>
 
 #define CHUNK 4096  /* rows per exactly added partial sum */
-#define BLOCK 256   /* rows per matrix product */
+#define BLOCK 64    /* rows per batch of products: in the cache after */
 #define ELKAN_MAX_K 64 /* more centers: one lower bound per row */
 
 enum { P_K = 20, P_MAX_ITER, P_TOL, P_SEED };
@@ -572,6 +572,127 @@ KM_WIDE static void add_row(double *s, const double *x, uint32_t nf, int neg)
 			s[j] += x[j];
 }
 
+/* ---- in floats, as a filter ----
+ *
+ * One process also keeps the rows in floats, half the bytes to read, to
+ * see which center is nearest in the Lloyd steps after the first.  Where
+ * the floats leave a doubt, the doubles decide as in a pass; the floats
+ * only spare work whose outcome they prove.  The proofs: rows and
+ * centers within 2^40 in magnitude, a
+ * float is within 2^-24 relative (or 2^-149 absolute) of its double;
+ * a sum of m products or squares in floats errs by at most m 2^-24 of
+ * the sum of their magnitudes, and sum |x_j c_j| <= ||x|| ||c||.  The
+ * terms below are these bounds doubled and more. */
+
+#define F32_MAX 0x1p40 /* larger values: no float filter */
+
+typedef float v16f __attribute__((vector_size(64)));
+
+static inline __attribute__((always_inline)) float lanes32(v16f s)
+{
+	return (((s[0] + s[1]) + (s[2] + s[3])) +
+		((s[4] + s[5]) + (s[6] + s[7]))) +
+	       (((s[8] + s[9]) + (s[10] + s[11])) +
+		((s[12] + s[13]) + (s[14] + s[15])));
+}
+
+static inline __attribute__((always_inline)) void
+dot32_2x4(const float *x0, const float *x1, const float *const *c,
+	  uint32_t nf, double out[2][4])
+{
+	const float *c0 = c[0], *c1 = c[1], *c2 = c[2], *c3 = c[3];
+	v16f a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0};
+	v16f a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
+	uint32_t j = 0;
+	for (; j + 16 <= nf; j += 16) {
+		v16f r0, r1, q;
+		memcpy(&r0, x0 + j, sizeof r0);
+		memcpy(&r1, x1 + j, sizeof r1);
+		memcpy(&q, c0 + j, sizeof q);
+		a00 += r0 * q;
+		a10 += r1 * q;
+		memcpy(&q, c1 + j, sizeof q);
+		a01 += r0 * q;
+		a11 += r1 * q;
+		memcpy(&q, c2 + j, sizeof q);
+		a02 += r0 * q;
+		a12 += r1 * q;
+		memcpy(&q, c3 + j, sizeof q);
+		a03 += r0 * q;
+		a13 += r1 * q;
+	}
+	float o[2][4] = {
+		{ lanes32(a00), lanes32(a01), lanes32(a02), lanes32(a03) },
+		{ lanes32(a10), lanes32(a11), lanes32(a12), lanes32(a13) },
+	};
+	for (uint32_t i = j; i < nf; i++)
+		for (int q = 0; q < 4; q++) {
+			o[0][q] += x0[i] * c[q][i];
+			o[1][q] += x1[i] * c[q][i];
+		}
+	for (int q = 0; q < 4; q++) {
+		out[0][q] = o[0][q];
+		out[1][q] = o[1][q];
+	}
+}
+
+/* dots in floats: g as dots gives it, within dot32_err. */
+KM_WIDE static void dots32(const float *x, const uint64_t *idx, uint64_t nr,
+			   const float *c, uint32_t k, uint32_t nf, double *g)
+{
+	for (uint64_t i = 0; i < nr; i += 2) {
+		uint64_t i1 = i + 1 < nr ? i + 1 : i;
+		const float *x0 = x + (idx ? idx[i] : i) * nf;
+		const float *x1 = x + (idx ? idx[i1] : i1) * nf;
+		for (uint32_t q0 = 0; q0 < k; q0 += 4) {
+			const float *cp[4];
+			double out[2][4];
+			for (uint32_t q = 0; q < 4; q++)
+				cp[q] = c + (size_t)(q0 + q < k ? q0 + q
+							    : k - 1) * nf;
+			dot32_2x4(x0, x1, cp, nf, out);
+			for (uint32_t q = 0; q < 4 && q0 + q < k; q++) {
+				g[i * k + q0 + q] = out[0][q];
+				if (i1 != i)
+					g[i1 * k + q0 + q] = out[1][q];
+			}
+		}
+	}
+}
+
+/* Relative error of a float dot product of nf terms, doubled and more:
+ * chains of nf / 16 + 4 terms, 15 more for the rest of the features, the
+ * rounding of the inputs. */
+static double err32(uint32_t nf)
+{
+	return (double)(nf / 16 + 64) * 0x1p-23;
+}
+
+/* |dots32 - x.c|, x and c of norms xr and cr. */
+static double dot32_err(uint32_t nf, double xr, double cr)
+{
+	return err32(nf) * xr * cr + (double)(nf + 1) * 0x1p-100 *
+	       (1 + xr + cr);
+}
+
+/* Floats of n values of x; 0 if one is beyond F32_MAX. */
+static int to_f32(const double *x, size_t n, float *out)
+{
+	int ok = 1;
+	for (size_t i = 0; i < n; i++) {
+		ok &= fabs(x[i]) <= F32_MAX;
+		out[i] = (float)x[i];
+	}
+	return ok;
+}
+
+struct km_f32 {
+	const float *x;        /* the rows in floats, or NULL */
+	const double *xr;      /* their norms */
+	float *c;              /* the centers in floats */
+	double *cr;            /* their norms */
+};
+
 void dml_kmeans_norms(const double *x, uint64_t n, uint32_t nf, double *xn)
 {
 	for (uint64_t r = 0; r < n; r++) {
@@ -615,10 +736,6 @@ static double race(uint64_t seed, uint64_t round, uint64_t h, double w)
 struct job {
 	const struct dml_kmeans *m;
 	const double *x, *xn;
-	double *mind;          /* seeding cache, or NULL */
-	uint32_t *near;        /* with it: the nearest center */
-	const double *ccd;     /* and the centers' distances to the newest */
-	const uint64_t *rh;    /* row hashes, or NULL */
 	const double *cn;      /* squared center norms (Lloyd) */
 	uint64_t n, count;
 	atomic_uint_fast64_t next;
@@ -644,26 +761,7 @@ static void seed_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 	for (uint64_t r = c0; r < c1; r++) {
 		const double *x = j->x + r * nf;
 		double d = 1;
-		if (nc > 0 && j->mind) {
-			/* the newest center is no nearer when it is twice as
-			 * far from the row's nearest center as the row is:
-			 * skip reading the row.  Squared distances are summed
-			 * from nonnegative terms, so each errs by some 1e-13
-			 * relative at most; the margin is far wider. */
-			double lim = 2 * sqrt(j->mind[r]) * (1 + 1e-9);
-			if (nc == 1 ||
-			    !(j->ccd[j->near[r]] * (1 - 1e-9) > lim)) {
-				const double *c = m->c + (size_t)(nc - 1) * nf;
-				double e = nc == 1 ? dist2(x, c, nf)
-						   : dist2_below(x, c, nf,
-								 j->mind[r]);
-				if (nc == 1 || e < j->mind[r]) {
-					j->mind[r] = e;
-					j->near[r] = nc - 1;
-				}
-			}
-			d = j->mind[r];
-		} else if (nc > 0) {
+		if (nc > 0) {
 			d = INFINITY;
 			for (uint32_t c = 0; c < nc; c++) {
 				double e = dist2(x, m->c + (size_t)c * nf, nf);
@@ -674,7 +772,7 @@ static void seed_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 		if (!(d > 0))
 			continue; /* a center already */
 		w->part[0] += d;
-		uint64_t h = j->rh ? j->rh[r] : row_hash(x, nf);
+		uint64_t h = row_hash(x, nf);
 		double key = race(m->seed, nc, h, d);
 		if (!w->has_pick || wins(key, x, w->key,
 					 j->x + w->pick * nf, nf)) {
@@ -763,13 +861,12 @@ static void worker_free(struct worker *w)
 /* Chunks go to threads in any order; each sums exactly, and the thread
  * sums add exactly, the race winner is a minimum: the same for any -j. */
 static enum dml_err run_pass(const struct dml_kmeans *m, const double *x,
-			     const double *xn, double *mind, uint32_t *near,
-			     const uint64_t *rh, uint64_t n,
-			     struct dml_kpass *p, struct dml_error *err)
+			     const double *xn, uint64_t n, struct dml_kpass *p,
+			     struct dml_error *err)
 {
 	uint32_t k = m->k, nf = m->nfeat;
-	struct job j = { .m = m, .x = x, .xn = xn, .mind = mind, .rh = rh,
-			 .near = near, .n = n, .count = pass_count(m) };
+	struct job j = { .m = m, .x = x, .xn = xn, .n = n,
+			 .count = pass_count(m) };
 	uint64_t nchunks = (n + CHUNK - 1) / CHUNK;
 	uint32_t nt = m->threads ? m->threads : 1;
 	if (nt > nchunks)
@@ -787,15 +884,6 @@ static enum dml_err run_pass(const struct dml_kmeans *m, const double *x,
 		else
 			dml_kmeans_norms(m->c, k, nf, cn);
 		j.cn = cn;
-	} else if (!rc && mind && m->ncenters > 1) {
-		uint32_t nc = m->ncenters;
-		cn = malloc((size_t)nc * sizeof *cn);
-		if (!cn)
-			rc = DML_ENOMEM;
-		for (uint32_t c = 0; cn && c + 1 < nc; c++)
-			cn[c] = sqrt(dist2(m->c + (size_t)c * nf,
-					   m->c + (size_t)(nc - 1) * nf, nf));
-		j.ccd = cn;
 	}
 	uint32_t started = 0;
 	for (uint32_t t = 0; !rc && t < nt; t++) {
@@ -864,7 +952,7 @@ enum dml_err dml_kmeans_pass(const struct dml_kmeans *m, const double *x,
 			     const double *xn, uint64_t n,
 			     struct dml_kpass *p, struct dml_error *err)
 {
-	return run_pass(m, x, xn, NULL, NULL, NULL, n, p, err);
+	return run_pass(m, x, xn, n, p, err);
 }
 
 /* ---- the update ---- */
@@ -1002,70 +1090,136 @@ struct hamerly {
 	struct dml_fx *acc;        /* 1 + k + k*nf: 0, counts, sums */
 	double *delta;             /* the same, moves of this step */
 	double *cn, *g, *half;     /* half: k, or k x k pairs */
+	double *dd;                /* 2 k: distances and errors of a row */
+	const struct km_f32 *f;    /* the floats, or NULL */
 	uint64_t *idx;
 	uint32_t nb;
 };
 
-/* Assign the rows of the batch exactly as lloyd_chunk does. */
+/* Row r goes to center best: move its values between the sums. */
+static enum dml_err ham_move(struct hamerly *h, uint64_t r, uint32_t best,
+			     int first)
+{
+	uint32_t k = h->m->k, nf = h->m->nfeat;
+	if (!first && best == h->a[r])
+		return DML_OK;
+	const double *x = h->x + r * nf;
+	double *cnt = h->delta + 1, *sum = h->delta + 1 + k;
+	if (first) {
+		/* the rows come in order: sum them per chunk, as a pass
+		 * does, while they are at hand */
+		cnt[best] += 1;
+		add_row(sum + (size_t)best * nf, x, nf, 0);
+		if ((r + 1) % CHUNK == 0 || r + 1 == h->n) {
+			size_t count = 1 + k + (size_t)k * nf;
+			if (dml_fx_add_doubles(h->acc, h->delta, count))
+				return DML_ERANGE;
+			memset(h->delta, 0, count * sizeof *h->delta);
+		}
+	} else {
+		cnt[h->a[r]] -= 1;
+		cnt[best] += 1;
+		add_row(sum + (size_t)h->a[r] * nf, x, nf, 1);
+		add_row(sum + (size_t)best * nf, x, nf, 0);
+	}
+	h->a[r] = best;
+	return DML_OK;
+}
+
+/* Assign row r from its products g exactly as lloyd_chunk does. */
+static enum dml_err ham_exact(struct hamerly *h, uint64_t r, const double *g,
+			      int first)
+{
+	uint32_t k = h->m->k;
+	uint32_t best = 0;
+	double bd = h->cn[0] - 2 * g[0], sd = INFINITY;
+	for (uint32_t c = 1; c < k; c++) {
+		double d = h->cn[c] - 2 * g[c];
+		if (d < bd) {
+			sd = bd;
+			bd = d;
+			best = c;
+		} else if (d < sd) {
+			sd = d;
+		}
+	}
+	double b2 = h->xn[r] + bd, s2 = h->xn[r] + sd;
+	h->u[r] = sqrt(b2 > 0 ? b2 : 0);
+	if (h->lw == 1) {
+		h->l[r] = sqrt(s2 > 0 ? s2 : 0);
+	} else {
+		double *l = h->l + r * k;
+		for (uint32_t c = 0; c < k; c++) {
+			double t = h->xn[r] + (h->cn[c] - 2 * g[c]);
+			l[c] = sqrt(t > 0 ? t : 0);
+		}
+	}
+	return ham_move(h, r, best, first);
+}
+
+/* Assign row r from its products in floats g if they prove which center
+ * is nearest: each squared distance within e of xn + cn - 2 g, the
+ * nearest nearer than any other by all of both errors.  Bounds from
+ * the same intervals.  0 if they do not prove it. */
+static int ham_float(struct hamerly *h, uint64_t r, const double *g,
+		     enum dml_err *rc)
+{
+	uint32_t k = h->m->k, nf = h->m->nfeat;
+	double *d = h->dd, *e = h->dd + k;
+	double xn = h->xn[r], xr = h->f->xr[r];
+	uint32_t best = 0;
+	for (uint32_t c = 0; c < k; c++) {
+		d[c] = xn + (h->cn[c] - 2 * g[c]);
+		e[c] = 2 * dot32_err(nf, xr, h->f->cr[c]) +
+		       1e-12 * (xn + h->cn[c]);
+		if (d[c] < d[best])
+			best = c;
+	}
+	double hi = d[best] + e[best], lo = INFINITY;
+	for (uint32_t c = 0; c < k; c++)
+		if (c != best && d[c] - e[c] < lo)
+			lo = d[c] - e[c];
+	if (!(hi < lo))
+		return 0;
+	h->u[r] = sqrt(hi > 0 ? hi : 0);
+	if (h->lw == 1) {
+		h->l[r] = sqrt(lo > 0 ? lo : 0);
+	} else {
+		double *l = h->l + r * k;
+		for (uint32_t c = 0; c < k; c++) {
+			double t = d[c] - e[c];
+			l[c] = sqrt(t > 0 ? t : 0);
+		}
+	}
+	*rc = ham_move(h, r, best, 0);
+	return 1;
+}
+
+/* Assign the rows of the batch exactly as lloyd_chunk does; after the
+ * first step, in floats where they prove the outcome. */
 static enum dml_err ham_batch(struct hamerly *h, int first)
 {
 	const struct dml_kmeans *m = h->m;
 	uint32_t k = m->k, nf = m->nfeat, nb = h->nb;
+	enum dml_err rc = DML_OK;
 	h->nb = 0;
 	if (!nb)
 		return DML_OK;
-	dots(h->x, h->idx, nb, m->c, k, nf, h->g);
-	for (uint32_t i = 0; i < nb; i++) {
-		uint64_t r = h->idx[i];
-		const double *g = h->g + (size_t)i * k;
-		uint32_t best = 0;
-		double bd = h->cn[0] - 2 * g[0], sd = INFINITY;
-		for (uint32_t c = 1; c < k; c++) {
-			double d = h->cn[c] - 2 * g[c];
-			if (d < bd) {
-				sd = bd;
-				bd = d;
-				best = c;
-			} else if (d < sd) {
-				sd = d;
-			}
-		}
-		double b2 = h->xn[r] + bd, s2 = h->xn[r] + sd;
-		h->u[r] = sqrt(b2 > 0 ? b2 : 0);
-		if (h->lw == 1) {
-			h->l[r] = sqrt(s2 > 0 ? s2 : 0);
-		} else {
-			double *l = h->l + r * k;
-			for (uint32_t c = 0; c < k; c++) {
-				double t = h->xn[r] + (h->cn[c] - 2 * g[c]);
-				l[c] = sqrt(t > 0 ? t : 0);
-			}
-		}
-		if (!first && best == h->a[r])
-			continue;
-		const double *x = h->x + r * nf;
-		double *cnt = h->delta + 1, *sum = h->delta + 1 + k;
-		if (first) {
-			/* the rows come in order: sum them per chunk, as
-			 * ham_sums did, while they are at hand */
-			cnt[best] += 1;
-			add_row(sum + (size_t)best * nf, x, nf, 0);
-			if ((r + 1) % CHUNK == 0 || r + 1 == h->n) {
-				size_t count = 1 + k + (size_t)k * nf;
-				if (dml_fx_add_doubles(h->acc, h->delta,
-						       count))
-					return DML_ERANGE;
-				memset(h->delta, 0, count * sizeof *h->delta);
-			}
-		} else {
-			cnt[h->a[r]] -= 1;
-			cnt[best] += 1;
-			add_row(sum + (size_t)h->a[r] * nf, x, nf, 1);
-			add_row(sum + (size_t)best * nf, x, nf, 0);
-		}
-		h->a[r] = best;
+	if (!first && h->f) {
+		uint32_t left = 0;
+		dots32(h->f->x, h->idx, nb, h->f->c, k, nf, h->g);
+		for (uint32_t i = 0; !rc && i < nb; i++)
+			if (!ham_float(h, h->idx[i], h->g + (size_t)i * k,
+				       &rc))
+				h->idx[left++] = h->idx[i];
+		nb = left;
 	}
-	return DML_OK;
+	if (rc || !nb)
+		return rc;
+	dots(h->x, h->idx, nb, m->c, k, nf, h->g);
+	for (uint32_t i = 0; !rc && i < nb; i++)
+		rc = ham_exact(h, h->idx[i], h->g + (size_t)i * k, first);
+	return rc;
 }
 
 static enum dml_err ham_add(struct hamerly *h, uint64_t r, int first)
@@ -1122,13 +1276,13 @@ static int elkan_keeps(struct hamerly *h, uint64_t r, const double *move,
 }
 
 static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
-			      const double *xn, uint64_t n,
-			      dml_kmeans_progress_fn progress, void *ctx,
-			      struct dml_error *err)
+			      const double *xn, const struct km_f32 *f,
+			      uint64_t n, dml_kmeans_progress_fn progress,
+			      void *ctx, struct dml_error *err)
 {
 	uint32_t k = m->k, nf = m->nfeat;
 	uint64_t count = 1 + k + (uint64_t)k * nf;
-	struct hamerly h = { .m = m, .x = x, .xn = xn, .n = n };
+	struct hamerly h = { .m = m, .x = x, .xn = xn, .n = n, .f = f };
 	/* bounds per center while they take no more room than a row (or
 	 * than 32 values) */
 	h.lw = k > 1 && k <= ELKAN_MAX_K && k <= (nf > 32 ? nf : 32) ? k : 1;
@@ -1142,11 +1296,12 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 			sizeof *h.half);
 	h.g = malloc((size_t)BLOCK * k * sizeof *h.g);
 	h.idx = malloc(BLOCK * sizeof *h.idx);
+	h.dd = malloc(2 * (size_t)k * sizeof *h.dd);
 	double *old = malloc((size_t)k * nf * sizeof *old);
 	double *move = malloc((size_t)k * sizeof *move);
 	enum dml_err rc = DML_OK;
 	if (!h.a || !h.u || !h.l || !h.acc || !h.delta || !h.cn || !h.half || !h.g ||
-	    !h.idx || !old || !move)
+	    !h.idx || !h.dd || !old || !move)
 		rc = DML_ENOMEM;
 	if (!rc) {
 		dml_kmeans_norms(m->c, k, nf, h.cn);
@@ -1179,6 +1334,11 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 			}
 		}
 		dml_kmeans_norms(m->c, k, nf, h.cn);
+		if (f) {
+			to_f32(m->c, (size_t)k * nf, f->c);
+			for (uint32_t c = 0; c < k; c++)
+				f->cr[c] = sqrt(h.cn[c]);
+		}
 		ham_half(&h);
 		double cmax = 0;
 		for (uint32_t c = 0; c < k; c++)
@@ -1217,7 +1377,7 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 		double *c = m->c;
 		m->c = old;
 		m->phase = DML_KM_LLOYD;
-		rc = run_pass(m, x, xn, NULL, NULL, NULL, n, &p, err);
+		rc = run_pass(m, x, xn, n, &p, err);
 		m->c = c;
 		m->phase = phase;
 		if (!rc)
@@ -1235,6 +1395,7 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 	free(h.half);
 	free(h.g);
 	free(h.idx);
+	free(h.dd);
 	free(old);
 	free(move);
 	if (rc == DML_EEMPTY)
@@ -1247,55 +1408,182 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 	return rc;
 }
 
+/* ---- seeding in one process, reading only the rows that may win ----
+ *
+ * A row's race time is -log(u) / w, w its squared distance to the
+ * nearest center, and w only shrinks as centers come: with an upper
+ * bound b on w, the time is at least -log(u) / b (division rounds
+ * monotonically).  Each row keeps its distance to the nearest of the
+ * centers it has seen (dmin) and how many it has seen (seen); a row that
+ * has seen none is bounded by (||x|| + ||c||)^2, c the first center, with
+ * a margin far above rounding.  A round bounds every row's time, runs
+ * the row of the least bound, then each row whose bound is not above the
+ * best time so far: the others can neither win nor tie.  A row that runs
+ * catches up with the centers it has not seen by dist2, as a pass does,
+ * so the winner and its time are those of a pass. */
+
+struct lazy {
+	const struct dml_kmeans *m;
+	const double *x, *xr;
+	const uint64_t *rh;
+	double *dmin, *lb;
+	uint32_t *seen;
+	double cr0;            /* the norm of the first center */
+	int has_pick;
+	double key;
+	uint64_t pick;
+};
+
+static void lazy_run(struct lazy *z, uint64_t r)
+{
+	const struct dml_kmeans *m = z->m;
+	uint32_t nf = m->nfeat, nc = m->ncenters;
+	const double *x = z->x + r * nf;
+	double d = 1;
+	if (nc > 0) {
+		for (uint32_t c = z->seen[r]; c < nc; c++) {
+			double e = dist2_below(x, m->c + (size_t)c * nf, nf,
+					       z->dmin[r]);
+			if (e < z->dmin[r])
+				z->dmin[r] = e;
+		}
+		z->seen[r] = nc;
+		d = z->dmin[r];
+	}
+	if (!(d > 0))
+		return; /* a center already */
+	double key = race(m->seed, nc, z->rh[r], d);
+	if (!z->has_pick || wins(key, x, z->key, z->x + z->pick * nf, nf)) {
+		z->has_pick = 1;
+		z->key = key;
+		z->pick = r;
+	}
+}
+
+/* The pick of the round, as a pass over all rows would give it. */
+static enum dml_err lazy_round(struct lazy *z, uint64_t n,
+			       struct dml_kpass *p)
+{
+	const struct dml_kmeans *m = z->m;
+	uint32_t nf = m->nfeat, nc = m->ncenters;
+	uint64_t first = n;
+	z->has_pick = 0;
+	if (nc == 1) {
+		dml_kmeans_norms(m->c, 1, nf, &z->cr0);
+		z->cr0 = sqrt(z->cr0);
+	}
+	for (uint64_t r = 0; r < n; r++) {
+		double b = 1;
+		if (nc > 0 && z->seen[r]) {
+			b = z->dmin[r];
+		} else if (nc > 0) {
+			b = z->xr[r] + z->cr0;
+			b = b * b * (1 + 1e-6);
+		}
+		/* NAN: the row is a center, it cannot win */
+		z->lb[r] = b > 0 ? race(m->seed, nc, z->rh[r], b) : NAN;
+		if (z->lb[r] <= (first < n ? z->lb[first] : INFINITY))
+			first = r;
+	}
+	if (first < n)
+		lazy_run(z, first);
+	for (uint64_t r = 0; r < n; r++)
+		if (r != first && !isnan(z->lb[r]) &&
+		    (!z->has_pick || z->lb[r] <= z->key))
+			lazy_run(z, r);
+	memset(p, 0, sizeof *p);
+	p->count = 1;
+	p->sums = calloc(1, sizeof *p->sums);
+	if (z->has_pick) {
+		p->row = malloc((size_t)nf * sizeof *p->row);
+		if (p->row)
+			memcpy(p->row, z->x + z->pick * nf,
+			       (size_t)nf * sizeof *p->row);
+		p->has_pick = 1;
+		p->key = z->key;
+		p->nfeat = nf;
+	}
+	return p->sums && (!z->has_pick || p->row) ? DML_OK : DML_ENOMEM;
+}
+
 enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
 			    dml_kmeans_progress_fn progress, void *ctx,
 			    struct dml_error *err)
 {
+	uint32_t nf = m->nfeat;
 	double *xn = malloc(((size_t)n + 1) * sizeof *xn);
-	double *mind = malloc(((size_t)n + 1) * sizeof *mind);
+	double *dmin = malloc(((size_t)n + 1) * sizeof *dmin);
+	double *lb = malloc(((size_t)n + 1) * sizeof *lb);
 	uint64_t *rh = malloc(((size_t)n + 1) * sizeof *rh);
-	uint32_t *near = malloc(((size_t)n + 1) * sizeof *near);
-	if (!xn || !mind || !rh || !near) {
-		free(xn);
-		free(mind);
-		free(rh);
-		free(near);
-		return dml_fail(err, DML_ENOMEM, NULL);
+	uint32_t *seen = calloc((size_t)n + 1, sizeof *seen);
+	float *x32 = malloc(((size_t)n * nf + 1) * sizeof *x32);
+	double *xr = malloc(((size_t)n + 1) * sizeof *xr);
+	struct km_f32 f = {
+		.x = x32, .xr = xr,
+		.c = malloc(((size_t)m->k * nf + 1) * sizeof *f.c),
+		.cr = malloc(((size_t)m->k + 1) * sizeof *f.cr),
+	};
+	enum dml_err rc = DML_OK;
+	if (!xn || !dmin || !lb || !rh || !seen || !x32 || !xr || !f.c ||
+	    !f.cr) {
+		rc = dml_fail(err, DML_ENOMEM, NULL);
+		goto out;
 	}
-	/* norms and row hashes (row_hash) of a few rows at a time, read
-	 * once */
-	size_t rb = (size_t)m->nfeat * sizeof *x;
+	/* norms, row hashes (row_hash) and floats of a few rows at a time,
+	 * read once */
+	size_t rb = (size_t)nf * sizeof *x;
+	int small = 1;
 	for (uint64_t r = 0; r < n; r += 32) {
 		uint64_t nr = n - r < 32 ? n - r : 32;
-		dml_kmeans_norms(x + r * m->nfeat, nr, m->nfeat, xn + r);
+		dml_kmeans_norms(x + r * nf, nr, nf, xn + r);
+		for (uint64_t i = r; i < r + nr; i++) {
+			xr[i] = sqrt(xn[i]);
+			dmin[i] = INFINITY;
+		}
 		if (m->phase == DML_KM_SEED)
-			dml_hash_many(x + r * m->nfeat, rb, rb, nr,
+			dml_hash_many(x + r * nf, rb, rb, nr,
 				      DML_HASH_SEED, rh + r);
+		small &= to_f32(x + r * nf, nr * nf, x32 + r * nf);
 	}
-	enum dml_err rc = DML_OK;
-	int valid = 0; /* mind holds distances to all centers but the last */
+	/* centers are means of rows: no larger */
+	for (uint64_t i = 0; i < (uint64_t)m->ncenters * nf; i++)
+		small &= fabs(m->c[i]) <= F32_MAX;
+	if (!small) {
+		free(x32);
+		x32 = NULL;
+		f.x = NULL;
+	}
+	struct lazy z = { .m = m, .x = x, .xr = xr, .rh = rh, .dmin = dmin,
+			  .lb = lb, .seen = seen };
+	if (m->ncenters > 0)
+		dml_kmeans_norms(m->c, 1, nf, &z.cr0);
+	z.cr0 = sqrt(z.cr0);
 	while (!rc && m->phase == DML_KM_SEED) {
 		struct dml_kpass p;
-		double *cache = NULL;
-		if (m->phase == DML_KM_SEED && (m->ncenters <= 1 || valid)) {
-			cache = mind;
-			valid = m->ncenters >= 1;
-		}
-		rc = run_pass(m, x, xn, cache, near, rh, n, &p, err);
-		if (!rc)
+		rc = lazy_round(&z, n, &p);
+		if (rc)
+			rc = dml_fail(err, rc, NULL);
+		else
 			rc = dml_kmeans_step(m, &p, err);
 		dml_kpass_free(&p);
 		if (!rc && progress)
 			progress(ctx, m);
 	}
 	if (!rc && m->phase == DML_KM_LLOYD)
-		rc = fit_lloyd(m, x, xn, n, progress, ctx, err);
+		rc = fit_lloyd(m, x, xn, f.x ? &f : NULL, n, progress, ctx,
+			       err);
 	if (!rc && progress)
 		progress(ctx, m);
+out:
 	free(xn);
-	free(mind);
+	free(dmin);
+	free(lb);
 	free(rh);
-	free(near);
+	free(seen);
+	free(x32);
+	free(xr);
+	free(f.c);
+	free(f.cr);
 	return rc;
 }
 
