@@ -186,13 +186,10 @@ static enum dml_err ensure_cap(struct dml_record *rec, size_t need)
 	return DML_OK;
 }
 
-static enum dml_err finish_read(struct dml_record *rec,
-				const unsigned char *hdr,
+static enum dml_err finish_read(struct dml_record *rec, uint32_t crc,
 				const unsigned char *trailer,
 				struct dml_error *err)
 {
-	uint32_t crc = dml_crc32c(0, hdr, DML_HEADER_SIZE);
-	crc = dml_crc32c(crc, rec->payload, rec->h.payload_len);
 	if (crc != dml_get32(trailer))
 		return dml_fail(err, DML_ECHECKSUM, NULL);
 	if (dml_get32(trailer + 4) != 0)
@@ -200,6 +197,10 @@ static enum dml_err finish_read(struct dml_record *rec,
 				"reserved trailer bits are set");
 	return check_sections(rec, err);
 }
+
+/* Payload bytes read at a time: the checksum (and a source's hash) go
+ * over them while they are in the cache. */
+#define READ_PIECE (UINT64_C(1) << 20)
 
 /* Read exactly n bytes unless the input ends: returns the count, or -1
  * on a read error. */
@@ -235,6 +236,7 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
 		return rc;
 	/* Grow with the bytes that really arrive. */
 	uint64_t want = rec->h.payload_len, have = 0;
+	uint32_t crc = dml_crc32c(0, hdr, DML_HEADER_SIZE);
 	if (ensure_cap(rec, 0))
 		return dml_fail(err, DML_ENOMEM, NULL);
 	while (have < want) {
@@ -250,9 +252,12 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
 		}
 		if (chunk > step)
 			chunk = step;
+		if (chunk > READ_PIECE)
+			chunk = READ_PIECE;
 		got = rd(ctx, rec->payload + have, (size_t)chunk);
 		if (got < 0)
 			return dml_fail(err, DML_EIO, NULL);
+		crc = dml_crc32c(crc, rec->payload + have, (size_t)got);
 		have += (uint64_t)got;
 		if ((uint64_t)got < chunk)
 			return dml_fail(err, DML_ETRUNC,
@@ -267,7 +272,7 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
 	if ((size_t)got < sizeof trailer)
 		return dml_fail(err, DML_ETRUNC,
 				"stream ends before the checksum");
-	return finish_read(rec, hdr, trailer, err);
+	return finish_read(rec, crc, trailer, err);
 }
 
 enum dml_err dml_record_read(FILE *f, struct dml_record *rec,
@@ -371,7 +376,9 @@ enum dml_err dml_record_parse(const unsigned char *buf, size_t len,
 		return dml_fail(err, DML_ENOMEM, NULL);
 	memcpy(rec->payload, buf + DML_HEADER_SIZE,
 	       (size_t)rec->h.payload_len);
-	rc = finish_read(rec, buf, buf + DML_HEADER_SIZE + rec->h.payload_len,
+	uint32_t crc = dml_crc32c(0, buf, DML_HEADER_SIZE +
+				  (size_t)rec->h.payload_len);
+	rc = finish_read(rec, crc, buf + DML_HEADER_SIZE + rec->h.payload_len,
 			 err);
 	if (rc == DML_OK)
 		*used = (size_t)total;
