@@ -11,10 +11,15 @@
  * Lloyd steps sum, per cluster, the rows nearest its center and count
  * them, and sum the squared distances (the inertia), as fixed point.  The
  * nearest center comes from ||x||^2 - 2 x.c + ||c||^2 with the products
- * x.c summed in a fixed order (dots), in blocks of rows.  Rows are summed in doubles per
- * fixed chunk of CHUNK rows and the chunk sums added exactly, so -j does
- * not change a bit; over shards the chunks differ, so centers agree to
- * rounding (about 1e-16 relative). */
+ * x.c summed in a fixed order (dots), in blocks of rows.  Rows are summed
+ * in doubles per fixed chunk of CHUNK rows and the chunk sums added
+ * exactly, so -j does not change a bit; over shards the chunks differ, so
+ * centers agree to rounding (about 1e-16 relative).
+ *
+ * One process (dml_kmeans_fit) reaches the same centers with less
+ * reading: seeding runs only the rows whose race time may still win,
+ * Lloyd steps skip rows by bounds and decide the others on rows
+ * quantized to 16 bits where these prove the outcome. */
 #include "kmeans.h"
 
 #include <math.h>
@@ -104,27 +109,71 @@ enum dml_err dml_kmeans_from_stats(struct dml_kmeans *m,
 	return rc;
 }
 
+void dml_krows_free(struct dml_krows *kr)
+{
+	free(kr->xn);
+	free(kr->xr);
+	free(kr->lo);
+	free(kr->hi);
+	free(kr->rh);
+	memset(kr, 0, sizeof *kr);
+}
+
+static enum dml_err krows_init(struct dml_krows *kr, uint64_t n, uint32_t nf)
+{
+	memset(kr, 0, sizeof *kr);
+	kr->n = n;
+	kr->nfeat = nf;
+	kr->xn = malloc(((size_t)n + 1) * sizeof *kr->xn);
+	kr->xr = malloc(((size_t)n + 1) * sizeof *kr->xr);
+	kr->rh = malloc(((size_t)n + 1) * sizeof *kr->rh);
+	kr->lo = malloc(((size_t)nf + 1) * sizeof *kr->lo);
+	kr->hi = malloc(((size_t)nf + 1) * sizeof *kr->hi);
+	if (!kr->xn || !kr->xr || !kr->rh || !kr->lo || !kr->hi) {
+		dml_krows_free(kr);
+		return DML_ENOMEM;
+	}
+	for (uint32_t j = 0; j < nf; j++) {
+		kr->lo[j] = INFINITY;
+		kr->hi[j] = -INFINITY;
+	}
+	return DML_OK;
+}
+
+static void krows_add(struct dml_krows *kr, const double *x, uint64_t r0,
+		      uint64_t nr);
+
 enum dml_err dml_kmeans_stats(struct dml_stats *s, const struct dml_data *d,
-			      struct dml_error *err)
+			      struct dml_krows *kr, struct dml_error *err)
 {
 	uint32_t nf = d->schema.nfeat;
 	memset(s, 0, sizeof *s);
 	s->sums = calloc(2 * (size_t)nf + 1, sizeof *s->sums);
 	double *part = malloc((2 * (size_t)nf + 1) * sizeof *part);
 	enum dml_err rc = DML_OK;
+	if (kr && krows_init(kr, d->n, nf)) {
+		kr = NULL;
+		rc = dml_fail(err, DML_ENOMEM, NULL);
+	}
 	if (!s->sums || !part || dml_schema_copy(&s->schema, &d->schema) ||
 	    dml_leaves_set1(&s->leaves, dml_data_leaf(d)))
 		rc = dml_fail(err, DML_ENOMEM, NULL);
-	/* in blocks of 256 rows, as dml_stats_from_data: the same sums */
+	/* in blocks of 256 rows, as dml_stats_from_data: the same sums; the
+	 * rest of kr while a few rows are in the cache */
 	for (uint64_t r0 = 0; !rc && r0 < d->n; r0 += 256) {
 		uint64_t r1 = r0 + 256 < d->n ? r0 + 256 : d->n;
 		memset(part, 0, 2 * (size_t)nf * sizeof *part);
-		for (uint64_t r = r0; r < r1; r++) {
-			const double *x = d->x + r * nf;
-			for (uint32_t j = 0; j < nf; j++) {
-				part[j] += x[j];
-				part[nf + j] += x[j] * x[j];
+		for (uint64_t r2 = r0; r2 < r1; r2 += 32) {
+			uint64_t r3 = r2 + 32 < r1 ? r2 + 32 : r1;
+			for (uint64_t r = r2; r < r3; r++) {
+				const double *x = d->x + r * nf;
+				for (uint32_t j = 0; j < nf; j++) {
+					part[j] += x[j];
+					part[nf + j] += x[j] * x[j];
+				}
 			}
+			if (kr)
+				krows_add(kr, d->x, r2, r3 - r2);
 		}
 		if (dml_fx_add_doubles(s->sums, part, 2 * (size_t)nf))
 			rc = dml_fail(err, DML_ERANGE, "feature values too "
@@ -135,8 +184,11 @@ enum dml_err dml_kmeans_stats(struct dml_stats *s, const struct dml_data *d,
 	s->samples = d->n;
 	s->contributions = 1;
 	s->family = DML_FAMILY_KMEANS;
-	if (rc)
+	if (rc) {
 		dml_stats_free(s);
+		if (kr)
+			dml_krows_free(kr);
+	}
 	return rc;
 }
 
@@ -423,7 +475,8 @@ typedef double v8d __attribute__((vector_size(64)));
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
 	defined(__gnu_linux__)
 #define KM_WIDE __attribute__((target_clones("avx512f", "avx2", "default"), \
-				optimize("fp-contract=off")))
+				optimize("fp-contract=off",		  \
+					 "vect-cost-model=dynamic")))
 #else
 #define KM_WIDE
 #endif
@@ -491,8 +544,9 @@ KM_WIDE static double dist2_below(const double *x, const double *c,
  * lanes added pairwise, then the rest of the features in order.  The
  * same bits for a row and a center whatever the others. */
 static inline __attribute__((always_inline)) double
-lanes(v8d s)
+lanes(const v8d *v)
 {
+	const double *s = (const double *)v;
 	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
@@ -521,14 +575,14 @@ dot2x4(const double *x0, const double *x1, const double *const *c,
 		a03 += r0 * q;
 		a13 += r1 * q;
 	}
-	out[0][0] = lanes(a00);
-	out[0][1] = lanes(a01);
-	out[0][2] = lanes(a02);
-	out[0][3] = lanes(a03);
-	out[1][0] = lanes(a10);
-	out[1][1] = lanes(a11);
-	out[1][2] = lanes(a12);
-	out[1][3] = lanes(a13);
+	out[0][0] = lanes(&a00);
+	out[0][1] = lanes(&a01);
+	out[0][2] = lanes(&a02);
+	out[0][3] = lanes(&a03);
+	out[1][0] = lanes(&a10);
+	out[1][1] = lanes(&a11);
+	out[1][2] = lanes(&a12);
+	out[1][3] = lanes(&a13);
 	for (uint32_t i = j; i < nf; i++)
 		for (int q = 0; q < 4; q++) {
 			out[0][q] += x0[i] * c[q][i];
@@ -572,32 +626,51 @@ KM_WIDE static void add_row(double *s, const double *x, uint32_t nf, int neg)
 			s[j] += x[j];
 }
 
-/* ---- in floats, as a filter ----
+/* ---- in 16 bits, as a filter ----
  *
- * One process also keeps the rows in floats, half the bytes to read, to
- * see which center is nearest in the Lloyd steps after the first.  Where
- * the floats leave a doubt, the doubles decide as in a pass; the floats
- * only spare work whose outcome they prove.  The proofs: rows and
- * centers within 2^40 in magnitude, a
- * float is within 2^-24 relative (or 2^-149 absolute) of its double;
- * a sum of m products or squares in floats errs by at most m 2^-24 of
- * the sum of their magnitudes, and sum |x_j c_j| <= ||x|| ||c||.  The
- * terms below are these bounds doubled and more. */
+ * One process also keeps the rows quantized to 16 bits a value, a
+ * quarter of the bytes to read, to see which center is nearest in the
+ * Lloyd steps after the first.  Where the quantized rows leave a doubt,
+ * the doubles decide as in a pass: the quantized rows only spare work
+ * whose outcome they prove.  Feature j runs from lo_j in 65535 steps of
+ * s_j: x_j = lo_j + q_j s_j + e_j, |e_j| <= s_j / 2 (and rounding), so
+ * x.c = sum lo_j c_j + sum q_j (s_j c_j) + sum e_j c_j.  The middle sum
+ * is taken in floats, from s_j c_j rounded to floats (within 2^-24 of
+ * it), and a sum of m terms errs by at most m 2^-24 of the sum of their
+ * magnitudes, here below 65535 sum |s_j c_j|.  The bounds below are
+ * these, and more. */
 
-#define F32_MAX 0x1p40 /* larger values: no float filter */
+#define Q_MAX 0x1p40 /* values larger in magnitude: no filter */
+#define Q_STEPS 65535
 
 typedef float v16f __attribute__((vector_size(64)));
+typedef unsigned short v16u __attribute__((vector_size(32)));
 
-static inline __attribute__((always_inline)) float lanes32(v16f s)
+struct km_q {
+	uint16_t *x;           /* the rows, n x nf */
+	double *lo, *s, *inv;  /* nf each: the grid, 1 / s (0 for s 0) */
+	float *cs;             /* k x nf: s_j c_j of each center */
+	double *base, *err;    /* k each: sum lo_j c_j, bound on the error */
+};
+
+static inline __attribute__((always_inline)) float lanes32(const v16f *v)
 {
+	const float *s = (const float *)v;
 	return (((s[0] + s[1]) + (s[2] + s[3])) +
 		((s[4] + s[5]) + (s[6] + s[7]))) +
 	       (((s[8] + s[9]) + (s[10] + s[11])) +
 		((s[12] + s[13]) + (s[14] + s[15])));
 }
 
+/* 16 values of a quantized row, as floats */
+#define LOAD16(v, p) do {						\
+		v16u u_;						\
+		memcpy(&u_, (p), sizeof u_);				\
+		(v) = __builtin_convertvector(u_, v16f);		\
+	} while (0)
+
 static inline __attribute__((always_inline)) void
-dot32_2x4(const float *x0, const float *x1, const float *const *c,
+dot16_2x4(const uint16_t *x0, const uint16_t *x1, const float *const *c,
 	  uint32_t nf, double out[2][4])
 {
 	const float *c0 = c[0], *c1 = c[1], *c2 = c[2], *c3 = c[3];
@@ -606,8 +679,8 @@ dot32_2x4(const float *x0, const float *x1, const float *const *c,
 	uint32_t j = 0;
 	for (; j + 16 <= nf; j += 16) {
 		v16f r0, r1, q;
-		memcpy(&r0, x0 + j, sizeof r0);
-		memcpy(&r1, x1 + j, sizeof r1);
+		LOAD16(r0, x0 + j);
+		LOAD16(r1, x1 + j);
 		memcpy(&q, c0 + j, sizeof q);
 		a00 += r0 * q;
 		a10 += r1 * q;
@@ -622,13 +695,13 @@ dot32_2x4(const float *x0, const float *x1, const float *const *c,
 		a13 += r1 * q;
 	}
 	float o[2][4] = {
-		{ lanes32(a00), lanes32(a01), lanes32(a02), lanes32(a03) },
-		{ lanes32(a10), lanes32(a11), lanes32(a12), lanes32(a13) },
+		{ lanes32(&a00), lanes32(&a01), lanes32(&a02), lanes32(&a03) },
+		{ lanes32(&a10), lanes32(&a11), lanes32(&a12), lanes32(&a13) },
 	};
 	for (uint32_t i = j; i < nf; i++)
 		for (int q = 0; q < 4; q++) {
-			o[0][q] += x0[i] * c[q][i];
-			o[1][q] += x1[i] * c[q][i];
+			o[0][q] += (float)x0[i] * c[q][i];
+			o[1][q] += (float)x1[i] * c[q][i];
 		}
 	for (int q = 0; q < 4; q++) {
 		out[0][q] = o[0][q];
@@ -636,21 +709,29 @@ dot32_2x4(const float *x0, const float *x1, const float *const *c,
 	}
 }
 
-/* dots in floats: g as dots gives it, within dot32_err. */
-KM_WIDE static void dots32(const float *x, const uint64_t *idx, uint64_t nr,
-			   const float *c, uint32_t k, uint32_t nf, double *g)
+/* g (nr x k) = sum q_j cs_j of the quantized rows idx and the centers,
+ * in floats. */
+KM_WIDE static void dots16(const uint16_t *x, const uint64_t *idx,
+			   uint64_t nr, const float *c, uint32_t k,
+			   uint32_t nf, double *g)
 {
 	for (uint64_t i = 0; i < nr; i += 2) {
 		uint64_t i1 = i + 1 < nr ? i + 1 : i;
-		const float *x0 = x + (idx ? idx[i] : i) * nf;
-		const float *x1 = x + (idx ? idx[i1] : i1) * nf;
+		const uint16_t *x0 = x + idx[i] * nf;
+		const uint16_t *x1 = x + idx[i1] * nf;
+		/* the rows are apart: fetch the next two ahead */
+		for (uint64_t t = i + 2; t < i + 4 && t < nr; t++) {
+			const char *p = (const char *)(x + idx[t] * nf);
+			for (size_t b = 0; b < (size_t)nf * sizeof *x; b += 64)
+				__builtin_prefetch(p + b);
+		}
 		for (uint32_t q0 = 0; q0 < k; q0 += 4) {
 			const float *cp[4];
 			double out[2][4];
 			for (uint32_t q = 0; q < 4; q++)
 				cp[q] = c + (size_t)(q0 + q < k ? q0 + q
 							    : k - 1) * nf;
-			dot32_2x4(x0, x1, cp, nf, out);
+			dot16_2x4(x0, x1, cp, nf, out);
 			for (uint32_t q = 0; q < 4 && q0 + q < k; q++) {
 				g[i * k + q0 + q] = out[0][q];
 				if (i1 != i)
@@ -660,38 +741,71 @@ KM_WIDE static void dots32(const float *x, const uint64_t *idx, uint64_t nr,
 	}
 }
 
-/* Relative error of a float dot product of nf terms, doubled and more:
- * chains of nf / 16 + 4 terms, 15 more for the rest of the features, the
- * rounding of the inputs. */
-static double err32(uint32_t nf)
+/* The least and greatest value of each feature over nr rows, into lo
+ * and hi. */
+KM_WIDE static void min_max(const double *x, uint64_t nr, uint32_t nf,
+			    double *lo, double *hi)
 {
-	return (double)(nf / 16 + 64) * 0x1p-23;
-}
-
-/* |dots32 - x.c|, x and c of norms xr and cr. */
-static double dot32_err(uint32_t nf, double xr, double cr)
-{
-	return err32(nf) * xr * cr + (double)(nf + 1) * 0x1p-100 *
-	       (1 + xr + cr);
-}
-
-/* Floats of n values of x; 0 if one is beyond F32_MAX. */
-static int to_f32(const double *x, size_t n, float *out)
-{
-	int ok = 1;
-	for (size_t i = 0; i < n; i++) {
-		ok &= fabs(x[i]) <= F32_MAX;
-		out[i] = (float)x[i];
+	for (uint64_t r = 0; r < nr; r++) {
+		const double *xr = x + r * nf;
+		for (uint32_t j = 0; j < nf; j++) {
+			lo[j] = xr[j] < lo[j] ? xr[j] : lo[j];
+			hi[j] = xr[j] > hi[j] ? xr[j] : hi[j];
+		}
 	}
-	return ok;
 }
 
-struct km_f32 {
-	const float *x;        /* the rows in floats, or NULL */
-	const double *xr;      /* their norms */
-	float *c;              /* the centers in floats */
-	double *cr;            /* their norms */
-};
+/* Row x on the grid: q_j = (x_j - lo_j) / s_j rounded, within 0..65535. */
+KM_WIDE static void quantize(const double *x, const struct km_q *q,
+			     uint32_t nf, uint16_t *out)
+{
+	for (uint32_t j = 0; j < nf; j++) {
+		double v = (x[j] - q->lo[j]) * q->inv[j] + 0.5;
+		v = v > 0 ? v : 0;
+		v = v < Q_STEPS ? v : Q_STEPS;
+		out[j] = (uint16_t)v;
+	}
+}
+
+/* The grid from the least and greatest values; 0 if these are too large
+ * for the bounds. */
+static int q_grid(struct km_q *q, const double *hi, uint32_t nf)
+{
+	for (uint32_t j = 0; j < nf; j++) {
+		if (!(q->lo[j] >= -Q_MAX && hi[j] <= Q_MAX))
+			return 0;
+		q->s[j] = (hi[j] - q->lo[j]) / Q_STEPS;
+		q->inv[j] = q->s[j] > 0 ? 1 / q->s[j] : 0;
+	}
+	return 1;
+}
+
+/* cs, base and err of k centers c. */
+static void q_centers(struct km_q *q, const double *c, uint32_t k,
+		      uint32_t nf)
+{
+	for (uint32_t i = 0; i < k; i++) {
+		const double *ci = c + (size_t)i * nf;
+		float *cs = q->cs + (size_t)i * nf;
+		double base = 0, lo_mag = 0, cs_mag = 0, qerr = 0;
+		for (uint32_t j = 0; j < nf; j++) {
+			cs[j] = (float)(q->s[j] * ci[j]);
+			base += q->lo[j] * ci[j];
+			lo_mag += fabs(q->lo[j] * ci[j]);
+			cs_mag += fabs((double)cs[j]);
+			/* |e_j|: half a step, the rounding of the grid */
+			double e = q->s[j] * (0.5 + 0x1p-20) +
+				   0x1p-45 * (fabs(q->lo[j]) +
+					      q->s[j] * Q_STEPS);
+			qerr += e * fabs(ci[j]);
+		}
+		q->base[i] = base;
+		q->err[i] = (qerr + (double)Q_STEPS * cs_mag *
+			     (double)(nf / 16 + 40) * 0x1p-23 +
+			     (double)(nf + 2) * 0x1p-50 * lo_mag) *
+			    (1 + 0x1p-20) + (double)(nf + 1) * 0x1p-100;
+	}
+}
 
 void dml_kmeans_norms(const double *x, uint64_t n, uint32_t nf, double *xn)
 {
@@ -737,6 +851,7 @@ struct job {
 	const struct dml_kmeans *m;
 	const double *x, *xn;
 	const double *cn;      /* squared center norms (Lloyd) */
+	int inertia_only;      /* Lloyd: no counts nor sums */
 	uint64_t n, count;
 	atomic_uint_fast64_t next;
 	atomic_int failed;
@@ -809,6 +924,8 @@ static void lloyd_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 			}
 			double d2 = xn[r] + bd;
 			w->part[0] += d2 > 0 ? d2 : 0;
+			if (j->inertia_only)
+				continue;
 			cnt[best] += 1;
 			add_row(sum + (size_t)best * nf, xb + r * nf, nf, 0);
 		}
@@ -861,11 +978,12 @@ static void worker_free(struct worker *w)
 /* Chunks go to threads in any order; each sums exactly, and the thread
  * sums add exactly, the race winner is a minimum: the same for any -j. */
 static enum dml_err run_pass(const struct dml_kmeans *m, const double *x,
-			     const double *xn, uint64_t n, struct dml_kpass *p,
-			     struct dml_error *err)
+			     const double *xn, uint64_t n, int inertia_only,
+			     struct dml_kpass *p, struct dml_error *err)
 {
 	uint32_t k = m->k, nf = m->nfeat;
 	struct job j = { .m = m, .x = x, .xn = xn, .n = n,
+			 .inertia_only = inertia_only,
 			 .count = pass_count(m) };
 	uint64_t nchunks = (n + CHUNK - 1) / CHUNK;
 	uint32_t nt = m->threads ? m->threads : 1;
@@ -952,7 +1070,7 @@ enum dml_err dml_kmeans_pass(const struct dml_kmeans *m, const double *x,
 			     const double *xn, uint64_t n,
 			     struct dml_kpass *p, struct dml_error *err)
 {
-	return run_pass(m, x, xn, n, p, err);
+	return run_pass(m, x, xn, n, 0, p, err);
 }
 
 /* ---- the update ---- */
@@ -1091,7 +1209,7 @@ struct hamerly {
 	double *delta;             /* the same, moves of this step */
 	double *cn, *g, *half;     /* half: k, or k x k pairs */
 	double *dd;                /* 2 k: distances and errors of a row */
-	const struct km_f32 *f;    /* the floats, or NULL */
+	const struct km_q *q;      /* the quantized rows, or NULL */
 	uint64_t *idx;
 	uint32_t nb;
 };
@@ -1157,21 +1275,23 @@ static enum dml_err ham_exact(struct hamerly *h, uint64_t r, const double *g,
 	return ham_move(h, r, best, first);
 }
 
-/* Assign row r from its products in floats g if they prove which center
- * is nearest: each squared distance within e of xn + cn - 2 g, the
- * nearest nearer than any other by all of both errors.  Bounds from
- * the same intervals.  0 if they do not prove it. */
-static int ham_float(struct hamerly *h, uint64_t r, const double *g,
+/* Assign row r from its quantized products g if they prove which center
+ * is nearest: each squared distance within e of xn + cn - 2 (base + g),
+ * the nearest nearer than any other by both errors.  Bounds from the
+ * same intervals.  0 if they do not prove it. */
+static int ham_quick(struct hamerly *h, uint64_t r, const double *g,
 		     enum dml_err *rc)
 {
 	uint32_t k = h->m->k, nf = h->m->nfeat;
 	double *d = h->dd, *e = h->dd + k;
-	double xn = h->xn[r], xr = h->f->xr[r];
+	double xn = h->xn[r];
 	uint32_t best = 0;
 	for (uint32_t c = 0; c < k; c++) {
-		d[c] = xn + (h->cn[c] - 2 * g[c]);
-		e[c] = 2 * dot32_err(nf, xr, h->f->cr[c]) +
-		       1e-12 * (xn + h->cn[c]);
+		double dot = h->q->base[c] + g[c];
+		d[c] = xn + (h->cn[c] - 2 * dot);
+		/* and the rounding of these doubles */
+		e[c] = 2 * h->q->err[c] + (double)(nf + 16) * 0x1p-50 *
+		       (xn + h->cn[c] + 2 * fabs(dot));
 		if (d[c] < d[best])
 			best = c;
 	}
@@ -1196,7 +1316,8 @@ static int ham_float(struct hamerly *h, uint64_t r, const double *g,
 }
 
 /* Assign the rows of the batch exactly as lloyd_chunk does; after the
- * first step, in floats where they prove the outcome. */
+ * first step, from the quantized rows where they prove the outcome.  The
+ * first step quantizes the rows. */
 static enum dml_err ham_batch(struct hamerly *h, int first)
 {
 	const struct dml_kmeans *m = h->m;
@@ -1205,11 +1326,11 @@ static enum dml_err ham_batch(struct hamerly *h, int first)
 	h->nb = 0;
 	if (!nb)
 		return DML_OK;
-	if (!first && h->f) {
+	if (!first && h->q) {
 		uint32_t left = 0;
-		dots32(h->f->x, h->idx, nb, h->f->c, k, nf, h->g);
+		dots16(h->q->x, h->idx, nb, h->q->cs, k, nf, h->g);
 		for (uint32_t i = 0; !rc && i < nb; i++)
-			if (!ham_float(h, h->idx[i], h->g + (size_t)i * k,
+			if (!ham_quick(h, h->idx[i], h->g + (size_t)i * k,
 				       &rc))
 				h->idx[left++] = h->idx[i];
 		nb = left;
@@ -1219,6 +1340,9 @@ static enum dml_err ham_batch(struct hamerly *h, int first)
 	dots(h->x, h->idx, nb, m->c, k, nf, h->g);
 	for (uint32_t i = 0; !rc && i < nb; i++)
 		rc = ham_exact(h, h->idx[i], h->g + (size_t)i * k, first);
+	for (uint32_t i = 0; first && h->q && i < nb; i++)
+		quantize(h->x + h->idx[i] * nf, h->q, nf,
+			 h->q->x + h->idx[i] * nf);
 	return rc;
 }
 
@@ -1276,13 +1400,13 @@ static int elkan_keeps(struct hamerly *h, uint64_t r, const double *move,
 }
 
 static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
-			      const double *xn, const struct km_f32 *f,
+			      const double *xn, const struct km_q *q,
 			      uint64_t n, dml_kmeans_progress_fn progress,
 			      void *ctx, struct dml_error *err)
 {
 	uint32_t k = m->k, nf = m->nfeat;
 	uint64_t count = 1 + k + (uint64_t)k * nf;
-	struct hamerly h = { .m = m, .x = x, .xn = xn, .n = n, .f = f };
+	struct hamerly h = { .m = m, .x = x, .xn = xn, .n = n, .q = q };
 	/* bounds per center while they take no more room than a row (or
 	 * than 32 values) */
 	h.lw = k > 1 && k <= ELKAN_MAX_K && k <= (nf > 32 ? nf : 32) ? k : 1;
@@ -1334,11 +1458,8 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 			}
 		}
 		dml_kmeans_norms(m->c, k, nf, h.cn);
-		if (f) {
-			to_f32(m->c, (size_t)k * nf, f->c);
-			for (uint32_t c = 0; c < k; c++)
-				f->cr[c] = sqrt(h.cn[c]);
-		}
+		if (q)
+			q_centers((struct km_q *)q, m->c, k, nf);
 		ham_half(&h);
 		double cmax = 0;
 		for (uint32_t c = 0; c < k; c++)
@@ -1377,7 +1498,7 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 		double *c = m->c;
 		m->c = old;
 		m->phase = DML_KM_LLOYD;
-		rc = run_pass(m, x, xn, n, &p, err);
+		rc = run_pass(m, x, xn, n, 1, &p, err);
 		m->c = c;
 		m->phase = phase;
 		if (!rc)
@@ -1406,6 +1527,20 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 		return dml_fail(err, rc, "feature values too large to sum "
 				"exactly (|sum| must stay below 2^95)");
 	return rc;
+}
+
+/* Norms, hashes (row_hash) and ranges of nr rows from r0. */
+static void krows_add(struct dml_krows *kr, const double *x, uint64_t r0,
+		      uint64_t nr)
+{
+	uint32_t nf = kr->nfeat;
+	size_t rb = (size_t)nf * sizeof *x;
+	x += r0 * nf;
+	dml_kmeans_norms(x, nr, nf, kr->xn + r0);
+	for (uint64_t i = r0; i < r0 + nr; i++)
+		kr->xr[i] = sqrt(kr->xn[i]);
+	dml_hash_many(x, rb, rb, nr, DML_HASH_SEED, kr->rh + r0);
+	min_max(x, nr, nf, kr->lo, kr->hi);
 }
 
 /* ---- seeding in one process, reading only the rows that may win ----
@@ -1507,53 +1642,45 @@ static enum dml_err lazy_round(struct lazy *z, uint64_t n,
 }
 
 enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
+			    const struct dml_krows *kr,
 			    dml_kmeans_progress_fn progress, void *ctx,
 			    struct dml_error *err)
 {
 	uint32_t nf = m->nfeat;
-	double *xn = malloc(((size_t)n + 1) * sizeof *xn);
+	struct dml_krows own = {0};
+	enum dml_err rc = DML_OK;
+	if (!kr || kr->n != n || kr->nfeat != nf) {
+		/* read off the rows here, a few at a time */
+		if (krows_init(&own, n, nf))
+			return dml_fail(err, DML_ENOMEM, NULL);
+		for (uint64_t r = 0; r < n; r += 32)
+			krows_add(&own, x, r, n - r < 32 ? n - r : 32);
+		kr = &own;
+	}
+	const double *xn = kr->xn;
 	double *dmin = malloc(((size_t)n + 1) * sizeof *dmin);
 	double *lb = malloc(((size_t)n + 1) * sizeof *lb);
-	uint64_t *rh = malloc(((size_t)n + 1) * sizeof *rh);
 	uint32_t *seen = calloc((size_t)n + 1, sizeof *seen);
-	float *x32 = malloc(((size_t)n * nf + 1) * sizeof *x32);
-	double *xr = malloc(((size_t)n + 1) * sizeof *xr);
-	struct km_f32 f = {
-		.x = x32, .xr = xr,
-		.c = malloc(((size_t)m->k * nf + 1) * sizeof *f.c),
-		.cr = malloc(((size_t)m->k + 1) * sizeof *f.cr),
+	struct km_q q = {
+		.x = malloc(((size_t)n * nf + 1) * sizeof *q.x),
+		.lo = malloc(((size_t)nf + 1) * sizeof *q.lo),
+		.s = malloc(((size_t)nf + 1) * sizeof *q.s),
+		.inv = malloc(((size_t)nf + 1) * sizeof *q.inv),
+		.cs = malloc(((size_t)m->k * nf + 1) * sizeof *q.cs),
+		.base = malloc(((size_t)m->k + 1) * sizeof *q.base),
+		.err = malloc(((size_t)m->k + 1) * sizeof *q.err),
 	};
-	enum dml_err rc = DML_OK;
-	if (!xn || !dmin || !lb || !rh || !seen || !x32 || !xr || !f.c ||
-	    !f.cr) {
+	if (!dmin || !lb || !seen || !q.x || !q.lo || !q.s || !q.inv ||
+	    !q.cs || !q.base || !q.err) {
 		rc = dml_fail(err, DML_ENOMEM, NULL);
 		goto out;
 	}
-	/* norms, row hashes (row_hash) and floats of a few rows at a time,
-	 * read once */
-	size_t rb = (size_t)nf * sizeof *x;
-	int small = 1;
-	for (uint64_t r = 0; r < n; r += 32) {
-		uint64_t nr = n - r < 32 ? n - r : 32;
-		dml_kmeans_norms(x + r * nf, nr, nf, xn + r);
-		for (uint64_t i = r; i < r + nr; i++) {
-			xr[i] = sqrt(xn[i]);
-			dmin[i] = INFINITY;
-		}
-		if (m->phase == DML_KM_SEED)
-			dml_hash_many(x + r * nf, rb, rb, nr,
-				      DML_HASH_SEED, rh + r);
-		small &= to_f32(x + r * nf, nr * nf, x32 + r * nf);
-	}
-	/* centers are means of rows: no larger */
-	for (uint64_t i = 0; i < (uint64_t)m->ncenters * nf; i++)
-		small &= fabs(m->c[i]) <= F32_MAX;
-	if (!small) {
-		free(x32);
-		x32 = NULL;
-		f.x = NULL;
-	}
-	struct lazy z = { .m = m, .x = x, .xr = xr, .rh = rh, .dmin = dmin,
+	for (uint64_t r = 0; r < n; r++)
+		dmin[r] = INFINITY;
+	memcpy(q.lo, kr->lo, (size_t)nf * sizeof *q.lo);
+	int use_q = q_grid(&q, kr->hi, nf);
+	struct lazy z = { .m = m, .x = x, .xr = kr->xr, .rh = kr->rh,
+			  .dmin = dmin,
 			  .lb = lb, .seen = seen };
 	if (m->ncenters > 0)
 		dml_kmeans_norms(m->c, 1, nf, &z.cr0);
@@ -1570,20 +1697,22 @@ enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
 			progress(ctx, m);
 	}
 	if (!rc && m->phase == DML_KM_LLOYD)
-		rc = fit_lloyd(m, x, xn, f.x ? &f : NULL, n, progress, ctx,
+		rc = fit_lloyd(m, x, xn, use_q ? &q : NULL, n, progress, ctx,
 			       err);
 	if (!rc && progress)
 		progress(ctx, m);
 out:
-	free(xn);
+	dml_krows_free(&own);
 	free(dmin);
 	free(lb);
-	free(rh);
 	free(seen);
-	free(x32);
-	free(xr);
-	free(f.c);
-	free(f.cr);
+	free(q.x);
+	free(q.lo);
+	free(q.s);
+	free(q.inv);
+	free(q.cs);
+	free(q.base);
+	free(q.err);
 	return rc;
 }
 
