@@ -979,6 +979,19 @@ enum dml_err dml_block_row(const struct dml_block *b, uint64_t i,
 	return DML_OK;
 }
 
+void dml_prefault(void *p, size_t len)
+{
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+	uintptr_t b = ((uintptr_t)p + len) & ~(uintptr_t)4095;
+	if (b > a)
+		(void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
 static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 				 const struct dml_load_opts *o,
 				 struct dml_error *err)
@@ -1069,6 +1082,9 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 		}
 		int whole = !rc && WIRE_ORDER && blk.dtype == DML_F64 &&
 			    blk.n && map_is_identity(&blk, map, nf);
+		if (!rc && blk.n)
+			dml_prefault(d->x + d->n * nf,
+				     (size_t)blk.n * nf * sizeof *d->x);
 		if (whole)
 			rc = wire_rows(&blk, px, d->x + d->n * nf, err);
 		for (uint64_t i = 0; !rc && i < blk.n; i++) {

@@ -156,6 +156,9 @@ enum dml_err dml_block_row(const struct dml_block *b, uint64_t i,
 /* Decode a data record's rows section (used by dml-inspect as well). */
 enum dml_err dml_block_decode(const struct dml_record *rec,
 			      struct dml_block *b, struct dml_error *err);
+/* Give [p, p + len) its pages now, in one call where the system can:
+ * memory about to be written whole, without a fault per page. */
+void dml_prefault(void *p, size_t len);
 /* Identity of the data as a leaf: a hash of every byte read. */
 uint64_t dml_data_leaf(const struct dml_data *d);
 

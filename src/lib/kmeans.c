@@ -1678,7 +1678,10 @@ enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
 	for (uint64_t r = 0; r < n; r++)
 		dmin[r] = INFINITY;
 	memcpy(q.lo, kr->lo, (size_t)nf * sizeof *q.lo);
-	int use_q = q_grid(&q, kr->hi, nf);
+	/* one center: no step reads the rows again */
+	int use_q = m->k > 1 && q_grid(&q, kr->hi, nf);
+	if (use_q)
+		dml_prefault(q.x, (size_t)n * nf * sizeof *q.x);
 	struct lazy z = { .m = m, .x = x, .xr = kr->xr, .rh = kr->rh,
 			  .dmin = dmin,
 			  .lb = lb, .seen = seen };
