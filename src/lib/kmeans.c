@@ -1602,6 +1602,7 @@ static enum dml_err lazy_round(struct lazy *z, uint64_t n,
 	const struct dml_kmeans *m = z->m;
 	uint32_t nf = m->nfeat, nc = m->ncenters;
 	uint64_t first = n;
+	double tiny = 2 * sqrt((double)nf + 1) * 0x1p-537;
 	z->has_pick = 0;
 	if (nc == 1) {
 		dml_kmeans_norms(m->c, 1, nf, &z->cr0);
@@ -1612,8 +1613,10 @@ static enum dml_err lazy_round(struct lazy *z, uint64_t n,
 		if (nc > 0 && z->seen[r]) {
 			b = z->dmin[r];
 		} else if (nc > 0) {
-			b = z->xr[r] + z->cr0;
-			b = b * b * (1 + 1e-6);
+			/* the norms, and what squares below the least double
+			 * may have lost from them and from dist2 */
+			b = z->xr[r] + z->cr0 + tiny;
+			b = b * b * (1 + 1e-6) + (double)(nf + 1) * 0x1p-1074;
 		}
 		/* NAN: the row is a center, it cannot win */
 		z->lb[r] = b > 0 ? race(m->seed, nc, z->rh[r], b) : NAN;
