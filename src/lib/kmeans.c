@@ -142,6 +142,8 @@ static enum dml_err krows_init(struct dml_krows *kr, uint64_t n, uint32_t nf)
 
 static void krows_add(struct dml_krows *kr, const double *x, uint64_t r0,
 		      uint64_t nr);
+static void sum_rows(double *part, const double *x, uint64_t nr,
+		     uint32_t nf);
 
 enum dml_err dml_kmeans_stats(struct dml_stats *s, const struct dml_data *d,
 			      struct dml_krows *kr, struct dml_error *err)
@@ -165,13 +167,7 @@ enum dml_err dml_kmeans_stats(struct dml_stats *s, const struct dml_data *d,
 		memset(part, 0, 2 * (size_t)nf * sizeof *part);
 		for (uint64_t r2 = r0; r2 < r1; r2 += 32) {
 			uint64_t r3 = r2 + 32 < r1 ? r2 + 32 : r1;
-			for (uint64_t r = r2; r < r3; r++) {
-				const double *x = d->x + r * nf;
-				for (uint32_t j = 0; j < nf; j++) {
-					part[j] += x[j];
-					part[nf + j] += x[j] * x[j];
-				}
-			}
+			sum_rows(part, d->x + r2 * nf, r3 - r2, nf);
 			if (kr)
 				krows_add(kr, d->x, r2, r3 - r2);
 		}
@@ -1527,6 +1523,30 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 		return dml_fail(err, rc, "feature values too large to sum "
 				"exactly (|sum| must stay below 2^95)");
 	return rc;
+}
+
+/* part[j] += x_j, part[nf + j] += x_j^2 over nr rows, in order. */
+KM_WIDE static void sum_rows(double *part, const double *x, uint64_t nr,
+			     uint32_t nf)
+{
+	for (uint64_t r = 0; r < nr; r++) {
+		const double *xr = x + r * nf;
+		uint32_t j = 0;
+		for (; j + 8 <= nf; j += 8) {
+			v8d a, s1, s2;
+			memcpy(&a, xr + j, sizeof a);
+			memcpy(&s1, part + j, sizeof s1);
+			memcpy(&s2, part + nf + j, sizeof s2);
+			s1 += a;
+			s2 += a * a;
+			memcpy(part + j, &s1, sizeof s1);
+			memcpy(part + nf + j, &s2, sizeof s2);
+		}
+		for (; j < nf; j++) {
+			part[j] += xr[j];
+			part[nf + j] += xr[j] * xr[j];
+		}
+	}
 }
 
 /* Norms, hashes (row_hash) and ranges of nr rows from r0. */
