@@ -1352,8 +1352,11 @@ static void ham_half(struct hamerly *h)
 {
 	const struct dml_kmeans *m = h->m;
 	uint32_t k = m->k, nf = m->nfeat;
-	for (uint32_t c = 0; c < k; c++)
+	for (uint32_t c = 0; c < k; c++) {
 		h->half[c] = INFINITY;
+		if (h->lw > 1) /* a center is no other center */
+			h->half[k + (size_t)c * k + c] = INFINITY;
+	}
 	for (uint32_t c = 0; c < k; c++)
 		for (uint32_t e = c + 1; e < k; e++) {
 			double d = 0.5 * sqrt(dist2(m->c + (size_t)c * nf,
@@ -1383,14 +1386,14 @@ static int elkan_keeps(struct hamerly *h, uint64_t r, const double *move,
 		       double eps)
 {
 	uint32_t k = h->m->k, a = h->a[r];
-	double *l = h->l + r * k, u = h->u[r];
+	double *l = h->l + r * k, u = h->u[r], uu = u * u + eps;
 	const double *half = h->half + k + (size_t)a * k;
 	int keep = 1;
+	/* far_enough for every c, without branches: half[a] is infinite */
 	for (uint32_t c = 0; c < k; c++) {
 		l[c] -= move[c];
-		if (c != a && keep)
-			keep = far_enough(u, l[c] > half[c] ? l[c] : half[c],
-					  eps);
+		double lim = l[c] > half[c] ? l[c] : half[c];
+		keep &= (uu < lim * lim) & (lim > 0) & (u < lim);
 	}
 	return keep;
 }
