@@ -543,7 +543,8 @@ static inline __attribute__((always_inline)) double
 lanes(const v8d *v)
 {
 	const double *s = (const double *)v;
-	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+	return ((s[0] + s[1]) + (s[2] + s[3])) +
+	       ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
 static inline __attribute__((always_inline)) void
