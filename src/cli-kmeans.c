@@ -100,16 +100,18 @@ static void do_fit(const struct kmeans_opts *o, char **files, int nfiles)
 	struct dml_kmeans m;
 	struct dml_error err = {0};
 	load_rows(o, NULL, files, nfiles, &d);
-	if (dml_kmeans_stats(&s, &d, &err))
+	struct dml_krows kr;
+	if (dml_kmeans_stats(&s, &d, &kr, &err))
 		cli_die_err(&err, first);
 	if (dml_kmeans_from_stats(&m, &s, o->k, o->max_iter, o->tol, o->seed,
 				  &err))
 		cli_die_err(&err, first);
 	dml_stats_free(&s);
 	m.threads = o->threads;
-	if (dml_kmeans_fit(&m, d.x, d.n, o->verbose ? progress : NULL, NULL,
-			   &err))
+	if (dml_kmeans_fit(&m, d.x, d.n, &kr, o->verbose ? progress : NULL,
+			   NULL, &err))
 		cli_die_err(&err, first);
+	dml_krows_free(&kr);
 	dml_data_free(&d);
 	struct dml_buf b;
 	write_record(o->output, &b, dml_kmeans_encode(&m, &b));

@@ -156,6 +156,39 @@ bsp_more() {
 	assert_failure
 }
 
+# wide N D SCALE: N rows of D features, six overlapping blobs times SCALE,
+# and a last column that is always 7.
+wide() {
+	awk -v n="$1" -v d="$2" -v sc="$3" 'BEGIN {
+		srand(13)
+		for (j = 1; j <= d; j++) printf "f%d,", j
+		print "k"
+		for (i = 0; i < n; i++) {
+			b = i % 6
+			for (j = 1; j <= d; j++)
+				printf "%.9g,", sc * ((j % 6 == b) * 0.5 + 2 * rand())
+			print 7
+		}
+	}'
+}
+
+@test "kmeans in 40 dimensions, values beyond 2^40 and a constant column: shards give the centers of one process" {
+	for sc in 1 6e11; do
+		wide 3000 40 "$sc" >w.csv
+		$DML_WRAPPER dml-train -a kmeans --k 6 -o one.dml w.csv
+		steps=$(json_value one.dml lloyd_steps)
+		[ "$steps" -ge 5 ] || fail "only $steps Lloyd steps: too easy a test"
+		$DML_WRAPPER dml-partition -n 2 -o "s-%d.csv" w.csv
+		bsp two.dml 6 s-0.csv s-1.csv
+		assert_equal "$($DML_WRAPPER dml-inspect -f status,iteration two.dml)" \
+			"$($DML_WRAPPER dml-inspect -f status,iteration one.dml)"
+		same_centers one.dml two.dml "$(awk -v s="$sc" 'BEGIN { print 1e-9 * s }')"
+		assert_close "$(json_value two.dml objective)" "$(json_value one.dml objective)" 1e-9 inertia
+		# the constant column is 7 in every center
+		centers one.dml | awk -F'\t' '$NF != 7 { exit 1 }' || fail "constant column moved"
+	done
+}
+
 @test "kmeans: -j 1 and -j 2 give the same bytes, fitting and in passes" {
 	cloud 10000 >c.csv
 	$DML_WRAPPER dml-train -a kmeans --k 5 -j 1 -o j1.dml c.csv

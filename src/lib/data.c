@@ -1024,6 +1024,38 @@ enum dml_err dml_block_view(const struct dml_record *rec,
 	return block_parse(rec, b, px, py, err);
 }
 
+/* All rows of a block of doubles in wire order, its columns those of
+ * the data: one copy, then the check of wire_row. */
+static enum dml_err wire_rows(const struct dml_block *b,
+			      const unsigned char *p, double *out,
+			      struct dml_error *err)
+{
+	size_t nv = (size_t)b->n * b->nfeat;
+	memcpy(out, p, nv * sizeof *out);
+	int bad = 0;
+	for (size_t i = 0; i < nv; i++)
+		bad |= !isfinite(out[i]);
+	if (!bad)
+		return DML_OK;
+	for (size_t i = 0;; i++)
+		if (!isfinite(out[i]))
+			return dml_fail(err, DML_ENUMBER,
+					"row %llu: non-finite value",
+					(unsigned long long)(i / b->nfeat) + 1);
+}
+
+/* Does map take column f to f, for all n of the block's columns? */
+static int map_is_identity(const struct dml_block *b, const int64_t *map,
+			   uint32_t n)
+{
+	if (n != b->nfeat)
+		return 0;
+	for (uint32_t f = 0; f < n; f++)
+		if (map[f] != (int64_t)f)
+			return 0;
+	return 1;
+}
+
 enum dml_err dml_block_row(const struct dml_block *b, uint64_t i,
 			   const int64_t *map, uint32_t n, double *out,
 			   struct dml_error *err)
@@ -1039,6 +1071,19 @@ enum dml_err dml_block_row(const struct dml_block *b, uint64_t i,
 					(unsigned long long)i + 1);
 	}
 	return DML_OK;
+}
+
+void dml_prefault(void *p, size_t len)
+{
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+	uintptr_t b = ((uintptr_t)p + len) & ~(uintptr_t)4095;
+	if (b > a)
+		(void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+#else
+	(void)p;
+	(void)len;
+#endif
 }
 
 static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
@@ -1129,9 +1174,17 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 				rc = dml_fail(err, DML_ENOMEM, NULL);
 			}
 		}
+		int whole = !rc && WIRE_ORDER && blk.dtype == DML_F64 &&
+			    blk.n && map_is_identity(&blk, map, nf);
+		double *xb = d->x + (d->n - d->base) * nf;
+		if (!rc && blk.n)
+			dml_prefault(xb, (size_t)blk.n * nf * sizeof *d->x);
+		if (whole)
+			rc = wire_rows(&blk, px, xb, err);
 		for (uint64_t i = 0; !rc && i < blk.n; i++) {
-			rc = dml_block_wire_row(&blk, px, i, map, nf,
-				      d->x + (d->n - d->base + i) * nf, err);
+			if (!whole)
+				rc = dml_block_wire_row(&blk, px, i, map, nf,
+					d->x + (d->n - d->base + i) * nf, err);
 			if (rc)
 				break;
 			uint32_t id = 0;

@@ -189,6 +189,9 @@ enum dml_err dml_block_wire_row(const struct dml_block *b,
 /* Decode a data record's rows section (used by dml-inspect as well). */
 enum dml_err dml_block_decode(const struct dml_record *rec,
 			      struct dml_block *b, struct dml_error *err);
+/* Give [p, p + len) its pages now, in one call where the system can:
+ * memory about to be written whole, without a fault per page. */
+void dml_prefault(void *p, size_t len);
 /* Identity of the data as a leaf: a hash of every byte read. */
 uint64_t dml_data_leaf(const struct dml_data *d);
 

@@ -69,7 +69,8 @@ uint64_t dml_hash(const void *buf, size_t len, uint64_t seed)
 	return dml_hash_final(&s);
 }
 
-static uint64_t word(const unsigned char *p)
+static inline __attribute__((always_inline)) uint64_t
+word(const unsigned char *p)
 {
 	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
 	       (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |

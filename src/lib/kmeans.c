@@ -11,13 +11,17 @@
  * Lloyd steps sum, per cluster, the rows nearest its center and count
  * them, and sum the squared distances (the inertia), as fixed point.  The
  * nearest center comes from ||x||^2 - 2 x.c + ||c||^2 with the products
- * x.c by BLIS gemm, in blocks of rows.  Rows are summed in doubles per
- * fixed chunk of CHUNK rows and the chunk sums added exactly, so -j does
- * not change a bit; over shards the chunks differ, so centers agree to
- * rounding (about 1e-16 relative). */
+ * x.c summed in a fixed order (dots), in blocks of rows.  Rows are summed
+ * in doubles per fixed chunk of CHUNK rows and the chunk sums added
+ * exactly, so -j does not change a bit; over shards the chunks differ, so
+ * centers agree to rounding (about 1e-16 relative).
+ *
+ * One process (dml_kmeans_fit) reaches the same centers with less
+ * reading: seeding runs only the rows whose race time may still win,
+ * Lloyd steps skip rows by bounds and decide the others on rows
+ * quantized to 16 bits where these prove the outcome. */
 #include "kmeans.h"
 
-#include <blis.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,7 +29,7 @@
 #include <string.h>
 
 #define CHUNK 4096  /* rows per exactly added partial sum */
-#define BLOCK 256   /* rows per matrix product */
+#define BLOCK 64    /* rows per batch of products: in the cache after */
 #define ELKAN_MAX_K 64 /* more centers: one lower bound per row */
 
 enum { P_K = 20, P_MAX_ITER, P_TOL, P_SEED };
@@ -105,27 +109,67 @@ enum dml_err dml_kmeans_from_stats(struct dml_kmeans *m,
 	return rc;
 }
 
+void dml_krows_free(struct dml_krows *kr)
+{
+	free(kr->xn);
+	free(kr->xr);
+	free(kr->lo);
+	free(kr->hi);
+	free(kr->rh);
+	memset(kr, 0, sizeof *kr);
+}
+
+static enum dml_err krows_init(struct dml_krows *kr, uint64_t n, uint32_t nf)
+{
+	memset(kr, 0, sizeof *kr);
+	kr->n = n;
+	kr->nfeat = nf;
+	kr->xn = malloc(((size_t)n + 1) * sizeof *kr->xn);
+	kr->xr = malloc(((size_t)n + 1) * sizeof *kr->xr);
+	kr->rh = malloc(((size_t)n + 1) * sizeof *kr->rh);
+	kr->lo = malloc(((size_t)nf + 1) * sizeof *kr->lo);
+	kr->hi = malloc(((size_t)nf + 1) * sizeof *kr->hi);
+	if (!kr->xn || !kr->xr || !kr->rh || !kr->lo || !kr->hi) {
+		dml_krows_free(kr);
+		return DML_ENOMEM;
+	}
+	for (uint32_t j = 0; j < nf; j++) {
+		kr->lo[j] = INFINITY;
+		kr->hi[j] = -INFINITY;
+	}
+	return DML_OK;
+}
+
+static void krows_add(struct dml_krows *kr, const double *x, uint64_t r0,
+		      uint64_t nr);
+static void sum_rows(double *part, const double *x, uint64_t nr,
+		     uint32_t nf);
+
 enum dml_err dml_kmeans_stats(struct dml_stats *s, const struct dml_data *d,
-			      struct dml_error *err)
+			      struct dml_krows *kr, struct dml_error *err)
 {
 	uint32_t nf = d->schema.nfeat;
 	memset(s, 0, sizeof *s);
 	s->sums = calloc(2 * (size_t)nf + 1, sizeof *s->sums);
 	double *part = malloc((2 * (size_t)nf + 1) * sizeof *part);
 	enum dml_err rc = DML_OK;
+	if (kr && krows_init(kr, d->n, nf)) {
+		kr = NULL;
+		rc = dml_fail(err, DML_ENOMEM, NULL);
+	}
 	if (!s->sums || !part || dml_schema_copy(&s->schema, &d->schema) ||
 	    dml_leaves_set1(&s->leaves, dml_data_leaf(d)))
 		rc = dml_fail(err, DML_ENOMEM, NULL);
-	/* in blocks of 256 rows, as dml_stats_from_data: the same sums */
+	/* in blocks of 256 rows, as dml_stats_from_data: the same sums; the
+	 * rest of kr while a few rows are in the cache */
 	for (uint64_t r0 = 0; !rc && r0 < d->n; r0 += 256) {
 		uint64_t r1 = r0 + 256 < d->n ? r0 + 256 : d->n;
 		memset(part, 0, 2 * (size_t)nf * sizeof *part);
-		for (uint64_t r = r0; r < r1; r++) {
-			const double *x = d->x + r * nf;
-			for (uint32_t j = 0; j < nf; j++) {
-				part[j] += x[j];
-				part[nf + j] += x[j] * x[j];
-			}
+		for (uint64_t r2 = r0; r2 < r1; r2 += 32) {
+			uint64_t r3 = r2 + 32 < r1 ? r2 + 32 : r1;
+			sum_rows(part, d->x + r2 * nf, r3 - r2, nf);
+			if (kr)
+				krows_add(kr, d->x, r2, r3 - r2);
 		}
 		if (dml_fx_add_doubles(s->sums, part, 2 * (size_t)nf))
 			rc = dml_fail(err, DML_ERANGE, "feature values too "
@@ -136,8 +180,11 @@ enum dml_err dml_kmeans_stats(struct dml_stats *s, const struct dml_data *d,
 	s->samples = d->n;
 	s->contributions = 1;
 	s->family = DML_FAMILY_KMEANS;
-	if (rc)
+	if (rc) {
 		dml_stats_free(s);
+		if (kr)
+			dml_krows_free(kr);
+	}
 	return rc;
 }
 
@@ -416,8 +463,21 @@ enum dml_err dml_kpass_pick_merge(struct dml_kpass *dst,
 /* Squared distance, summed in eight lanes in a fixed order: the same
  * bits on every machine, whatever the vector unit. */
 typedef double v4d __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
 
-static double dist2(const double *x, const double *c, uint32_t nf)
+/* The loops below in the machine's widest vectors, chosen at run time.
+ * Products and sums stay apart (no fused multiply-add), so each clone
+ * computes the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+	defined(__gnu_linux__)
+#define KM_WIDE __attribute__((target_clones("avx512f", "avx2", "default"), \
+				optimize("fp-contract=off",		  \
+					 "vect-cost-model=dynamic")))
+#else
+#define KM_WIDE
+#endif
+
+KM_WIDE static double dist2(const double *x, const double *c, uint32_t nf)
 {
 	v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
 	uint32_t j = 0;
@@ -444,8 +504,8 @@ static double dist2(const double *x, const double *c, uint32_t nf)
 /* dist2, or a value >= lim once the sum so far reaches lim: the terms
  * are not negative and rounding is monotone, so the full sum would be no
  * smaller.  Below lim, the bits of dist2. */
-static double dist2_below(const double *x, const double *c, uint32_t nf,
-			  double lim)
+KM_WIDE static double dist2_below(const double *x, const double *c,
+				  uint32_t nf, double lim)
 {
 	v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
 	uint32_t j = 0;
@@ -473,6 +533,275 @@ static double dist2_below(const double *x, const double *c, uint32_t nf,
 	}
 	s0 += s1;
 	return ((s0[0] + s0[1]) + (s0[2] + s0[3])) + t;
+}
+
+/* out[r][q] = x_r . c_q for two rows and four centers: eight lanes, lane
+ * l summing the products of the features j = l (mod 8) in order, the
+ * lanes added pairwise, then the rest of the features in order.  The
+ * same bits for a row and a center whatever the others. */
+static inline __attribute__((always_inline)) double
+lanes(const v8d *v)
+{
+	const double *s = (const double *)v;
+	return ((s[0] + s[1]) + (s[2] + s[3])) +
+	       ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+static inline __attribute__((always_inline)) void
+dot2x4(const double *x0, const double *x1, const double *const *c,
+       uint32_t nf, double out[2][4])
+{
+	const double *c0 = c[0], *c1 = c[1], *c2 = c[2], *c3 = c[3];
+	v8d a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0};
+	v8d a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
+	uint32_t j = 0;
+	for (; j + 8 <= nf; j += 8) {
+		v8d r0, r1, q;
+		memcpy(&r0, x0 + j, sizeof r0);
+		memcpy(&r1, x1 + j, sizeof r1);
+		memcpy(&q, c0 + j, sizeof q);
+		a00 += r0 * q;
+		a10 += r1 * q;
+		memcpy(&q, c1 + j, sizeof q);
+		a01 += r0 * q;
+		a11 += r1 * q;
+		memcpy(&q, c2 + j, sizeof q);
+		a02 += r0 * q;
+		a12 += r1 * q;
+		memcpy(&q, c3 + j, sizeof q);
+		a03 += r0 * q;
+		a13 += r1 * q;
+	}
+	out[0][0] = lanes(&a00);
+	out[0][1] = lanes(&a01);
+	out[0][2] = lanes(&a02);
+	out[0][3] = lanes(&a03);
+	out[1][0] = lanes(&a10);
+	out[1][1] = lanes(&a11);
+	out[1][2] = lanes(&a12);
+	out[1][3] = lanes(&a13);
+	for (uint32_t i = j; i < nf; i++)
+		for (int q = 0; q < 4; q++) {
+			out[0][q] += x0[i] * c[q][i];
+			out[1][q] += x1[i] * c[q][i];
+		}
+}
+
+/* g (nr x k, row-major) = the products of rows and centers, row i of x
+ * being x + idx[i] * nf (idx NULL: i). */
+KM_WIDE static void dots(const double *x, const uint64_t *idx, uint64_t nr,
+			 const double *c, uint32_t k, uint32_t nf, double *g)
+{
+	for (uint64_t i = 0; i < nr; i += 2) {
+		uint64_t i1 = i + 1 < nr ? i + 1 : i;
+		const double *x0 = x + (idx ? idx[i] : i) * nf;
+		const double *x1 = x + (idx ? idx[i1] : i1) * nf;
+		for (uint32_t q0 = 0; q0 < k; q0 += 4) {
+			const double *cp[4];
+			double out[2][4];
+			for (uint32_t q = 0; q < 4; q++)
+				cp[q] = c + (size_t)(q0 + q < k ? q0 + q
+							    : k - 1) * nf;
+			dot2x4(x0, x1, cp, nf, out);
+			for (uint32_t q = 0; q < 4 && q0 + q < k; q++) {
+				g[i * k + q0 + q] = out[0][q];
+				if (i1 != i)
+					g[i1 * k + q0 + q] = out[1][q];
+			}
+		}
+	}
+}
+
+/* s += a * x elementwise, a 1 or -1: the same bits as a loop. */
+KM_WIDE static void add_row(double *s, const double *x, uint32_t nf, int neg)
+{
+	if (neg)
+		for (uint32_t j = 0; j < nf; j++)
+			s[j] -= x[j];
+	else
+		for (uint32_t j = 0; j < nf; j++)
+			s[j] += x[j];
+}
+
+/* ---- in 16 bits, as a filter ----
+ *
+ * One process also keeps the rows quantized to 16 bits a value, a
+ * quarter of the bytes to read, to see which center is nearest in the
+ * Lloyd steps after the first.  Where the quantized rows leave a doubt,
+ * the doubles decide as in a pass: the quantized rows only spare work
+ * whose outcome they prove.  Feature j runs from lo_j in 65535 steps of
+ * s_j: x_j = lo_j + q_j s_j + e_j, |e_j| <= s_j / 2 (and rounding), so
+ * x.c = sum lo_j c_j + sum q_j (s_j c_j) + sum e_j c_j.  The middle sum
+ * is taken in floats, from s_j c_j rounded to floats (within 2^-24 of
+ * it), and a sum of m terms errs by at most m 2^-24 of the sum of their
+ * magnitudes, here below 65535 sum |s_j c_j|.  The bounds below are
+ * these, and more. */
+
+#define Q_MAX 0x1p40 /* values larger in magnitude: no filter */
+#define Q_STEPS 65535
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef unsigned short v16u __attribute__((vector_size(32)));
+
+struct km_q {
+	uint16_t *x;           /* the rows, n x nf */
+	double *lo, *s, *inv;  /* nf each: the grid, 1 / s (0 for s 0) */
+	float *cs;             /* k x nf: s_j c_j of each center */
+	double *base, *err;    /* k each: sum lo_j c_j, bound on the error */
+};
+
+static inline __attribute__((always_inline)) float lanes32(const v16f *v)
+{
+	const float *s = (const float *)v;
+	return (((s[0] + s[1]) + (s[2] + s[3])) +
+		((s[4] + s[5]) + (s[6] + s[7]))) +
+	       (((s[8] + s[9]) + (s[10] + s[11])) +
+		((s[12] + s[13]) + (s[14] + s[15])));
+}
+
+/* 16 values of a quantized row, as floats */
+#define LOAD16(v, p) do {						\
+		v16u u_;						\
+		memcpy(&u_, (p), sizeof u_);				\
+		(v) = __builtin_convertvector(u_, v16f);		\
+	} while (0)
+
+static inline __attribute__((always_inline)) void
+dot16_2x4(const uint16_t *x0, const uint16_t *x1, const float *const *c,
+	  uint32_t nf, double out[2][4])
+{
+	const float *c0 = c[0], *c1 = c[1], *c2 = c[2], *c3 = c[3];
+	v16f a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0};
+	v16f a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
+	uint32_t j = 0;
+	for (; j + 16 <= nf; j += 16) {
+		v16f r0, r1, q;
+		LOAD16(r0, x0 + j);
+		LOAD16(r1, x1 + j);
+		memcpy(&q, c0 + j, sizeof q);
+		a00 += r0 * q;
+		a10 += r1 * q;
+		memcpy(&q, c1 + j, sizeof q);
+		a01 += r0 * q;
+		a11 += r1 * q;
+		memcpy(&q, c2 + j, sizeof q);
+		a02 += r0 * q;
+		a12 += r1 * q;
+		memcpy(&q, c3 + j, sizeof q);
+		a03 += r0 * q;
+		a13 += r1 * q;
+	}
+	float o[2][4] = {
+		{ lanes32(&a00), lanes32(&a01), lanes32(&a02), lanes32(&a03) },
+		{ lanes32(&a10), lanes32(&a11), lanes32(&a12), lanes32(&a13) },
+	};
+	for (uint32_t i = j; i < nf; i++)
+		for (int q = 0; q < 4; q++) {
+			o[0][q] += (float)x0[i] * c[q][i];
+			o[1][q] += (float)x1[i] * c[q][i];
+		}
+	for (int q = 0; q < 4; q++) {
+		out[0][q] = o[0][q];
+		out[1][q] = o[1][q];
+	}
+}
+
+/* g (nr x k) = sum q_j cs_j of the quantized rows idx and the centers,
+ * in floats. */
+KM_WIDE static void dots16(const uint16_t *x, const uint64_t *idx,
+			   uint64_t nr, const float *c, uint32_t k,
+			   uint32_t nf, double *g)
+{
+	for (uint64_t i = 0; i < nr; i += 2) {
+		uint64_t i1 = i + 1 < nr ? i + 1 : i;
+		const uint16_t *x0 = x + idx[i] * nf;
+		const uint16_t *x1 = x + idx[i1] * nf;
+		/* the rows are apart: fetch the next two ahead */
+		for (uint64_t t = i + 2; t < i + 4 && t < nr; t++) {
+			const char *p = (const char *)(x + idx[t] * nf);
+			for (size_t b = 0; b < (size_t)nf * sizeof *x; b += 64)
+				__builtin_prefetch(p + b);
+		}
+		for (uint32_t q0 = 0; q0 < k; q0 += 4) {
+			const float *cp[4];
+			double out[2][4];
+			for (uint32_t q = 0; q < 4; q++)
+				cp[q] = c + (size_t)(q0 + q < k ? q0 + q
+							    : k - 1) * nf;
+			dot16_2x4(x0, x1, cp, nf, out);
+			for (uint32_t q = 0; q < 4 && q0 + q < k; q++) {
+				g[i * k + q0 + q] = out[0][q];
+				if (i1 != i)
+					g[i1 * k + q0 + q] = out[1][q];
+			}
+		}
+	}
+}
+
+/* The least and greatest value of each feature over nr rows, into lo
+ * and hi. */
+KM_WIDE static void min_max(const double *x, uint64_t nr, uint32_t nf,
+			    double *lo, double *hi)
+{
+	for (uint64_t r = 0; r < nr; r++) {
+		const double *xr = x + r * nf;
+		for (uint32_t j = 0; j < nf; j++) {
+			lo[j] = xr[j] < lo[j] ? xr[j] : lo[j];
+			hi[j] = xr[j] > hi[j] ? xr[j] : hi[j];
+		}
+	}
+}
+
+/* Row x on the grid: q_j = (x_j - lo_j) / s_j rounded, within 0..65535. */
+KM_WIDE static void quantize(const double *x, const struct km_q *q,
+			     uint32_t nf, uint16_t *out)
+{
+	for (uint32_t j = 0; j < nf; j++) {
+		double v = (x[j] - q->lo[j]) * q->inv[j] + 0.5;
+		v = v > 0 ? v : 0;
+		v = v < Q_STEPS ? v : Q_STEPS;
+		out[j] = (uint16_t)v;
+	}
+}
+
+/* The grid from the least and greatest values; 0 if these are too large
+ * for the bounds. */
+static int q_grid(struct km_q *q, const double *hi, uint32_t nf)
+{
+	for (uint32_t j = 0; j < nf; j++) {
+		if (!(q->lo[j] >= -Q_MAX && hi[j] <= Q_MAX))
+			return 0;
+		q->s[j] = (hi[j] - q->lo[j]) / Q_STEPS;
+		q->inv[j] = q->s[j] > 0 ? 1 / q->s[j] : 0;
+	}
+	return 1;
+}
+
+/* cs, base and err of k centers c. */
+static void q_centers(struct km_q *q, const double *c, uint32_t k,
+		      uint32_t nf)
+{
+	for (uint32_t i = 0; i < k; i++) {
+		const double *ci = c + (size_t)i * nf;
+		float *cs = q->cs + (size_t)i * nf;
+		double base = 0, lo_mag = 0, cs_mag = 0, qerr = 0;
+		for (uint32_t j = 0; j < nf; j++) {
+			cs[j] = (float)(q->s[j] * ci[j]);
+			base += q->lo[j] * ci[j];
+			lo_mag += fabs(q->lo[j] * ci[j]);
+			cs_mag += fabs((double)cs[j]);
+			/* |e_j|: half a step, the rounding of the grid */
+			double e = q->s[j] * (0.5 + 0x1p-20) +
+				   0x1p-45 * (fabs(q->lo[j]) +
+					      q->s[j] * Q_STEPS);
+			qerr += e * fabs(ci[j]);
+		}
+		q->base[i] = base;
+		q->err[i] = (qerr + (double)Q_STEPS * cs_mag *
+			     (double)(nf / 16 + 40) * 0x1p-23 +
+			     (double)(nf + 2) * 0x1p-50 * lo_mag) *
+			    (1 + 0x1p-20) + (double)(nf + 1) * 0x1p-100;
+	}
 }
 
 void dml_kmeans_norms(const double *x, uint64_t n, uint32_t nf, double *xn)
@@ -518,11 +847,8 @@ static double race(uint64_t seed, uint64_t round, uint64_t h, double w)
 struct job {
 	const struct dml_kmeans *m;
 	const double *x, *xn;
-	double *mind;          /* seeding cache, or NULL */
-	uint32_t *near;        /* with it: the nearest center */
-	const double *ccd;     /* and the centers' distances to the newest */
-	const uint64_t *rh;    /* row hashes, or NULL */
 	const double *cn;      /* squared center norms (Lloyd) */
+	int inertia_only;      /* Lloyd: no counts nor sums */
 	uint64_t n, count;
 	atomic_uint_fast64_t next;
 	atomic_int failed;
@@ -547,26 +873,7 @@ static void seed_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 	for (uint64_t r = c0; r < c1; r++) {
 		const double *x = j->x + r * nf;
 		double d = 1;
-		if (nc > 0 && j->mind) {
-			/* the newest center is no nearer when it is twice as
-			 * far from the row's nearest center as the row is:
-			 * skip reading the row.  Squared distances are summed
-			 * from nonnegative terms, so each errs by some 1e-13
-			 * relative at most; the margin is far wider. */
-			double lim = 2 * sqrt(j->mind[r]) * (1 + 1e-9);
-			if (nc == 1 ||
-			    !(j->ccd[j->near[r]] * (1 - 1e-9) > lim)) {
-				const double *c = m->c + (size_t)(nc - 1) * nf;
-				double e = nc == 1 ? dist2(x, c, nf)
-						   : dist2_below(x, c, nf,
-								 j->mind[r]);
-				if (nc == 1 || e < j->mind[r]) {
-					j->mind[r] = e;
-					j->near[r] = nc - 1;
-				}
-			}
-			d = j->mind[r];
-		} else if (nc > 0) {
+		if (nc > 0) {
 			d = INFINITY;
 			for (uint32_t c = 0; c < nc; c++) {
 				double e = dist2(x, m->c + (size_t)c * nf, nf);
@@ -577,7 +884,7 @@ static void seed_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 		if (!(d > 0))
 			continue; /* a center already */
 		w->part[0] += d;
-		uint64_t h = j->rh ? j->rh[r] : row_hash(x, nf);
+		uint64_t h = row_hash(x, nf);
 		double key = race(m->seed, nc, h, d);
 		if (!w->has_pick || wins(key, x, w->key,
 					 j->x + w->pick * nf, nf)) {
@@ -600,13 +907,7 @@ static void lloyd_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 		const double *xn = j->xn ? j->xn + r0 : w->xnb;
 		if (!j->xn)
 			dml_kmeans_norms(xb, nr, nf, w->xnb);
-		double one = 1.0, zero = 0.0;
-		/* g (nr x k, row-major) = xb c^T, computed as c xb^T
-		 * stored column-major: k rows of the micro-kernel waste
-		 * less than k columns would */
-		bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, k, (dim_t)nr, nf,
-			  &one, m->c, nf, 1, (double *)xb, nf, 1, &zero,
-			  w->g, 1, k);
+		dots(xb, NULL, nr, m->c, k, nf, w->g);
 		for (uint64_t r = 0; r < nr; r++) {
 			const double *g = w->g + r * k;
 			uint32_t best = 0;
@@ -620,11 +921,10 @@ static void lloyd_chunk(struct worker *w, uint64_t c0, uint64_t c1)
 			}
 			double d2 = xn[r] + bd;
 			w->part[0] += d2 > 0 ? d2 : 0;
+			if (j->inertia_only)
+				continue;
 			cnt[best] += 1;
-			/* s += x, elementwise: the same bits as a loop */
-			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
-				   (double *)(xb + r * nf), 1,
-				   sum + (size_t)best * nf, 1);
+			add_row(sum + (size_t)best * nf, xb + r * nf, nf, 0);
 		}
 	}
 }
@@ -675,13 +975,13 @@ static void worker_free(struct worker *w)
 /* Chunks go to threads in any order; each sums exactly, and the thread
  * sums add exactly, the race winner is a minimum: the same for any -j. */
 static enum dml_err run_pass(const struct dml_kmeans *m, const double *x,
-			     const double *xn, double *mind, uint32_t *near,
-			     const uint64_t *rh, uint64_t n,
+			     const double *xn, uint64_t n, int inertia_only,
 			     struct dml_kpass *p, struct dml_error *err)
 {
 	uint32_t k = m->k, nf = m->nfeat;
-	struct job j = { .m = m, .x = x, .xn = xn, .mind = mind, .rh = rh,
-			 .near = near, .n = n, .count = pass_count(m) };
+	struct job j = { .m = m, .x = x, .xn = xn, .n = n,
+			 .inertia_only = inertia_only,
+			 .count = pass_count(m) };
 	uint64_t nchunks = (n + CHUNK - 1) / CHUNK;
 	uint32_t nt = m->threads ? m->threads : 1;
 	if (nt > nchunks)
@@ -699,15 +999,6 @@ static enum dml_err run_pass(const struct dml_kmeans *m, const double *x,
 		else
 			dml_kmeans_norms(m->c, k, nf, cn);
 		j.cn = cn;
-	} else if (!rc && mind && m->ncenters > 1) {
-		uint32_t nc = m->ncenters;
-		cn = malloc((size_t)nc * sizeof *cn);
-		if (!cn)
-			rc = DML_ENOMEM;
-		for (uint32_t c = 0; cn && c + 1 < nc; c++)
-			cn[c] = sqrt(dist2(m->c + (size_t)c * nf,
-					   m->c + (size_t)(nc - 1) * nf, nf));
-		j.ccd = cn;
 	}
 	uint32_t started = 0;
 	for (uint32_t t = 0; !rc && t < nt; t++) {
@@ -776,7 +1067,7 @@ enum dml_err dml_kmeans_pass(const struct dml_kmeans *m, const double *x,
 			     const double *xn, uint64_t n,
 			     struct dml_kpass *p, struct dml_error *err)
 {
-	return run_pass(m, x, xn, NULL, NULL, NULL, n, p, err);
+	return run_pass(m, x, xn, n, 0, p, err);
 }
 
 /* ---- the update ---- */
@@ -913,84 +1204,147 @@ struct hamerly {
 	uint32_t lw;               /* bounds per row in l: 1, or k */
 	struct dml_fx *acc;        /* 1 + k + k*nf: 0, counts, sums */
 	double *delta;             /* the same, moves of this step */
-	double *cn, *g, *buf, *half;  /* half: k, or k x k pairs */
+	double *cn, *g, *half;     /* half: k, or k x k pairs */
+	double *dd;                /* 2 k: distances and errors of a row */
+	const struct km_q *q;      /* the quantized rows, or NULL */
 	uint64_t *idx;
 	uint32_t nb;
 };
 
-/* Assign the rows of the batch exactly as lloyd_chunk does. */
+/* Row r goes to center best: move its values between the sums. */
+static enum dml_err ham_move(struct hamerly *h, uint64_t r, uint32_t best,
+			     int first)
+{
+	uint32_t k = h->m->k, nf = h->m->nfeat;
+	if (!first && best == h->a[r])
+		return DML_OK;
+	const double *x = h->x + r * nf;
+	double *cnt = h->delta + 1, *sum = h->delta + 1 + k;
+	if (first) {
+		/* the rows come in order: sum them per chunk, as a pass
+		 * does, while they are at hand */
+		cnt[best] += 1;
+		add_row(sum + (size_t)best * nf, x, nf, 0);
+		if ((r + 1) % CHUNK == 0 || r + 1 == h->n) {
+			size_t count = 1 + k + (size_t)k * nf;
+			if (dml_fx_add_doubles(h->acc, h->delta, count))
+				return DML_ERANGE;
+			memset(h->delta, 0, count * sizeof *h->delta);
+		}
+	} else {
+		cnt[h->a[r]] -= 1;
+		cnt[best] += 1;
+		add_row(sum + (size_t)h->a[r] * nf, x, nf, 1);
+		add_row(sum + (size_t)best * nf, x, nf, 0);
+	}
+	h->a[r] = best;
+	return DML_OK;
+}
+
+/* Assign row r from its products g exactly as lloyd_chunk does. */
+static enum dml_err ham_exact(struct hamerly *h, uint64_t r, const double *g,
+			      int first)
+{
+	uint32_t k = h->m->k;
+	uint32_t best = 0;
+	double bd = h->cn[0] - 2 * g[0], sd = INFINITY;
+	for (uint32_t c = 1; c < k; c++) {
+		double d = h->cn[c] - 2 * g[c];
+		if (d < bd) {
+			sd = bd;
+			bd = d;
+			best = c;
+		} else if (d < sd) {
+			sd = d;
+		}
+	}
+	double b2 = h->xn[r] + bd, s2 = h->xn[r] + sd;
+	h->u[r] = sqrt(b2 > 0 ? b2 : 0);
+	if (h->lw == 1) {
+		h->l[r] = sqrt(s2 > 0 ? s2 : 0);
+	} else {
+		double *l = h->l + r * k;
+		for (uint32_t c = 0; c < k; c++) {
+			double t = h->xn[r] + (h->cn[c] - 2 * g[c]);
+			l[c] = sqrt(t > 0 ? t : 0);
+		}
+	}
+	return ham_move(h, r, best, first);
+}
+
+/* Assign row r from its quantized products g if they prove which center
+ * is nearest: each squared distance within e of xn + cn - 2 (base + g),
+ * the nearest nearer than any other by both errors.  Bounds from the
+ * same intervals.  0 if they do not prove it. */
+static int ham_quick(struct hamerly *h, uint64_t r, const double *g,
+		     enum dml_err *rc)
+{
+	uint32_t k = h->m->k, nf = h->m->nfeat;
+	double *d = h->dd, *e = h->dd + k;
+	double xn = h->xn[r];
+	uint32_t best = 0;
+	for (uint32_t c = 0; c < k; c++) {
+		double dot = h->q->base[c] + g[c];
+		d[c] = xn + (h->cn[c] - 2 * dot);
+		/* and the rounding of these doubles */
+		e[c] = 2 * h->q->err[c] + (double)(nf + 16) * 0x1p-50 *
+		       (xn + h->cn[c] + 2 * fabs(dot));
+		if (d[c] < d[best])
+			best = c;
+	}
+	double hi = d[best] + e[best], lo = INFINITY;
+	for (uint32_t c = 0; c < k; c++)
+		if (c != best && d[c] - e[c] < lo)
+			lo = d[c] - e[c];
+	if (!(hi < lo))
+		return 0;
+	h->u[r] = sqrt(hi > 0 ? hi : 0);
+	if (h->lw == 1) {
+		h->l[r] = sqrt(lo > 0 ? lo : 0);
+	} else {
+		double *l = h->l + r * k;
+		for (uint32_t c = 0; c < k; c++) {
+			double t = d[c] - e[c];
+			l[c] = sqrt(t > 0 ? t : 0);
+		}
+	}
+	*rc = ham_move(h, r, best, 0);
+	return 1;
+}
+
+/* Assign the rows of the batch exactly as lloyd_chunk does; after the
+ * first step, from the quantized rows where they prove the outcome.  The
+ * first step quantizes the rows. */
 static enum dml_err ham_batch(struct hamerly *h, int first)
 {
 	const struct dml_kmeans *m = h->m;
 	uint32_t k = m->k, nf = m->nfeat, nb = h->nb;
-	double one = 1.0, zero = 0.0;
+	enum dml_err rc = DML_OK;
 	h->nb = 0;
 	if (!nb)
 		return DML_OK;
-	bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, k, (dim_t)nb, nf, &one,
-		  m->c, nf, 1, h->buf, nf, 1, &zero, h->g, 1, k);
-	for (uint32_t i = 0; i < nb; i++) {
-		uint64_t r = h->idx[i];
-		const double *g = h->g + (size_t)i * k;
-		uint32_t best = 0;
-		double bd = h->cn[0] - 2 * g[0], sd = INFINITY;
-		for (uint32_t c = 1; c < k; c++) {
-			double d = h->cn[c] - 2 * g[c];
-			if (d < bd) {
-				sd = bd;
-				bd = d;
-				best = c;
-			} else if (d < sd) {
-				sd = d;
-			}
-		}
-		double b2 = h->xn[r] + bd, s2 = h->xn[r] + sd;
-		h->u[r] = sqrt(b2 > 0 ? b2 : 0);
-		if (h->lw == 1) {
-			h->l[r] = sqrt(s2 > 0 ? s2 : 0);
-		} else {
-			double *l = h->l + r * k;
-			for (uint32_t c = 0; c < k; c++) {
-				double t = h->xn[r] + (h->cn[c] - 2 * g[c]);
-				l[c] = sqrt(t > 0 ? t : 0);
-			}
-		}
-		if (!first && best == h->a[r])
-			continue;
-		double *x = (double *)(h->x + r * nf), minus = -1.0;
-		double *cnt = h->delta + 1, *sum = h->delta + 1 + k;
-		if (first) {
-			/* the rows come in order: sum them per chunk, as
-			 * ham_sums did, while they are at hand */
-			cnt[best] += 1;
-			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one,
-				   h->buf + (size_t)i * nf, 1,
-				   sum + (size_t)best * nf, 1);
-			if ((r + 1) % CHUNK == 0 || r + 1 == h->n) {
-				size_t count = 1 + k + (size_t)k * nf;
-				if (dml_fx_add_doubles(h->acc, h->delta,
-						       count))
-					return DML_ERANGE;
-				memset(h->delta, 0, count * sizeof *h->delta);
-			}
-		} else {
-			cnt[h->a[r]] -= 1;
-			cnt[best] += 1;
-			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &minus, x, 1,
-				   sum + (size_t)h->a[r] * nf, 1);
-			bli_daxpyv(BLIS_NO_CONJUGATE, nf, &one, x, 1,
-				   sum + (size_t)best * nf, 1);
-		}
-		h->a[r] = best;
+	if (!first && h->q) {
+		uint32_t left = 0;
+		dots16(h->q->x, h->idx, nb, h->q->cs, k, nf, h->g);
+		for (uint32_t i = 0; !rc && i < nb; i++)
+			if (!ham_quick(h, h->idx[i], h->g + (size_t)i * k,
+				       &rc))
+				h->idx[left++] = h->idx[i];
+		nb = left;
 	}
-	return DML_OK;
+	if (rc || !nb)
+		return rc;
+	dots(h->x, h->idx, nb, m->c, k, nf, h->g);
+	for (uint32_t i = 0; !rc && i < nb; i++)
+		rc = ham_exact(h, h->idx[i], h->g + (size_t)i * k, first);
+	for (uint32_t i = 0; first && h->q && i < nb; i++)
+		quantize(h->x + h->idx[i] * nf, h->q, nf,
+			 h->q->x + h->idx[i] * nf);
+	return rc;
 }
 
 static enum dml_err ham_add(struct hamerly *h, uint64_t r, int first)
 {
-	uint32_t nf = h->m->nfeat;
-	memcpy(h->buf + (size_t)h->nb * nf, h->x + r * nf,
-	       (size_t)nf * sizeof *h->buf);
 	h->idx[h->nb++] = r;
 	return h->nb == BLOCK ? ham_batch(h, first) : DML_OK;
 }
@@ -999,8 +1353,11 @@ static void ham_half(struct hamerly *h)
 {
 	const struct dml_kmeans *m = h->m;
 	uint32_t k = m->k, nf = m->nfeat;
-	for (uint32_t c = 0; c < k; c++)
+	for (uint32_t c = 0; c < k; c++) {
 		h->half[c] = INFINITY;
+		if (h->lw > 1) /* a center is no other center */
+			h->half[k + (size_t)c * k + c] = INFINITY;
+	}
 	for (uint32_t c = 0; c < k; c++)
 		for (uint32_t e = c + 1; e < k; e++) {
 			double d = 0.5 * sqrt(dist2(m->c + (size_t)c * nf,
@@ -1030,26 +1387,26 @@ static int elkan_keeps(struct hamerly *h, uint64_t r, const double *move,
 		       double eps)
 {
 	uint32_t k = h->m->k, a = h->a[r];
-	double *l = h->l + r * k, u = h->u[r];
+	double *l = h->l + r * k, u = h->u[r], uu = u * u + eps;
 	const double *half = h->half + k + (size_t)a * k;
 	int keep = 1;
+	/* far_enough for every c, without branches: half[a] is infinite */
 	for (uint32_t c = 0; c < k; c++) {
 		l[c] -= move[c];
-		if (c != a && keep)
-			keep = far_enough(u, l[c] > half[c] ? l[c] : half[c],
-					  eps);
+		double lim = l[c] > half[c] ? l[c] : half[c];
+		keep &= (uu < lim * lim) & (lim > 0) & (u < lim);
 	}
 	return keep;
 }
 
 static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
-			      const double *xn, uint64_t n,
-			      dml_kmeans_progress_fn progress, void *ctx,
-			      struct dml_error *err)
+			      const double *xn, const struct km_q *q,
+			      uint64_t n, dml_kmeans_progress_fn progress,
+			      void *ctx, struct dml_error *err)
 {
 	uint32_t k = m->k, nf = m->nfeat;
 	uint64_t count = 1 + k + (uint64_t)k * nf;
-	struct hamerly h = { .m = m, .x = x, .xn = xn, .n = n };
+	struct hamerly h = { .m = m, .x = x, .xn = xn, .n = n, .q = q };
 	/* bounds per center while they take no more room than a row (or
 	 * than 32 values) */
 	h.lw = k > 1 && k <= ELKAN_MAX_K && k <= (nf > 32 ? nf : 32) ? k : 1;
@@ -1062,13 +1419,13 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 	h.half = malloc(((size_t)k + (h.lw > 1 ? (size_t)k * k : 0)) *
 			sizeof *h.half);
 	h.g = malloc((size_t)BLOCK * k * sizeof *h.g);
-	h.buf = malloc((size_t)BLOCK * nf * sizeof *h.buf);
 	h.idx = malloc(BLOCK * sizeof *h.idx);
+	h.dd = malloc(2 * (size_t)k * sizeof *h.dd);
 	double *old = malloc((size_t)k * nf * sizeof *old);
 	double *move = malloc((size_t)k * sizeof *move);
 	enum dml_err rc = DML_OK;
 	if (!h.a || !h.u || !h.l || !h.acc || !h.delta || !h.cn || !h.half || !h.g ||
-	    !h.buf || !h.idx || !old || !move)
+	    !h.idx || !h.dd || !old || !move)
 		rc = DML_ENOMEM;
 	if (!rc) {
 		dml_kmeans_norms(m->c, k, nf, h.cn);
@@ -1101,6 +1458,8 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 			}
 		}
 		dml_kmeans_norms(m->c, k, nf, h.cn);
+		if (q)
+			q_centers((struct km_q *)q, m->c, k, nf);
 		ham_half(&h);
 		double cmax = 0;
 		for (uint32_t c = 0; c < k; c++)
@@ -1139,7 +1498,7 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 		double *c = m->c;
 		m->c = old;
 		m->phase = DML_KM_LLOYD;
-		rc = run_pass(m, x, xn, NULL, NULL, NULL, n, &p, err);
+		rc = run_pass(m, x, xn, n, 1, &p, err);
 		m->c = c;
 		m->phase = phase;
 		if (!rc)
@@ -1156,8 +1515,8 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 	free(h.cn);
 	free(h.half);
 	free(h.g);
-	free(h.buf);
 	free(h.idx);
+	free(h.dd);
 	free(old);
 	free(move);
 	if (rc == DML_EEMPTY)
@@ -1170,55 +1529,220 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 	return rc;
 }
 
+/* part[j] += x_j, part[nf + j] += x_j^2 over nr rows, in order. */
+KM_WIDE static void sum_rows(double *part, const double *x, uint64_t nr,
+			     uint32_t nf)
+{
+	for (uint64_t r = 0; r < nr; r++) {
+		const double *xr = x + r * nf;
+		uint32_t j = 0;
+		for (; j + 8 <= nf; j += 8) {
+			v8d a, s1, s2;
+			memcpy(&a, xr + j, sizeof a);
+			memcpy(&s1, part + j, sizeof s1);
+			memcpy(&s2, part + nf + j, sizeof s2);
+			s1 += a;
+			s2 += a * a;
+			memcpy(part + j, &s1, sizeof s1);
+			memcpy(part + nf + j, &s2, sizeof s2);
+		}
+		for (; j < nf; j++) {
+			part[j] += xr[j];
+			part[nf + j] += xr[j] * xr[j];
+		}
+	}
+}
+
+/* Norms, hashes (row_hash) and ranges of nr rows from r0. */
+static void krows_add(struct dml_krows *kr, const double *x, uint64_t r0,
+		      uint64_t nr)
+{
+	uint32_t nf = kr->nfeat;
+	size_t rb = (size_t)nf * sizeof *x;
+	x += r0 * nf;
+	dml_kmeans_norms(x, nr, nf, kr->xn + r0);
+	for (uint64_t i = r0; i < r0 + nr; i++)
+		kr->xr[i] = sqrt(kr->xn[i]);
+	dml_hash_many(x, rb, rb, nr, DML_HASH_SEED, kr->rh + r0);
+	min_max(x, nr, nf, kr->lo, kr->hi);
+}
+
+/* ---- seeding in one process, reading only the rows that may win ----
+ *
+ * A row's race time is -log(u) / w, w its squared distance to the
+ * nearest center, and w only shrinks as centers come: with an upper
+ * bound b on w, the time is at least -log(u) / b (division rounds
+ * monotonically).  Each row keeps its distance to the nearest of the
+ * centers it has seen (dmin) and how many it has seen (seen); a row that
+ * has seen none is bounded by (||x|| + ||c||)^2, c the first center, with
+ * a margin far above rounding.  A round bounds every row's time, runs
+ * the row of the least bound, then each row whose bound is not above the
+ * best time so far: the others can neither win nor tie.  A row that runs
+ * catches up with the centers it has not seen by dist2, as a pass does,
+ * so the winner and its time are those of a pass. */
+
+struct lazy {
+	const struct dml_kmeans *m;
+	const double *x, *xr;
+	const uint64_t *rh;
+	double *dmin, *lb;
+	uint32_t *seen;
+	double cr0;            /* the norm of the first center */
+	int has_pick;
+	double key;
+	uint64_t pick;
+};
+
+static void lazy_run(struct lazy *z, uint64_t r)
+{
+	const struct dml_kmeans *m = z->m;
+	uint32_t nf = m->nfeat, nc = m->ncenters;
+	const double *x = z->x + r * nf;
+	double d = 1;
+	if (nc > 0) {
+		for (uint32_t c = z->seen[r]; c < nc; c++) {
+			double e = dist2_below(x, m->c + (size_t)c * nf, nf,
+					       z->dmin[r]);
+			if (e < z->dmin[r])
+				z->dmin[r] = e;
+		}
+		z->seen[r] = nc;
+		d = z->dmin[r];
+	}
+	if (!(d > 0))
+		return; /* a center already */
+	double key = race(m->seed, nc, z->rh[r], d);
+	if (!z->has_pick || wins(key, x, z->key, z->x + z->pick * nf, nf)) {
+		z->has_pick = 1;
+		z->key = key;
+		z->pick = r;
+	}
+}
+
+/* The pick of the round, as a pass over all rows would give it. */
+static enum dml_err lazy_round(struct lazy *z, uint64_t n,
+			       struct dml_kpass *p)
+{
+	const struct dml_kmeans *m = z->m;
+	uint32_t nf = m->nfeat, nc = m->ncenters;
+	uint64_t first = n;
+	double tiny = 2 * sqrt((double)nf + 1) * 0x1p-537;
+	z->has_pick = 0;
+	if (nc == 1) {
+		dml_kmeans_norms(m->c, 1, nf, &z->cr0);
+		z->cr0 = sqrt(z->cr0);
+	}
+	for (uint64_t r = 0; r < n; r++) {
+		double b = 1;
+		if (nc > 0 && z->seen[r]) {
+			b = z->dmin[r];
+		} else if (nc > 0) {
+			/* the norms, and what squares below the least double
+			 * may have lost from them and from dist2 */
+			b = z->xr[r] + z->cr0 + tiny;
+			b = b * b * (1 + 1e-6) + (double)(nf + 1) * 0x1p-1074;
+		}
+		/* NAN: the row is a center, it cannot win */
+		z->lb[r] = b > 0 ? race(m->seed, nc, z->rh[r], b) : NAN;
+		if (z->lb[r] <= (first < n ? z->lb[first] : INFINITY))
+			first = r;
+	}
+	if (first < n)
+		lazy_run(z, first);
+	for (uint64_t r = 0; r < n; r++)
+		if (r != first && !isnan(z->lb[r]) &&
+		    (!z->has_pick || z->lb[r] <= z->key))
+			lazy_run(z, r);
+	memset(p, 0, sizeof *p);
+	p->count = 1;
+	p->sums = calloc(1, sizeof *p->sums);
+	if (z->has_pick) {
+		p->row = malloc((size_t)nf * sizeof *p->row);
+		if (p->row)
+			memcpy(p->row, z->x + z->pick * nf,
+			       (size_t)nf * sizeof *p->row);
+		p->has_pick = 1;
+		p->key = z->key;
+		p->nfeat = nf;
+	}
+	return p->sums && (!z->has_pick || p->row) ? DML_OK : DML_ENOMEM;
+}
+
 enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
+			    const struct dml_krows *kr,
 			    dml_kmeans_progress_fn progress, void *ctx,
 			    struct dml_error *err)
 {
-	double *xn = malloc(((size_t)n + 1) * sizeof *xn);
-	double *mind = malloc(((size_t)n + 1) * sizeof *mind);
-	uint64_t *rh = malloc(((size_t)n + 1) * sizeof *rh);
-	uint32_t *near = malloc(((size_t)n + 1) * sizeof *near);
-	if (!xn || !mind || !rh || !near) {
-		free(xn);
-		free(mind);
-		free(rh);
-		free(near);
-		return dml_fail(err, DML_ENOMEM, NULL);
-	}
-	/* norms and row hashes (row_hash) of a few rows at a time, read
-	 * once */
-	size_t rb = (size_t)m->nfeat * sizeof *x;
-	for (uint64_t r = 0; r < n; r += 32) {
-		uint64_t nr = n - r < 32 ? n - r : 32;
-		dml_kmeans_norms(x + r * m->nfeat, nr, m->nfeat, xn + r);
-		if (m->phase == DML_KM_SEED)
-			dml_hash_many(x + r * m->nfeat, rb, rb, nr,
-				      DML_HASH_SEED, rh + r);
-	}
+	uint32_t nf = m->nfeat;
+	struct dml_krows own = {0};
 	enum dml_err rc = DML_OK;
-	int valid = 0; /* mind holds distances to all centers but the last */
+	if (!kr || kr->n != n || kr->nfeat != nf) {
+		/* read off the rows here, a few at a time */
+		if (krows_init(&own, n, nf))
+			return dml_fail(err, DML_ENOMEM, NULL);
+		for (uint64_t r = 0; r < n; r += 32)
+			krows_add(&own, x, r, n - r < 32 ? n - r : 32);
+		kr = &own;
+	}
+	const double *xn = kr->xn;
+	double *dmin = malloc(((size_t)n + 1) * sizeof *dmin);
+	double *lb = malloc(((size_t)n + 1) * sizeof *lb);
+	uint32_t *seen = calloc((size_t)n + 1, sizeof *seen);
+	struct km_q q = {
+		.x = malloc(((size_t)n * nf + 1) * sizeof *q.x),
+		.lo = malloc(((size_t)nf + 1) * sizeof *q.lo),
+		.s = malloc(((size_t)nf + 1) * sizeof *q.s),
+		.inv = malloc(((size_t)nf + 1) * sizeof *q.inv),
+		.cs = malloc(((size_t)m->k * nf + 1) * sizeof *q.cs),
+		.base = malloc(((size_t)m->k + 1) * sizeof *q.base),
+		.err = malloc(((size_t)m->k + 1) * sizeof *q.err),
+	};
+	if (!dmin || !lb || !seen || !q.x || !q.lo || !q.s || !q.inv ||
+	    !q.cs || !q.base || !q.err) {
+		rc = dml_fail(err, DML_ENOMEM, NULL);
+		goto out;
+	}
+	for (uint64_t r = 0; r < n; r++)
+		dmin[r] = INFINITY;
+	memcpy(q.lo, kr->lo, (size_t)nf * sizeof *q.lo);
+	/* one center: no step reads the rows again */
+	int use_q = m->k > 1 && q_grid(&q, kr->hi, nf);
+	if (use_q)
+		dml_prefault(q.x, (size_t)n * nf * sizeof *q.x);
+	struct lazy z = { .m = m, .x = x, .xr = kr->xr, .rh = kr->rh,
+			  .dmin = dmin,
+			  .lb = lb, .seen = seen };
+	if (m->ncenters > 0)
+		dml_kmeans_norms(m->c, 1, nf, &z.cr0);
+	z.cr0 = sqrt(z.cr0);
 	while (!rc && m->phase == DML_KM_SEED) {
 		struct dml_kpass p;
-		double *cache = NULL;
-		if (m->phase == DML_KM_SEED && (m->ncenters <= 1 || valid)) {
-			cache = mind;
-			valid = m->ncenters >= 1;
-		}
-		rc = run_pass(m, x, xn, cache, near, rh, n, &p, err);
-		if (!rc)
+		rc = lazy_round(&z, n, &p);
+		if (rc)
+			rc = dml_fail(err, rc, NULL);
+		else
 			rc = dml_kmeans_step(m, &p, err);
 		dml_kpass_free(&p);
 		if (!rc && progress)
 			progress(ctx, m);
 	}
 	if (!rc && m->phase == DML_KM_LLOYD)
-		rc = fit_lloyd(m, x, xn, n, progress, ctx, err);
+		rc = fit_lloyd(m, x, xn, use_q ? &q : NULL, n, progress, ctx,
+			       err);
 	if (!rc && progress)
 		progress(ctx, m);
-	free(xn);
-	free(mind);
-	free(rh);
-	free(near);
+out:
+	dml_krows_free(&own);
+	free(dmin);
+	free(lb);
+	free(seen);
+	free(q.x);
+	free(q.lo);
+	free(q.s);
+	free(q.inv);
+	free(q.cs);
+	free(q.base);
+	free(q.err);
 	return rc;
 }
 
@@ -1237,10 +1761,7 @@ enum dml_err dml_kmeans_assign(const struct dml_kmeans *m, const double *x,
 	for (uint64_t r0 = 0; r0 < n; r0 += BLOCK) {
 		uint64_t nr = n - r0 < BLOCK ? n - r0 : BLOCK;
 		const double *xb = x + r0 * nf;
-		double one = 1.0, zero = 0.0;
-		bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)nr, k, nf,
-			  &one, (double *)xb, nf, 1, m->c, nf, 1, &zero, g, k,
-			  1);
+		dots(xb, NULL, nr, m->c, k, nf, g);
 		for (uint64_t r = 0; r < nr; r++) {
 			uint32_t best = 0;
 			double bd = cn[0] - 2 * g[r * k];

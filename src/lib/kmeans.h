@@ -61,11 +61,21 @@ enum dml_err dml_kmeans_from_stats(struct dml_kmeans *m,
 				   const struct dml_stats *s, uint32_t k,
 				   uint32_t max_iter, double tol,
 				   uint64_t seed, struct dml_error *err);
+/* What dml_kmeans_fit reads off the rows before it starts: their
+ * squared norms, norms, hashes, each feature's range. */
+struct dml_krows {
+	uint64_t n;
+	uint32_t nfeat;
+	double *xn, *xr, *lo, *hi;
+	uint64_t *rh;
+};
+void dml_krows_free(struct dml_krows *kr);
 /* The statistics dml_kmeans_from_stats reads (schema, sums, rows,
  * leaves) of the rows in memory, summed as dml_stats_from_data sums
- * them; the rest is left empty. */
+ * them; the rest is left empty.  With kr, in the same pass, what
+ * dml_kmeans_fit reads off the rows. */
 enum dml_err dml_kmeans_stats(struct dml_stats *s, const struct dml_data *d,
-			      struct dml_error *err);
+			      struct dml_krows *kr, struct dml_error *err);
 enum dml_err dml_kmeans_encode(const struct dml_kmeans *m, struct dml_buf *b);
 enum dml_err dml_kmeans_decode(const struct dml_record *rec,
 			       struct dml_kmeans *m, struct dml_error *err);
@@ -100,8 +110,10 @@ enum dml_err dml_kpass_pick_merge(struct dml_kpass *dst,
 				  struct dml_error *err);
 
 typedef void (*dml_kmeans_progress_fn)(void *ctx, const struct dml_kmeans *m);
-/* Seed and run Lloyd steps to the end, in this process. */
+/* Seed and run Lloyd steps to the end, in this process; kr, if not
+ * NULL, from dml_kmeans_stats of the same rows. */
 enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
+			    const struct dml_krows *kr,
 			    dml_kmeans_progress_fn progress, void *ctx,
 			    struct dml_error *err);
 

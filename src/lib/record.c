@@ -214,6 +214,10 @@ static enum dml_err finish_read(struct dml_record *rec,
 	return verify(rec, crc, trailer, err);
 }
 
+/* Payload bytes read at a time: the checksum (and a source's hash) go
+ * over them while they are in the cache. */
+#define READ_PIECE (UINT64_C(1) << 20)
+
 /* Read exactly n bytes unless the input ends: returns the count, or -1
  * on a read error. */
 typedef long long (*read_fn)(void *ctx, void *buf, size_t n);
@@ -248,6 +252,7 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
 		return rc;
 	/* Grow with the bytes that really arrive. */
 	uint64_t want = rec->h.payload_len, have = 0;
+	uint32_t crc = dml_crc32c(0, hdr, DML_HEADER_SIZE);
 	if (ensure_cap(rec, 0))
 		return dml_fail(err, DML_ENOMEM, NULL);
 	while (have < want) {
@@ -263,9 +268,12 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
 		}
 		if (chunk > step)
 			chunk = step;
+		if (chunk > READ_PIECE)
+			chunk = READ_PIECE;
 		got = rd(ctx, rec->payload + have, (size_t)chunk);
 		if (got < 0)
 			return dml_fail(err, DML_EIO, NULL);
+		crc = dml_crc32c(crc, rec->payload + have, (size_t)got);
 		have += (uint64_t)got;
 		if ((uint64_t)got < chunk)
 			return dml_fail(err, DML_ETRUNC,
@@ -280,7 +288,7 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
 	if ((size_t)got < sizeof trailer)
 		return dml_fail(err, DML_ETRUNC,
 				"stream ends before the checksum");
-	return finish_read(rec, hdr, trailer, err);
+	return verify(rec, crc, trailer, err);
 }
 
 enum dml_err dml_record_read(FILE *f, struct dml_record *rec,
