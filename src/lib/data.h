@@ -70,6 +70,9 @@ struct dml_load_opts {
 	const struct dml_schema *schema; /* map features by name to these */
 	const struct dml_labels *classes; /* map labels to these indices */
 	uint32_t threads;               /* parse a large file in parallel */
+	int input_format;               /* enum dml_input_format (svmread.h) */
+	uint32_t features;              /* svmlight: the number of features;
+					 * 0: the largest index seen */
 };
 
 struct dml_colmap {
