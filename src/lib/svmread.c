@@ -309,16 +309,18 @@ int dml_svm_sniff(const char *p, size_t n, unsigned char delim, int final)
 	if (!delim)
 		delim = ',';
 	size_t i = n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3) ? 3 : 0;
+	if (i == 0 && n < 3 && final != 1 && !memcmp(p, "\xEF\xBB\xBF", n))
+		return -1; /* a byte-order mark may be coming */
 	while (i < n) {
 		const char *nl = memchr(p + i, '\n', n - i);
 		size_t end = nl ? (size_t)(nl - p) : n;
-		int whole = nl || final;
+		int more = !nl && final != 1; /* the line goes on */
 		size_t j = i;
 		while (j < end && (blank(p[j]) || p[j] == '\r'))
 			j++;
 		if (j == end || p[j] == '#') {
-			if (!whole)
-				return -1;
+			if (more)
+				return final ? 0 : -1;
 			i = end + 1;
 			continue;
 		}
@@ -326,18 +328,19 @@ int dml_svm_sniff(const char *p, size_t n, unsigned char delim, int final)
 		const char *hash = memchr(p + j, '#', end - j);
 		if (hash) {
 			end = (size_t)(hash - p);
-			whole = 1;
+			more = 0;
 		}
 		if (memchr(p + j, delim, end - j))
 			return 0;
-		while (end > j && (blank(p[end - 1]) || p[end - 1] == '\r'))
+		while (!more && end > j && (blank(p[end - 1]) ||
+					    p[end - 1] == '\r'))
 			end--;
 		int tokens = 0, pairs = 0;
 		while (j < end) {
 			size_t s = j;
 			while (j < end && !blank(p[j]))
 				j++;
-			if (!whole && j == end)
+			if (more && j == end)
 				break; /* may go on beyond what is here */
 			int kind = pair_token(p + s, j - s);
 			if (tokens == 0 ? memchr(p + s, ':', j - s) != NULL
@@ -348,9 +351,9 @@ int dml_svm_sniff(const char *p, size_t n, unsigned char delim, int final)
 			while (j < end && blank(p[j]))
 				j++;
 		}
-		if (pairs)
-			return 1;
-		return whole ? 0 : -1;
+		if (more && !final)
+			return -1;
+		return pairs > 0;
 	}
 	return final ? 0 : -1;
 }
@@ -388,7 +391,8 @@ int dml_svm_detect(struct dml_src *src, int format, unsigned char delim,
 				break;
 			have += (size_t)got;
 		}
-		return dml_svm_sniff(b, have, delim, 1) == 1;
+		return dml_svm_sniff(b, have, delim,
+				     have < DML_SNIFF_BYTES ? 1 : 2) == 1;
 	}
 	/* a pipe: read until the first line of data is whole, then hand
 	 * the bytes back */
@@ -399,8 +403,8 @@ int dml_svm_detect(struct dml_src *src, int format, unsigned char delim,
 		if (got < 0)
 			return -1;
 		have += (size_t)got;
-		r = dml_svm_sniff(b, have, delim, got == 0 ||
-				  have == DML_SNIFF_BYTES);
+		r = dml_svm_sniff(b, have, delim, got == 0 ? 1
+				  : have == DML_SNIFF_BYTES ? 2 : 0);
 	}
 	src->back = *buf;
 	src->nback = have;
