@@ -315,13 +315,15 @@ int dml_svm_sniff(const char *p, size_t n, unsigned char delim, int final)
 		const char *nl = memchr(p + i, '\n', n - i);
 		size_t end = nl ? (size_t)(nl - p) : n;
 		int more = !nl && final != 1; /* the line goes on */
+		if (!more && end > i && p[end - 1] == '\r')
+			end--; /* as the reader strips it */
 		size_t j = i;
-		while (j < end && (blank(p[j]) || p[j] == '\r'))
+		while (j < end && blank(p[j]))
 			j++;
 		if (j == end || p[j] == '#') {
 			if (more)
 				return final ? 0 : -1;
-			i = end + 1;
+			i = nl ? (size_t)(nl - p) + 1 : n;
 			continue;
 		}
 		/* the first line of data */
@@ -332,9 +334,6 @@ int dml_svm_sniff(const char *p, size_t n, unsigned char delim, int final)
 		}
 		if (memchr(p + j, delim, end - j))
 			return 0;
-		while (!more && end > j && (blank(p[end - 1]) ||
-					    p[end - 1] == '\r'))
-			end--;
 		int tokens = 0, pairs = 0;
 		while (j < end) {
 			size_t s = j;
@@ -346,7 +345,7 @@ int dml_svm_sniff(const char *p, size_t n, unsigned char delim, int final)
 			if (tokens == 0 ? memchr(p + s, ':', j - s) != NULL
 					: kind == 0)
 				return 0;
-			pairs += kind == 2;
+			pairs += kind != 0;
 			tokens++;
 			while (j < end && blank(p[j]))
 				j++;
@@ -634,10 +633,12 @@ enum dml_err dml_svm_load(struct dml_data *d, struct dml_src *src,
 			snprintf(why, sizeof why, "the largest index of %s, "
 				 "%lu", o->schema ? "the model"
 				 : "the first input", (unsigned long)l.nmap);
+		else if (o->schema)
+			snprintf(why, sizeof why, "the model's %lu features",
+				 (unsigned long)l.nf);
 		else
-			snprintf(why, sizeof why, "the %lu features of %s",
-				 (unsigned long)l.nf, o->schema ? "the model"
-				 : "the first input");
+			snprintf(why, sizeof why, "the %lu features of the "
+				 "first input", (unsigned long)l.nf);
 	} else if (o->features) {
 		l.nf = l.stride = l.limit = o->features;
 		snprintf(why, sizeof why, "--features %lu",

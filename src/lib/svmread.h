@@ -52,7 +52,7 @@ enum dml_err dml_svm_read(struct dml_src *src, uint32_t limit,
 
 /* Does text look like svmlight?  Its first line that is neither blank
  * nor a comment has no delim byte, a first token without ':', and then
- * only INDEX:VALUE (or qid:N) tokens, at least one.  final: 0 more bytes
+ * only INDEX:VALUE or qid:N tokens, at least one.  final: 0 more bytes
  * may come, 1 the input ends here, 2 no more will be looked at (a line
  * cut here is judged by its whole tokens).  1 yes, 0 no, -1 not known
  * yet (that line is not complete and more may come). */
