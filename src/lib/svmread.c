@@ -76,6 +76,21 @@ static enum dml_err pair(struct reader *r, char *t, size_t len,
 			 uint64_t line, uint64_t c, uint32_t prev,
 			 size_t *n)
 {
+	/* the common case: a short index within the limit, then a number */
+	uint64_t k = 0;
+	const char *q = t;
+	while (*q >= '0' && *q <= '9' && q - t < 10)
+		k = k * 10 + (uint64_t)(*q++ - '0');
+	if (*q == ':' && q > t && k > prev && k <= r->limit) {
+		if (*n == r->cap && grow_pairs(r))
+			return DML_ENOMEM;
+		if (dml_parse_double(q + 1, &r->val[*n]) == 0) {
+			r->idx[*n] = (uint32_t)k;
+			r->col[*n] = c;
+			(*n)++;
+			return DML_OK;
+		}
+	}
 	char *colon = memchr(t, ':', len);
 	if (!colon)
 		return bad(r, line, c, DML_ENUMBER,
@@ -94,7 +109,7 @@ static enum dml_err pair(struct reader *r, char *t, size_t len,
 	if (!all_digits(t, ilen))
 		return bad(r, line, c, DML_ENUMBER,
 			   "feature index is not a number: '%.40s'", t);
-	uint64_t k = 0;
+	k = 0;
 	for (size_t i = 0; i < ilen && k <= r->limit; i++)
 		k = k * 10 + (uint64_t)(t[i] - '0');
 	if (k == 0)
@@ -479,7 +494,10 @@ static enum dml_err widen(struct load *l, uint32_t need,
 			  struct dml_error *err)
 {
 	struct dml_data *d = l->d;
-	uint64_t ns = 2 * (uint64_t)l->stride;
+	/* by a quarter at least, so that rows are moved a few times only,
+	 * and by little more, since rows are often about as wide as the
+	 * first ones */
+	uint64_t ns = (uint64_t)l->stride + l->stride / 4;
 	if (ns < need)
 		ns = need;
 	if (ns < 16)
@@ -654,10 +672,15 @@ enum dml_err dml_svm_load(struct dml_data *d, struct dml_src *src,
 	free(l.map);
 	if (rc)
 		return rc;
-	if (l.stride != l.nf) /* rows of nf values, one after another */
+	if (l.stride != l.nf) { /* rows of nf values, one after another */
 		for (uint64_t i = 1; i < d->n; i++)
 			memmove(d->x + i * l.nf, d->x + i * l.stride,
 				(size_t)l.nf * sizeof *d->x);
+		double *x = realloc(d->x, (size_t)(d->cap * l.nf) *
+					  sizeof *x + 1);
+		if (x)
+			d->x = x;
+	}
 	if (d->files == 0 && o->schema)
 		rc = dml_schema_copy(&d->schema, o->schema);
 	else if (d->files == 0 || l.nf > d->schema.nfeat)
