@@ -676,7 +676,8 @@ int main(int argc, char **argv)
 		cli_usage("the number of shards is missing (-n)");
 	if (pt.strategy == S_HASH && !pt.key)
 		cli_usage("-s hash needs the key column (-k)");
-	if (pt.strategy == S_STRATIFIED && !pt.label)
+	if (pt.strategy == S_STRATIFIED && !pt.label &&
+	    !cli_svm_input(argv + optind, argc - optind, pt.csv.delim))
 		cli_usage("-s stratified needs the label column (-y)");
 	if (pt.dtype && !pt.bin)
 		cli_usage("--dtype goes with --format bin");

@@ -123,7 +123,7 @@ refused() {
 	$DML_WRAPPER dml-partition -n 2 -o 'p-%d.svm' in.svm
 	assert_equal "$(cat p-0.svm)" $'1 1:0.5 3:2 # one\n+1 1:1'
 	assert_equal "$(cat p-1.svm)" $'-1 qid:4 2:1e-3\n0 2:7'
-	$DML_WRAPPER dml-partition -n 2 -s stratified -y label -o 't-%d.svm' in.svm
+	$DML_WRAPPER dml-partition -n 2 -s stratified -o 't-%d.svm' in.svm
 	# four labels (1, -1, +1, 0), each dealt from shard (its number)
 	assert_equal "$(cat t-0.svm)" $'1 1:0.5 3:2 # one\n+1 1:1'
 	assert_equal "$(cat t-1.svm)" $'-1 qid:4 2:1e-3\n0 2:7'

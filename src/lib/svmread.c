@@ -185,9 +185,15 @@ static enum dml_err one_line(struct reader *r, char *p, size_t len,
 		p[i] = c;
 		return rc;
 	}
-	if (llen > DML_MAX_STRING)
-		return bad(r, line, t + 1, DML_ETOOBIG, "label longer than %s",
-			   "1048576 bytes");
+	if (llen > DML_MAX_STRING) {
+		dml_fail(r->err, DML_ETOOBIG, "label longer than %lu bytes",
+			 (unsigned long)DML_MAX_STRING);
+		if (r->err) {
+			r->err->line = line;
+			r->err->column = t + 1;
+		}
+		return DML_ETOOBIG;
+	}
 	if (llen + 1 > r->lcap) {
 		char *l = realloc(r->label, llen + 1);
 		if (!l)
