@@ -333,3 +333,30 @@ refused() {
 	wait "$pid"
 	printf '%s\n' "$first" "$second" "$third" | cmp - expected
 }
+
+@test "a first line longer than the 64 KiB looked at is judged by its whole tokens" {
+	awk 'BEGIN {
+		line = "1"; row = "1"; head = "label"
+		for (j = 1; j <= 20000; j++) {
+			line = line " " j ":" (j % 7) / 8
+			row = row "," (j % 7) / 8
+			head = head "," j
+		}
+		print line > "w.svm"; print "0 3:1" > "w.svm"
+		print head > "w.csv"; print row > "w.csv"
+		row = "0"
+		for (j = 1; j <= 20000; j++) row = row "," (j == 3)
+		print row > "w.csv"
+	}'
+	[[ $(head -n 1 w.svm | wc -c) -gt 65536 ]]
+	$DML_WRAPPER dml-train --emit stats -y label w.svm -o f.dml
+	cat w.svm | $DML_WRAPPER dml-train --emit stats -y label -o p.dml
+	$DML_WRAPPER dml-train --emit stats -y label w.csv -o c.dml
+	cat w.csv | $DML_WRAPPER dml-train --emit stats -y label -o q.dml
+	assert_equal "$(inspect f.dml)" "$(inspect c.dml)"
+	assert_equal "$(inspect p.dml)" "$(inspect c.dml)"
+	assert_equal "$(inspect q.dml)" "$(inspect c.dml)"
+	run $DML_WRAPPER dml-inspect f.dml
+	assert_line '  samples        2'
+	assert_line '  features       20000: 1 2 3 4 5 6 7 8 ...'
+}
