@@ -32,15 +32,27 @@ struct reader {
 
 static int blank(char c) { return c == ' ' || c == '\t'; }
 
-static enum dml_err bad(struct reader *r, uint64_t line, uint64_t col,
-			enum dml_err code, const char *fmt, const char *tok)
+/* The place of an error whose detail is set. */
+static enum dml_err at(struct reader *r, uint64_t line, uint64_t col,
+		       enum dml_err code)
 {
-	dml_fail(r->err, code, fmt, tok);
 	if (r->err) {
 		r->err->line = line;
 		r->err->column = col;
 	}
 	return code;
+}
+
+static enum dml_err bad(struct reader *r, uint64_t line, uint64_t col,
+			enum dml_err code, const char *fmt, const char *tok)
+	__attribute__((format(printf, 5, 0)));
+
+/* fmt is a literal with one %s (or %.40s), for tok. */
+static enum dml_err bad(struct reader *r, uint64_t line, uint64_t col,
+			enum dml_err code, const char *fmt, const char *tok)
+{
+	dml_fail(r->err, code, fmt, tok);
+	return at(r, line, col, code);
 }
 
 static int all_digits(const char *s, size_t n)
@@ -116,22 +128,16 @@ static enum dml_err pair(struct reader *r, char *t, size_t len,
 		return bad(r, line, c, DML_ENUMBER,
 			   "feature index 0 (indices start at 1): '%.40s'", t);
 	if (k > r->limit) {
-		*colon = '\0';
-		char msg[96];
-		snprintf(msg, sizeof msg, "feature index %%.20s%s is beyond %s",
-			 ilen > 20 ? "..." : "", r->why);
-		return bad(r, line, c, DML_ERANGE, msg, t);
+		dml_fail(r->err, DML_ERANGE, "feature index %.*s%s is beyond %s",
+			 (int)(ilen > 20 ? 20 : ilen), t, ilen > 20 ? "..." : "",
+			 r->why);
+		return at(r, line, c, DML_ERANGE);
 	}
 	if (k <= prev) {
-		*colon = '\0';
 		dml_fail(r->err, DML_ENUMBER, "feature index %llu after %lu "
 			 "(indices must increase)", (unsigned long long)k,
 			 (unsigned long)prev);
-		if (r->err) {
-			r->err->line = line;
-			r->err->column = c;
-		}
-		return DML_ENUMBER;
+		return at(r, line, c, DML_ENUMBER);
 	}
 	if (*n == r->cap) {
 		enum dml_err rc = grow_pairs(r);
@@ -162,9 +168,10 @@ static enum dml_err one_line(struct reader *r, char *p, size_t len,
 	if (len && p[len - 1] == '\r')
 		len--;
 	char *nul = memchr(p, '\0', len);
-	if (nul)
-		return bad(r, line, (uint64_t)(nul - p) + 1, DML_ENUMBER,
-			   "NUL byte%s", "");
+	if (nul) {
+		dml_fail(r->err, DML_ENUMBER, "NUL byte");
+		return at(r, line, (uint64_t)(nul - p) + 1, DML_ENUMBER);
+	}
 	char *hash = memchr(p + skip, '#', len - skip);
 	size_t end = hash ? (size_t)(hash - p) : len;
 	size_t i = skip;
@@ -188,11 +195,7 @@ static enum dml_err one_line(struct reader *r, char *p, size_t len,
 	if (llen > DML_MAX_STRING) {
 		dml_fail(r->err, DML_ETOOBIG, "label longer than %lu bytes",
 			 (unsigned long)DML_MAX_STRING);
-		if (r->err) {
-			r->err->line = line;
-			r->err->column = t + 1;
-		}
-		return DML_ETOOBIG;
+		return at(r, line, t + 1, DML_ETOOBIG);
 	}
 	if (llen + 1 > r->lcap) {
 		char *l = realloc(r->label, llen + 1);
