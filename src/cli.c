@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* O_TMPFILE */
 #endif
 #include "cli.h"
+#include "svmread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,6 +234,51 @@ unsigned char cli_delimiter(const char *value)
 		cli_usage("--delimiter: '%s' must be one character (or 'tab')",
 			  value);
 	return (unsigned char)value[0];
+}
+
+int cli_input_format;
+uint32_t cli_features;
+
+void cli_set_input_format(const char *value)
+{
+	if (!strcmp(value, "auto"))
+		cli_input_format = DML_INPUT_AUTO;
+	else if (!strcmp(value, "csv"))
+		cli_input_format = DML_INPUT_CSV;
+	else if (!strcmp(value, "svmlight"))
+		cli_input_format = DML_INPUT_SVMLIGHT;
+	else
+		cli_usage("--input-format: unknown format '%s' (auto, csv, "
+			  "svmlight)", value);
+}
+
+void cli_set_features(const char *value)
+{
+	cli_features = (uint32_t)cli_uint("--features", value, 1,
+					  DML_SVM_MAX_FEATURES);
+}
+
+int cli_svm_input(char **files, int nfiles, unsigned char delim)
+{
+	if (cli_input_format != DML_INPUT_AUTO)
+		return cli_input_format == DML_INPUT_SVMLIGHT;
+	if (nfiles == 0 || !strcmp(files[0], "-"))
+		return 0;
+	int fd = open(files[0], O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int r = 0;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		struct dml_src src;
+		unsigned char *peek = NULL;
+		dml_src_init(&src, fd, NULL);
+		if (dml_src_is_record(&src) == 0)
+			r = dml_svm_detect(&src, DML_INPUT_AUTO, delim,
+					   &peek) == 1;
+		free(peek);
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
 uint32_t cli_cpus(void)
@@ -477,10 +523,15 @@ void cli_load_csv(char **files, int nfiles, const struct dml_load_opts *o,
 		files = dash;
 		nfiles = 1;
 	}
+	struct dml_load_opts lo = *o;
+	if (!lo.input_format)
+		lo.input_format = cli_input_format;
+	if (!lo.features)
+		lo.features = cli_features;
 	for (int i = 0; i < nfiles; i++) {
 		FILE *f = cli_open(files[i]);
 		struct dml_error err = {0};
-		enum dml_err rc = dml_data_load(d, fileno(f), o, &err);
+		enum dml_err rc = dml_data_load(d, fileno(f), &lo, &err);
 		if (rc)
 			cli_die_err(&err, cli_name(files[i]));
 		cli_close(f, files[i]);

@@ -38,6 +38,16 @@ uint64_t cli_uint(const char *name, const char *value, uint64_t min,
 double cli_double(const char *name, const char *value, double min,
 		  double max);
 unsigned char cli_delimiter(const char *value);
+
+/* --input-format and --features: what cli_load_csv (and dml-predict and
+ * dml-partition) apply to the inputs they read. */
+extern int cli_input_format;   /* enum dml_input_format */
+extern uint32_t cli_features;  /* svmlight: features, 0 the largest index */
+void cli_set_input_format(const char *value);
+void cli_set_features(const char *value);
+/* Is the first of files svmlight: named so by --input-format, or (auto)
+ * a regular file that looks like it?  Standard input is not peeked at. */
+int cli_svm_input(char **files, int nfiles, unsigned char delim);
 /* Online CPUs, at least 1. */
 uint32_t cli_cpus(void);
 

@@ -13,6 +13,7 @@
 #include "csvread.h"
 #include "data.h"
 #include "numeric.h"
+#include "svmread.h"
 
 enum strategy {
 	S_ROUND_ROBIN, S_HASH, S_RANDOM, S_RANGE, S_STRATIFIED, S_BOOTSTRAP,
@@ -59,6 +60,12 @@ struct part {
 	const char *xlabel;
 	int started;
 	const char *input;
+	/* svmlight input */
+	int svm;            /* -1 not known yet, 0 CSV, 1 svmlight */
+	uint32_t svm_key;   /* -s hash: the feature index hashed, 0 label */
+	uint32_t svm_max;   /* the largest index seen by a first pass */
+	uint32_t svm_nf;    /* --format bin: the features of the shards */
+	const struct dml_svm_row *cur;
 };
 
 static void free_part(struct part *pt)
@@ -84,7 +91,8 @@ static void usage(void)
 	printf("Usage: %s -n N [OPTION]... [FILE]...\n", cli_prog);
 	fputs("Split CSV rows from the FILEs (standard input if none) into N shards,\n"
 	      "each a CSV file with the header repeated.  Streams: memory does not\n"
-	      "grow with the input.\n"
+	      "grow with the input.  svmlight lines (LABEL INDEX:VALUE ...) go to\n"
+	      "the shards as they are; -k label or -k INDEX keys them for -s hash.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -n, --shards=N          number of shards (required)\n"
@@ -112,6 +120,10 @@ static void usage(void)
 	      "                            or f64\n"
 	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
 	      "      --no-header         the input has no header row\n"
+	      "      --input-format=FMT  auto (default: svmlight by its look, else\n"
+	      "                            CSV), csv or svmlight\n"
+	      "      --features=N        svmlight: the number of features (--format bin\n"
+	      "                            reads a regular file twice without it)\n"
 	      "  -h, --help              display this help and exit\n"
 	      "  -V, --version           output version information and exit\n"
 	      "\n"
@@ -130,7 +142,7 @@ static void usage(void)
 
 enum {
 	OPT_SEED = 256, OPT_FILTER, OPT_NO_HEADER, OPT_DTYPE, OPT_FRACTION,
-	OPT_OOB,
+	OPT_OOB, OPT_INPUT_FORMAT, OPT_FEATURES,
 };
 
 static const struct option longopts[] = {
@@ -147,6 +159,8 @@ static const struct option longopts[] = {
 	{ "oob", required_argument, NULL, OPT_OOB },
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+	{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
+	{ "features", required_argument, NULL, OPT_FEATURES },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -330,6 +344,13 @@ static enum dml_err flush_block(struct part *pt, uint64_t i,
 static enum dml_err convert_row(struct part *pt, char **f, size_t n,
 				struct dml_error *err)
 {
+	if (pt->svm > 0) { /* indices are within svm_nf (the reader's limit) */
+		memset(pt->x, 0, (size_t)pt->svm_nf * sizeof *pt->x);
+		for (size_t i = 0; i < pt->cur->n; i++)
+			pt->x[pt->cur->idx[i] - 1] = pt->cur->val[i];
+		pt->xlabel = pt->cur->label;
+		return DML_OK;
+	}
 	return dml_colmap_row(&pt->map, f, n, pt->x, &pt->xlabel, err);
 }
 
@@ -349,7 +370,12 @@ static enum dml_err write_row(struct part *pt, uint64_t i, char **f,
 			return flush_block(pt, i, err);
 		return DML_OK;
 	}
-	put_row(pt, s->f, f, n);
+	if (pt->svm > 0) { /* the line as it came */
+		fwrite(pt->cur->text, 1, pt->cur->len, s->f);
+		putc('\n', s->f);
+	} else {
+		put_row(pt, s->f, f, n);
+	}
 	if (ferror(s->f))
 		return dml_fail(err, DML_EIO, "cannot write %sshard %llu: %s",
 				i < pt->n ? "" : "the out-of-bag rows of ",
@@ -462,6 +488,99 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 	return write_row(pt, shard, f, n, err);
 }
 
+/* An svmlight row, routed by on_row as the fields label and key. */
+static enum dml_err on_svm_row(void *ctx, const struct dml_svm_row *r,
+			       uint64_t line, struct dml_error *err)
+{
+	struct part *pt = ctx;
+	char key[40] = "0";
+	char *f[2] = { (char *)r->label, pt->svm_key ? key : (char *)r->label };
+	for (size_t i = 0; pt->svm_key && i < r->n; i++)
+		if (r->idx[i] == pt->svm_key)
+			snprintf(key, sizeof key, "%.17g", r->val[i]);
+	pt->cur = r;
+	return on_row(ctx, f, 2, line, err);
+}
+
+static enum dml_err count_svm(void *ctx, const struct dml_svm_row *r,
+			      uint64_t line, struct dml_error *err)
+{
+	(void)line; (void)err;
+	struct part *pt = ctx;
+	pt->total++;
+	if (r->n && r->idx[r->n - 1] > pt->svm_max)
+		pt->svm_max = r->idx[r->n - 1];
+	return DML_OK;
+}
+
+/* The inputs are svmlight: rows routed by label (and key), and with
+ * --format bin, shards of nf features named 1..nf. */
+static void svm_setup(struct part *pt)
+{
+	pt->ncols = 2;
+	pt->header = calloc(2, sizeof *pt->header);
+	if (!pt->header || !(pt->header[0] = strdup("")) ||
+	    !(pt->header[1] = strdup("")))
+		cli_die("out of memory");
+	pt->key_col = pt->strategy == S_HASH ? 1 : 0;
+	if (pt->strategy == S_HASH && strcmp(pt->key, "label") &&
+	    !(pt->label && !strcmp(pt->key, pt->label))) {
+		char *end;
+		unsigned long long k = strtoull(pt->key, &end, 10);
+		if (!*pt->key || *end || k < 1 || k > DML_SVM_MAX_FEATURES)
+			cli_usage("-k: '%s': svmlight rows are keyed by "
+				  "'label' or a feature index", pt->key);
+		pt->svm_key = (uint32_t)k;
+	}
+}
+
+static void svm_setup_bin(struct part *pt, uint32_t nf)
+{
+	pt->svm_nf = nf;
+	struct dml_schema *s = &pt->schema;
+	s->nfeat = nf;
+	s->names = calloc((size_t)nf + 1, sizeof *s->names);
+	s->label = strdup(pt->label ? pt->label : "label");
+	pt->x = malloc(((size_t)nf + 1) * sizeof *pt->x);
+	if (!s->names || !s->label || !pt->x)
+		cli_die("out of memory");
+	for (uint32_t f = 0; f < nf; f++) {
+		char buf[16];
+		snprintf(buf, sizeof buf, "%lu", (unsigned long)f + 1);
+		if (!(s->names[f] = strdup(buf)))
+			cli_die("out of memory");
+	}
+	dml_schema_fingerprint(s);
+	for (uint64_t i = 0; i < pt->nout; i++)
+		if (dml_block_init(&pt->shards[i].block, nf, pt->dtype, 1))
+			cli_die("out of memory");
+}
+
+/* Is this input svmlight?  All inputs must be of one kind. */
+static int input_svm(struct part *pt, struct dml_src *src, const char *path,
+		     unsigned char **peek)
+{
+	int svm = dml_svm_detect(src, cli_input_format, pt->delim, peek);
+	if (svm < 0)
+		cli_die("%s: %s", cli_name(path), strerror(errno));
+	if (pt->svm >= 0 && svm != pt->svm)
+		cli_die("%s: is %s, the first input %s: inputs do not mix",
+			cli_name(path), svm ? "svmlight" : "CSV",
+			pt->svm ? "svmlight" : "CSV");
+	if (pt->svm < 0) {
+		pt->svm = svm;
+		if (svm)
+			svm_setup(pt);
+	}
+	return svm;
+}
+
+static int is_regular(FILE *f)
+{
+	struct stat st;
+	return fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static enum dml_err count_rows(void *ctx, char **f, size_t n, uint64_t line,
 			       struct dml_error *err)
 {
@@ -493,7 +612,8 @@ static FILE *seekable(const char *path, FILE *f)
 
 int main(int argc, char **argv)
 {
-	struct part pt = { .pattern = "shard-%d.csv", .key_col = -1 };
+	struct part pt = { .pattern = "shard-%d.csv", .key_col = -1,
+			   .svm = -1 };
 	uint64_t seed = 1;
 	int c;
 	cli_init(argv[0]);
@@ -545,6 +665,8 @@ int main(int argc, char **argv)
 			break;
 		case 'd': pt.csv.delim = cli_delimiter(optarg); break;
 		case OPT_NO_HEADER: pt.csv.no_header = 1; break;
+		case OPT_INPUT_FORMAT: cli_set_input_format(optarg); break;
+		case OPT_FEATURES: cli_set_features(optarg); break;
 		case 'h': usage();
 		case 'V': cli_version();
 		default: cli_try_help();
@@ -554,7 +676,8 @@ int main(int argc, char **argv)
 		cli_usage("the number of shards is missing (-n)");
 	if (pt.strategy == S_HASH && !pt.key)
 		cli_usage("-s hash needs the key column (-k)");
-	if (pt.strategy == S_STRATIFIED && !pt.label)
+	if (pt.strategy == S_STRATIFIED && !pt.label &&
+	    !cli_svm_input(argv + optind, argc - optind, pt.csv.delim))
 		cli_usage("-s stratified needs the label column (-y)");
 	if (pt.dtype && !pt.bin)
 		cli_usage("--dtype goes with --format bin");
@@ -573,6 +696,13 @@ int main(int argc, char **argv)
 	}
 	pt.nout = pt.oob ? 2 * pt.n : pt.n;
 	pt.delim = pt.csv.delim ? pt.csv.delim : ',';
+	char svm_why[64];
+	if (cli_features)
+		snprintf(svm_why, sizeof svm_why, "--features %lu",
+			 (unsigned long)cli_features);
+	else
+		snprintf(svm_why, sizeof svm_why, "the limit of %lu features",
+			 (unsigned long)DML_SVM_MAX_FEATURES);
 	dml_rng_seed(&pt.rng, seed);
 	signal(SIGPIPE, SIG_IGN);
 	char *dash[] = { "-" };
@@ -583,19 +713,34 @@ int main(int argc, char **argv)
 		cli_die("out of memory");
 	for (int i = 0; i < nfiles; i++) {
 		in[i] = cli_open(files[i]);
-		if (pt.strategy == S_RANGE || pt.strategy == S_BOOTSTRAP) {
+		int count = pt.strategy == S_RANGE ||
+			    pt.strategy == S_BOOTSTRAP;
+		if (count)
 			in[i] = seekable(files[i], in[i]);
-			struct dml_error err = {0};
-			struct dml_src src;
-			dml_src_init(&src, fileno(in[i]), NULL);
-			enum dml_err rc = dml_csv_read(&src, &pt.csv, NULL,
-						       count_rows, &pt, &err);
-			if (rc && rc != DML_EEMPTY)
-				cli_die_err(&err, cli_name(files[i]));
-			if (lseek(fileno(in[i]), 0, SEEK_SET) != 0)
-				cli_die("%s: cannot rewind: %s",
-					cli_name(files[i]), strerror(errno));
-		}
+		if (!is_regular(in[i]))
+			continue; /* told apart as it is read */
+		struct dml_src src;
+		unsigned char *peek = NULL;
+		dml_src_init(&src, fileno(in[i]), NULL);
+		int svm = input_svm(&pt, &src, files[i], &peek);
+		free(peek);
+		if (!count && !(svm && pt.bin && !cli_features))
+			continue;
+		/* a first pass: the rows, and the largest index */
+		struct dml_error err = {0};
+		dml_src_init(&src, fileno(in[i]), NULL);
+		enum dml_err rc = svm ? dml_svm_read(&src, cli_features ?
+						     cli_features :
+						     DML_SVM_MAX_FEATURES,
+						     svm_why, count_svm, &pt,
+						     &err)
+				  : dml_csv_read(&src, &pt.csv, NULL,
+						 count_rows, &pt, &err);
+		if (rc && rc != DML_EEMPTY)
+			cli_die_err(&err, cli_name(files[i]));
+		if (lseek(fileno(in[i]), 0, SEEK_SET) != 0)
+			cli_die("%s: cannot rewind: %s",
+				cli_name(files[i]), strerror(errno));
 	}
 	if (pt.strategy == S_BOOTSTRAP) {
 		pt.draws = malloc(pt.n * sizeof *pt.draws);
@@ -609,9 +754,31 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nfiles; i++) {
 		struct dml_error err = {0};
 		struct dml_src src;
+		unsigned char *peek = NULL;
 		dml_src_init(&src, fileno(in[i]), NULL);
-		enum dml_err rc = dml_csv_read(&src, &pt.csv, on_header,
-					       on_row, &pt, &err);
+		int svm = input_svm(&pt, &src, files[i], &peek);
+		if (svm && pt.bin && !pt.svm_nf) {
+			if (!cli_features && !is_regular(in[i]))
+				cli_usage("%s: svmlight input that is not a "
+					  "regular file needs --features N "
+					  "with --format bin",
+					  cli_name(files[i]));
+			svm_setup_bin(&pt, cli_features ? cli_features
+							: pt.svm_max);
+		}
+		char why[64];
+		if (svm && pt.bin && !cli_features)
+			snprintf(why, sizeof why, "the largest index of the "
+				 "inputs, %lu", (unsigned long)pt.svm_nf);
+		enum dml_err rc = !svm ? dml_csv_read(&src, &pt.csv, on_header,
+						      on_row, &pt, &err)
+				  : dml_svm_read(&src, pt.bin ? pt.svm_nf
+						 : cli_features ? cli_features
+						 : DML_SVM_MAX_FEATURES,
+						 pt.bin && !cli_features ? why
+						 : svm_why, on_svm_row, &pt,
+						 &err);
+		free(peek);
 		if (rc == DML_EEMPTY && !err.detail[0])
 			cli_die("%s: empty input", cli_name(files[i]));
 		if (rc && rc != DML_EEMPTY)

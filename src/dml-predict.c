@@ -18,6 +18,7 @@
 #include "model.h"
 #include "numeric.h"
 #include "statmodel.h"
+#include "svmread.h"
 #include "tree.h"
 
 #define BATCH 256
@@ -60,6 +61,9 @@ struct pred {
 	uint64_t rpcap;
 	uint32_t *crcs;
 	uint64_t crccap;
+	/* svmlight input: index -> feature (NULL: index - 1) */
+	int64_t *svm_map;
+	uint32_t svm_nmap;
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -71,7 +75,8 @@ static void usage(void)
 	      "row of the FILEs (standard input if none), in order, one line each,\n"
 	      "or with --eval print metrics.\n"
 	      "Columns are matched to the model's features by header name, so\n"
-	      "their order does not matter and extra columns are ignored.\n"
+	      "their order does not matter and extra columns are ignored; svmlight\n"
+	      "rows (LABEL INDEX:VALUE ...) by index, features named 1, 2, ...\n"
 	      "\n"
 	      "Options:\n"
 	      "  -m, --model=FILE        the model or ensemble\n"
@@ -91,6 +96,9 @@ static void usage(void)
 	      "  -y, --label=COLUMN      label column for --eval (default: the model's)\n"
 	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
 	      "      --no-header         the first row is data\n"
+	      "      --input-format=FMT  auto (default: binary by magic, svmlight by its\n"
+	      "                            look, else CSV), csv or svmlight\n"
+	      "      --features=N        svmlight: must be the model's number of features\n"
 	      "  -o, --output=FILE       write to FILE (default standard output)\n"
 	      "  -j, --threads=N         threads for the rows of binary data files\n"
 	      "                            (default: the number of CPUs); the output\n"
@@ -119,7 +127,8 @@ static void usage(void)
 	exit(0);
 }
 
-enum { OPT_EVAL = 256, OPT_PROBA, OPT_NO_HEADER, OPT_THRESHOLD = 330 };
+enum { OPT_EVAL = 256, OPT_PROBA, OPT_NO_HEADER, OPT_THRESHOLD = 330,
+       OPT_INPUT_FORMAT, OPT_FEATURES };
 
 static const struct option longopts[] = {
 	{ "model", required_argument, NULL, 'm' },
@@ -129,6 +138,8 @@ static const struct option longopts[] = {
 	{ "label", required_argument, NULL, 'y' },
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+	{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
+	{ "features", required_argument, NULL, OPT_FEATURES },
 	{ "output", required_argument, NULL, 'o' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -534,6 +545,64 @@ static enum dml_err next_record(struct records *in, struct dml_record *rec,
 	return dml_record_read_src(in->src, rec, err);
 }
 
+/* An svmlight row: its pairs placed by index, its label the target. */
+static enum dml_err on_svm_row(void *ctx, const struct dml_svm_row *r,
+			       uint64_t line, struct dml_error *err)
+{
+	(void)line;
+	struct pred *s = ctx;
+	double *x = s->x + s->nb * s->nf;
+	memset(x, 0, (size_t)s->nf * sizeof *x);
+	for (size_t i = 0; i < r->n; i++) {
+		uint32_t k = r->idx[i];
+		int64_t f = !s->svm_map ? (int64_t)k - 1
+			    : k <= s->svm_nmap ? s->svm_map[k] : -1;
+		if (f < 0) {
+			err->column = r->col[i];
+			return dml_fail(err, DML_ENOCOLUMN, "feature index %lu "
+					"is not one of the model's features",
+					(unsigned long)k);
+		}
+		x[f] = r->val[i];
+	}
+	if (s->eval && s->reg) {
+		if (dml_parse_double(r->label, &s->t[s->nb])) {
+			err->column = r->label_col;
+			return dml_fail(err, DML_ENUMBER, "target '%.40s' is "
+					"not a finite number", r->label);
+		}
+	} else if (s->eval) {
+		s->y[s->nb] = dml_labels_find(&s->first->labels, r->label);
+	}
+	if (++s->nb == s->batch)
+		flush_batch(s);
+	return DML_OK;
+}
+
+static enum dml_err predict_svm(struct pred *s, struct dml_src *src,
+				struct dml_error *err)
+{
+	if (cli_features && cli_features != s->nf)
+		return dml_fail(err, DML_ESCHEMA, "--features %lu, but the "
+				"model has %lu features",
+				(unsigned long)cli_features,
+				(unsigned long)s->nf);
+	if (!s->svm_map && !s->svm_nmap) {
+		enum dml_err rc = dml_svm_map(&s->first->schema, "the model",
+					      &s->svm_map, &s->svm_nmap, err);
+		if (rc)
+			return rc;
+	}
+	char why[96];
+	if (s->svm_map)
+		snprintf(why, sizeof why, "the largest index of the model, "
+			 "%lu", (unsigned long)s->svm_nmap);
+	else
+		snprintf(why, sizeof why, "the model's %lu features",
+			 (unsigned long)s->nf);
+	return dml_svm_read(src, s->svm_nmap, why, on_svm_row, s, err);
+}
+
 /* Binary data records: one block at a time, features mapped by name. */
 static enum dml_err predict_records(struct pred *s, struct records *in,
 				    struct dml_error *err)
@@ -689,6 +758,9 @@ static void predict_input(struct pred *s, const char *path)
 	map_records(&in, &st, s->stream);
 	int isrec = in.map ? 1 : dml_src_is_record(&src);
 	enum dml_err rc;
+	unsigned char *peek = NULL;
+	int svm = isrec ? 0 : dml_svm_detect(&src, cli_input_format,
+					     s->lo.csv.delim, &peek);
 	if (isrec > 0) {
 		/* a stream answers row by row; scaler, gaussian and pca
 		 * models keep to their batches */
@@ -699,6 +771,10 @@ static void predict_input(struct pred *s, const char *path)
 		    dml_ensemble_proba(&s->ens, s->x, 0, s->p))
 			cli_die("out of memory");
 		rc = predict_records(s, &in, &err);
+	} else if (svm < 0) {
+		rc = dml_fail(&err, DML_EIO, "%s", strerror(errno));
+	} else if (svm) {
+		rc = predict_svm(s, &src, &err);
 	} else {
 		rc = dml_csv_read(&src, &s->lo.csv, on_header, on_row, s,
 				  &err);
@@ -707,6 +783,7 @@ static void predict_input(struct pred *s, const char *path)
 		(void)lseek(src.fd, (off_t)in.off, SEEK_SET);
 	if (in.whole)
 		munmap(in.whole, in.len);
+	free(peek);
 	if (rc)
 		cli_die_err(&err, cli_name(path));
 	flush_batch(s);
@@ -737,6 +814,8 @@ int main(int argc, char **argv)
 		case 'y': label = optarg; break;
 		case 'd': s.lo.csv.delim = cli_delimiter(optarg); break;
 		case OPT_NO_HEADER: s.lo.csv.no_header = 1; break;
+		case OPT_INPUT_FORMAT: cli_set_input_format(optarg); break;
+		case OPT_FEATURES: cli_set_features(optarg); break;
 		case 'o': output = optarg; break;
 		case 'j':
 			s.threads = (uint32_t)cli_uint("--threads", optarg, 1,
@@ -887,6 +966,7 @@ int main(int argc, char **argv)
 	free(s.crcs);
 	for (uint32_t t = 0; t < MAX_THREADS; t++)
 		free(s.tx[t]);
+	free(s.svm_map);
 	free(s.score);
 	free(s.sy);
 	if (s.is_sm)

@@ -117,6 +117,10 @@ static void usage(void)
 	      "  -y, --label=COLUMN      label column, by name or 1-based number\n"
 	      "  -d, --delimiter=CHAR    field delimiter (default ','; 'tab' for tab)\n"
 	      "      --no-header         the first row is data; columns are col1, col2...\n"
+	      "      --input-format=FMT  auto (default: binary by magic, svmlight by its\n"
+	      "                            look, else CSV), csv or svmlight\n"
+	      "      --features=N        svmlight: the number of features (default: the\n"
+	      "                            largest index; with -m the model's)\n"
 	      "\n"
 	      "Optimization:\n"
 	      "      --optimizer=NAME    lbfgs (default), gd (gradient descent with line\n"
@@ -206,7 +210,7 @@ enum {
 	OPT_HIDDEN, OPT_ACTIVATION,
 	OPT_K,
 	OPT_TREES, OPT_CRITERION, OPT_MAX_DEPTH, OPT_MIN_LEAF, OPT_MAX_FEATURES,
-	OPT_TASK = 380,
+	OPT_TASK = 380, OPT_INPUT_FORMAT, OPT_FEATURES,
 };
 
 static const struct option longopts[] = {
@@ -217,6 +221,8 @@ static const struct option longopts[] = {
 	{ "label", required_argument, NULL, 'y' },
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+	{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
+	{ "features", required_argument, NULL, OPT_FEATURES },
 	{ "optimizer", required_argument, NULL, OPT_OPTIMIZER },
 	{ "max-iter", required_argument, NULL, OPT_MAX_ITER },
 	{ "tol", required_argument, NULL, OPT_TOL },
@@ -932,6 +938,8 @@ int main(int argc, char **argv)
 		case 'y': o.label = optarg; break;
 		case 'd': o.csv.delim = cli_delimiter(optarg); break;
 		case OPT_NO_HEADER: o.csv.no_header = 1; break;
+		case OPT_INPUT_FORMAT: cli_set_input_format(optarg); break;
+		case OPT_FEATURES: cli_set_features(optarg); break;
 		case OPT_OPTIMIZER:
 			o.optimizer_set = 1;
 			if (!strcmp(optarg, "lbfgs"))
@@ -1137,6 +1145,10 @@ int main(int argc, char **argv)
 		do_apply(&o);
 		return 0;
 	}
+	/* svmlight rows always carry a label: named "label" unless -y */
+	if (!o.label && !is_kmeans(&o) && !dml_smodel_family(o.family) &&
+	    cli_svm_input(files, nfiles, o.csv.delim))
+		o.label = "label";
 	if (is_kmeans(&o))
 		return train_kmeans(&o, files, nfiles);
 	if (o.scale && (o.emit != EMIT_MODEL || o.model))

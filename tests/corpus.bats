@@ -213,7 +213,8 @@ never_crashes() {
 		never_crashes dml-train --emit gradient -m "$r" "$CORPUS/input.csv"
 	done
 	# the text and data targets' inputs start with two bytes of options
-	for r in "$REGRESSIONS"/csv-* "$REGRESSIONS"/data-*; do
+	for r in "$REGRESSIONS"/csv-* "$REGRESSIONS"/data-* \
+		"$REGRESSIONS"/svm-*; do
 		[[ -f $r ]] || continue
 		n=$((n + 1))
 		tail -c +3 "$r" > in
@@ -226,6 +227,9 @@ never_crashes() {
 		never_crashes dml-partition -n 2 -o 'p-%d' in
 		never_crashes dml-partition -n 2 --format bin -y label -o 'q-%d' in
 		never_crashes dml-inspect in
+		never_crashes dml-train --emit stats --input-format svmlight in
+		never_crashes dml-partition -n 2 --format bin --features 3 \
+			--input-format svmlight -o 'r-%d' in
 	done
 	((n > 0)) || fail "no regression inputs in $REGRESSIONS"
 }

@@ -12,6 +12,7 @@
 
 #include "numeric.h"
 #include "threads.h"
+#include "svmread.h"
 
 /* ---- interned strings ---- */
 
@@ -1452,6 +1453,10 @@ static int load_parallel(struct dml_data *d, struct dml_src *src,
 	return 1;
 }
 
+static enum dml_err load_csv(struct dml_data *d, struct dml_src *src,
+			     const struct dml_load_opts *o,
+			     struct dml_error *err);
+
 enum dml_err dml_data_load_src(struct dml_data *d, struct dml_src *src,
 			       const struct dml_load_opts *o,
 			       struct dml_error *err)
@@ -1463,8 +1468,29 @@ enum dml_err dml_data_load_src(struct dml_data *d, struct dml_src *src,
 	if (isrec) {
 		rc = load_records(d, src, o, err);
 		d->files++;
+		d->columns_grow = 0;
 		return rc;
 	}
+	unsigned char *peek = NULL;
+	int svm = dml_svm_detect(src, o->input_format, o->csv.delim, &peek);
+	if (svm) {
+		rc = svm < 0 ? dml_fail(err, DML_EIO, "%s", strerror(errno))
+			     : dml_svm_load(d, src, o, err);
+		free(peek);
+		d->files++;
+		return rc;
+	}
+	rc = load_csv(d, src, o, err);
+	d->columns_grow = 0;
+	free(peek); /* bytes read ahead are read again by now */
+	return rc;
+}
+
+static enum dml_err load_csv(struct dml_data *d, struct dml_src *src,
+			     const struct dml_load_opts *o,
+			     struct dml_error *err)
+{
+	enum dml_err rc;
 	if (load_parallel(d, src, o, &rc, err)) {
 		d->files++;
 		return rc;

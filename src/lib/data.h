@@ -84,6 +84,9 @@ struct dml_load_opts {
 	 * are rows_fn's to change. */
 	dml_rows_fn rows_fn;
 	void *rows_ctx;
+	int input_format;               /* enum dml_input_format (svmread.h) */
+	uint32_t features;              /* svmlight: the number of features;
+					 * 0: the largest index seen */
 };
 
 #define DML_STREAM_ROWS 256
@@ -119,6 +122,8 @@ struct dml_data {
 	struct dml_hash hash;     /* over every input byte */
 	uint64_t files;
 	uint64_t base;            /* rows handed on (streaming); x holds the rest */
+	int columns_grow;         /* only svmlight read so far, no fixed
+				   * count: a later one may add columns */
 	/* internal while loading */
 	struct dml_colmap map;
 	const struct dml_load_opts *opts;

@@ -318,6 +318,14 @@ long long dml_src_read_some(struct dml_src *s, void *buf, size_t n)
 		s->pos += k;
 		return (long long)k;
 	}
+	if (s->backpos < s->nback) {
+		size_t k = s->nback - s->backpos;
+		if (k > n)
+			k = n;
+		memcpy(buf, s->back + s->backpos, k);
+		s->backpos += k;
+		return (long long)k;
+	}
 	for (;;) {
 		ssize_t got = read(s->fd, buf, n);
 		if (got < 0 && errno == EINTR)

@@ -132,13 +132,17 @@ enum dml_err dml_record_view_check(const struct dml_record *rec,
 				   uint32_t payload_crc, struct dml_error *err);
 
 /* A byte source over a file descriptor.  Bytes peeked to tell a record
- * from text are handed back first; every byte read from the descriptor
- * is fed to hash when one is given. */
+ * from text are handed back first, then the bytes of back (a caller's
+ * buffer of bytes already read, set by a reader that looked further
+ * ahead); every byte read from the descriptor is fed to hash when one is
+ * given. */
 struct dml_src {
 	int fd;
 	unsigned char pre[8];
 	size_t npre, pos;
 	struct dml_hash *hash;
+	const unsigned char *back;
+	size_t nback, backpos;
 };
 
 void dml_src_init(struct dml_src *s, int fd, struct dml_hash *hash);

@@ -18,6 +18,7 @@
 #include "numeric.h"
 #include "record.h"
 #include "statmodel.h"
+#include "svmread.h"
 
 static int ntest, nfail;
 
@@ -619,6 +620,49 @@ static void test_gemm(void)
 	ok(same, "scores of blocks of rows have the bits of BLIS's dgemm");
 }
 
+/* The svmlight detector: what it says of the start of an input, as
+ * more of it arrives (final 0), at its end (1), at the end of its window
+ * (2). */
+static void test_svm_sniff(void)
+{
+	static const struct {
+		const char *text;
+		unsigned char delim;
+		int final, want;
+	} cases[] = {
+		{ "1 1:2 3:4\n", 0, 0, 1 },
+		{ "1 1:2 3:4", 0, 1, 1 },
+		{ "1 1:2 3:4", 0, 0, -1 },     /* the line may go on */
+		{ "1 1:2 3:4", 0, 2, 1 },      /* judged by its whole tokens */
+		{ "1 1:2 3:x4", 0, 2, 1 },     /* the cut token is not judged */
+		{ "1 1:2 x 3:4", 0, 0, 0 },    /* a whole token that is not a pair */
+		{ "1 1:2 3:4\r\n", 0, 0, 1 },
+		{ "1 1:2 \r\r\n", 0, 0, 0 },  /* a token of a CR */
+		{ "# c\n\n  \t\n+1 qid:2\n", 0, 0, 1 },
+		{ "# c\n", 0, 0, -1 },
+		{ "# c\n", 0, 1, 0 },
+		{ "\xEF\xBB\xBF" "1 2:3\n", 0, 0, 1 },
+		{ "\xEF\xBB", 0, 0, -1 },
+		{ "label,1,2\n1,2,3\n", 0, 0, 0 },
+		{ "1 1:2,3\n", 0, 0, 0 },       /* a delimiter */
+		{ "1 1:2;3\n", ';', 0, 0 },
+		{ "1 1:2,3\n", ';', 0, 1 },
+		{ "1 1:2 # a, b\n", 0, 0, 1 },  /* delimiters in a comment */
+		{ "1:2 3:4\n", 0, 0, 0 },       /* no label */
+		{ "1\n2 1:3\n", 0, 0, 0 },     /* a first row of no pairs */
+		{ "a b\n", 0, 1, 0 },
+		{ "", 0, 1, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char what[128];
+		int got = dml_svm_sniff(cases[i].text, strlen(cases[i].text),
+					cases[i].delim, cases[i].final);
+		snprintf(what, sizeof what, "svmlight sniff case %zu: %d", i,
+			 cases[i].want);
+		ok(got == cases[i].want, what);
+	}
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -631,6 +675,7 @@ int main(void)
 	test_symeig();
 	test_stats_exact();
 	test_gemm();
+	test_svm_sniff();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
