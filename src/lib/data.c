@@ -695,6 +695,31 @@ static enum dml_err label_id(const struct dml_data *d,
 	return DML_OK;
 }
 
+enum dml_err dml_data_room(struct dml_data *d, uint32_t stride,
+			   int streaming, struct dml_error *err)
+{
+	if (d->n - d->base < d->cap)
+		return DML_OK;
+	/* start at about 1 MiB of rows, however wide they are */
+	uint64_t first = stride ? (UINT64_C(1) << 20) / (8 * (uint64_t)stride)
+				: 1024;
+	if (streaming)
+		first = DML_STREAM_ROWS;
+	uint64_t cap = d->cap ? d->cap * 2 : first ? first : 1;
+	if (stride && cap > SIZE_MAX / sizeof(double) / stride)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	double *x = realloc(d->x, (size_t)cap * stride * sizeof *x + 1);
+	if (!x)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	d->x = x;
+	uint32_t *y = realloc(d->y, (size_t)cap * sizeof *y);
+	if (!y)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	d->y = y;
+	d->cap = cap;
+	return DML_OK;
+}
+
 static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 			   struct dml_error *err)
 {
@@ -713,25 +738,8 @@ static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
 			return rc;
 		at = d->n - d->base;
 	}
-	if (at == d->cap) {
-		/* start at about 1 MiB of rows, however wide they are */
-		uint64_t first = nf ? (UINT64_C(1) << 20) / (8 * (uint64_t)nf)
-				    : 1024;
-		if (d->opts->rows_fn)
-			first = DML_STREAM_ROWS;
-		uint64_t cap = d->cap ? d->cap * 2 : first ? first : 1;
-		if (nf && cap > SIZE_MAX / sizeof(double) / nf)
-			return dml_fail(err, DML_ENOMEM, NULL);
-		double *x = realloc(d->x, (size_t)cap * nf * sizeof *x + 1);
-		if (!x)
-			return dml_fail(err, DML_ENOMEM, NULL);
-		d->x = x;
-		uint32_t *y = realloc(d->y, (size_t)cap * sizeof *y);
-		if (!y)
-			return dml_fail(err, DML_ENOMEM, NULL);
-		d->y = y;
-		d->cap = cap;
-	}
+	if ((rc = dml_data_room(d, nf, d->opts->rows_fn != NULL, err)))
+		return rc;
 	const char *label;
 	rc = dml_colmap_row(&d->map, f, n, d->x + at * nf, &label, err);
 	if (rc)

@@ -130,6 +130,10 @@ struct dml_data {
 };
 
 void dml_data_init(struct dml_data *d);
+/* Room in x and y for one more row of stride values after the n - base
+ * held (a loader's growth; streaming: a block to start with). */
+enum dml_err dml_data_room(struct dml_data *d, uint32_t stride,
+			   int streaming, struct dml_error *err);
 /* Streaming: hand on the rows still held, after the last input. */
 enum dml_err dml_data_flush(struct dml_data *d, const struct dml_load_opts *o,
 			    struct dml_error *err);

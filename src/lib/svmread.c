@@ -560,23 +560,8 @@ static enum dml_err add_row(void *ctx, const struct dml_svm_row *r,
 	}
 	uint32_t stride = l->stride;
 	uint64_t at = d->n - d->base; /* rows held (see rows_fn) */
-	if (at == d->cap) {
-		/* start at about 1 MiB of rows, however wide they are */
-		uint64_t first = stride ? (UINT64_C(1) << 20) /
-					  (8 * (uint64_t)stride) : 1024;
-		uint64_t cap = d->cap ? d->cap * 2 : first ? first : 1;
-		if (stride && cap > SIZE_MAX / sizeof(double) / stride)
-			return dml_fail(err, DML_ENOMEM, NULL);
-		double *x = realloc(d->x, (size_t)cap * stride * sizeof *x + 1);
-		if (!x)
-			return dml_fail(err, DML_ENOMEM, NULL);
-		d->x = x;
-		uint32_t *y = realloc(d->y, (size_t)cap * sizeof *y);
-		if (!y)
-			return dml_fail(err, DML_ENOMEM, NULL);
-		d->y = y;
-		d->cap = cap;
-	}
+	if ((rc = dml_data_room(d, stride, 0, err)))
+		return rc;
 	double *x = d->x + at * stride;
 	memset(x, 0, (size_t)stride * sizeof *x);
 	for (size_t i = 0; i < r->n; i++)
