@@ -306,26 +306,26 @@ void dml_src_init(struct dml_src *s, int fd, struct dml_hash *hash)
 	s->hash = hash;
 }
 
+/* Up to n of the bytes p[*pos .. len) into buf: their count. */
+static long long take(void *buf, size_t n, const unsigned char *p,
+		      size_t len, size_t *pos)
+{
+	size_t k = len - *pos;
+	if (k > n)
+		k = n;
+	memcpy(buf, p + *pos, k);
+	*pos += k;
+	return (long long)k;
+}
+
 long long dml_src_read_some(struct dml_src *s, void *buf, size_t n)
 {
 	if (n == 0)
 		return 0;
-	if (s->pos < s->npre) {
-		size_t k = s->npre - s->pos;
-		if (k > n)
-			k = n;
-		memcpy(buf, s->pre + s->pos, k);
-		s->pos += k;
-		return (long long)k;
-	}
-	if (s->backpos < s->nback) {
-		size_t k = s->nback - s->backpos;
-		if (k > n)
-			k = n;
-		memcpy(buf, s->back + s->backpos, k);
-		s->backpos += k;
-		return (long long)k;
-	}
+	if (s->pos < s->npre)
+		return take(buf, n, s->pre, s->npre, &s->pos);
+	if (s->backpos < s->nback)
+		return take(buf, n, s->back, s->nback, &s->backpos);
 	for (;;) {
 		ssize_t got = read(s->fd, buf, n);
 		if (got < 0 && errno == EINTR)
