@@ -1185,7 +1185,8 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 		}
 		int whole = !rc && WIRE_ORDER && blk.dtype == DML_F64 &&
 			    blk.n && map_is_identity(&blk, map, nf);
-		double *xb = d->x + (d->n - d->base) * nf;
+		/* (no rows yet, no x yet: an empty first block) */
+		double *xb = d->x ? d->x + (d->n - d->base) * nf : NULL;
 		if (!rc && blk.n)
 			dml_prefault(xb, (size_t)blk.n * nf * sizeof *d->x);
 		if (whole)
