@@ -1005,14 +1005,22 @@ static double softplus(double z)
 	return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
 }
 
+/* Every row of z (nr * nout) starts as the bias of w. */
+static void bias_rows(const struct dml_model *m, const double *w,
+		      uint64_t nr, double *z)
+{
+	uint32_t k = m->nout;
+	const double *bias = w + (size_t)m->schema.nfeat * k;
+	for (uint64_t r = 0; r < nr; r++)
+		memcpy(z + r * k, bias, k * sizeof *z);
+}
+
 /* Scores z = x W + b for nr rows into z (nr * nout). */
 static void scores(const struct dml_model *m, const double *w,
 		   const double *x, uint64_t nr, double *z)
 {
 	uint32_t nf = m->schema.nfeat, k = m->nout;
-	const double *bias = w + (size_t)nf * k;
-	for (uint64_t r = 0; r < nr; r++)
-		memcpy(z + r * k, bias, k * sizeof *z);
+	bias_rows(m, w, nr, z);
 	if (nf == 0 || nr == 0)
 		return;
 	double one = 1.0;
@@ -1296,11 +1304,8 @@ void dml_model_proba(const struct dml_model *m, const double *x, uint64_t n,
 static void predict_scores(const struct dml_model *m, const double *w,
 			   const double *x, uint64_t nr, double *z)
 {
-	uint32_t nf = m->schema.nfeat, k = m->nout;
-	const double *bias = w + (size_t)nf * k;
-	for (uint64_t r = 0; r < nr; r++)
-		memcpy(z + r * k, bias, k * sizeof *z);
-	dml_gemm_add(nr, k, nf, x, w, z);
+	bias_rows(m, w, nr, z);
+	dml_gemm_add(nr, m->nout, m->schema.nfeat, x, w, z);
 }
 
 static void proba_with(const struct dml_model *m, const double *w,
