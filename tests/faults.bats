@@ -230,12 +230,23 @@ loop() {
 	assert_failure 1
 	assert_output ""
 	assert_equal "$stderr" "dml-reduce: (standard input): record 3: stream ends after $((got - 80)) of $((full - 88)) payload bytes"
-	# a cut record followed by a whole one cannot be told from a damaged
-	# one, but it is refused all the same
+	# a cut record followed by a whole one (GNU parallel passes on what a
+	# killed worker wrote, then another's output): where the next starts
+	local cut="cut short after $((got - 80)) of $((full - 88)) payload bytes, where another record starts"
 	run --separate-stderr bash -c "cat g-0.dml w1.dml g-2.dml | $DML_WRAPPER dml-reduce --expect 3"
 	assert_failure 1
 	assert_output ""
-	assert_equal "$stderr" "dml-reduce: (standard input): record 2: checksum mismatch"
+	assert_equal "$stderr" "dml-reduce: (standard input): record 2: $cut"
+	# ... and the stream ends before the cut record's length is read
+	run --separate-stderr bash -c "{ head -c 1000 g-0.dml; head -c 100 g-2.dml; } | $DML_WRAPPER dml-reduce --expect 3"
+	assert_failure 1
+	assert_equal "$stderr" "dml-reduce: (standard input): record 1: cut short after 920 of $((full - 88)) payload bytes, where another record starts"
+	# a record damaged inside is still a checksum mismatch
+	cp g-2.dml bad.dml
+	printf 'X' | dd of=bad.dml bs=1 seek=200 conv=notrunc status=none
+	run --separate-stderr $DML_WRAPPER dml-reduce g-0.dml bad.dml
+	assert_failure 1
+	assert_equal "$stderr" "dml-reduce: bad.dml: record 1: checksum mismatch"
 }
 
 @test "a worker SIGKILLed mid-stream stops examples/bsp-local.sh; the model keeps its last round" {
@@ -250,9 +261,10 @@ loop() {
 	local full
 	full=$(wc -c <"$D/g-0.dml")
 	# GNU parallel passes on what the killed worker wrote, and stops the
-	# others; dml-reduce refuses it (last in the stream: cut short)
+	# others; dml-reduce refuses it (cut short: last in the stream, or
+	# followed by the output of a worker that ended at the same time)
 	run grep '^dml-reduce: ' loop.err
-	assert_output --regexp "^dml-reduce: \(standard input\): record [1-3]: stream ends after [0-9]+ of $((full - 88)) payload bytes$"
+	assert_output --regexp "^dml-reduce: \(standard input\): record [1-3]: (stream ends|cut short) after [0-9]+ of $((full - 88)) payload bytes(, where another record starts)?$"
 	grep -q '^parallel: This job failed:' loop.err
 	# the model is whole, from the last complete round (the first)
 	run $DML_WRAPPER dml-inspect --field iteration,status model.dml

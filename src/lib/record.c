@@ -192,12 +192,48 @@ static enum dml_err ensure_cap(struct dml_record *rec, size_t need)
 	return DML_OK;
 }
 
+/* The offset of the first whole record header (magic and header checksum
+ * right) inside the payload, or -1.  A stream in which one writer's record
+ * was cut short and another's followed (a worker killed while GNU parallel
+ * passes on what it wrote, say) reads as one record whose checksum fails;
+ * this tells the two apart. */
+static long long embedded_header(const unsigned char *p, size_t len)
+{
+	size_t k = 0;
+	while (len >= DML_HEADER_SIZE && k <= len - DML_HEADER_SIZE) {
+		const unsigned char *m = memchr(p + k, DML_MAGIC[0],
+						len - DML_HEADER_SIZE + 1 - k);
+		if (!m)
+			return -1;
+		k = (size_t)(m - p);
+		if (memcmp(m, DML_MAGIC, DML_MAGIC_LEN) == 0 &&
+		    dml_crc32c(0, m, 76) == dml_get32(m + 76))
+			return (long long)k;
+		k++;
+	}
+	return -1;
+}
+
+static enum dml_err cut_short(long long at, uint64_t want,
+			      struct dml_error *err)
+{
+	return dml_fail(err, DML_ETRUNC,
+			"cut short after %lld of %llu payload bytes, "
+			"where another record starts",
+			at, (unsigned long long)want);
+}
+
 /* crc: of the header and the payload. */
 static enum dml_err verify(const struct dml_record *rec, uint32_t crc,
 			   const unsigned char *trailer, struct dml_error *err)
 {
-	if (crc != dml_get32(trailer))
+	if (crc != dml_get32(trailer)) {
+		long long at = embedded_header(rec->payload,
+					       (size_t)rec->h.payload_len);
+		if (at >= 0)
+			return cut_short(at, rec->h.payload_len, err);
 		return dml_fail(err, DML_ECHECKSUM, NULL);
+	}
 	if (dml_get32(trailer + 4) != 0)
 		return dml_fail(err, DML_EUNSUPPORTED,
 				"reserved trailer bits are set");
@@ -275,12 +311,17 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
 			return dml_fail(err, DML_EIO, NULL);
 		crc = dml_crc32c(crc, rec->payload + have, (size_t)got);
 		have += (uint64_t)got;
-		if ((uint64_t)got < chunk)
+		if ((uint64_t)got < chunk) {
+			long long at = embedded_header(rec->payload,
+						       (size_t)have);
+			if (at >= 0)
+				return cut_short(at, want, err);
 			return dml_fail(err, DML_ETRUNC,
 					"stream ends after %llu of %llu "
 					"payload bytes",
 					(unsigned long long)have,
 					(unsigned long long)want);
+		}
 	}
 	got = rd(ctx, trailer, sizeof trailer);
 	if (got < 0)
