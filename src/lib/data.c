@@ -596,7 +596,7 @@ void dml_data_init(struct dml_data *d)
 void dml_data_free(struct dml_data *d)
 {
 	dml_schema_free(&d->schema);
-	free(d->x);
+	dml_rows_free(d->x);
 	free(d->y);
 	dml_strtab_free(&d->labels);
 	dml_colmap_free(&d->map);
@@ -708,7 +708,7 @@ enum dml_err dml_data_room(struct dml_data *d, uint32_t stride,
 	uint64_t cap = d->cap ? d->cap * 2 : first ? first : 1;
 	if (stride && cap > SIZE_MAX / sizeof(double) / stride)
 		return dml_fail(err, DML_ENOMEM, NULL);
-	double *x = realloc(d->x, (size_t)cap * stride * sizeof *x + 1);
+	double *x = dml_rows_realloc(d->x, (size_t)cap * stride * sizeof *x);
 	if (!x)
 		return dml_fail(err, DML_ENOMEM, NULL);
 	d->x = x;
@@ -1082,6 +1082,88 @@ enum dml_err dml_block_row(const struct dml_block *b, uint64_t i,
 	return DML_OK;
 }
 
+/* ---- the memory of rows ----
+ *
+ * Arrays of rows run to hundreds of megabytes, and on virtual machines
+ * the first touch of fresh memory costs more than reading it many times.
+ * Past ROWS_MAPPED bytes an array has a mapping of its own that asks for
+ * transparent huge pages as a whole (a fault then sets up 2 MiB, not 4 KiB,
+ * where the system leaves huge pages to madvise) and grows with mremap,
+ * which moves pages instead of copying them.  (malloc's own large blocks
+ * cannot do both: advice on part of a mapping splits it, and mremap then
+ * refuses to grow it.)  A header before the rows says which kind it is. */
+#define ROWS_HEAD 64 /* keeps the rows 64-byte aligned */
+#define ROWS_MAPPED ((size_t)8 << 20)
+
+struct rows_head {
+	size_t len;    /* bytes asked for */
+	size_t mapped; /* length of the mapping, 0 when malloc'd */
+};
+
+static void *rows_map(size_t len)
+{
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	(void)madvise(m, len, MADV_HUGEPAGE);
+#endif
+	return m;
+}
+
+void *dml_rows_realloc(void *p, size_t len)
+{
+	if (len > SIZE_MAX - ROWS_HEAD - 4096)
+		return NULL;
+	struct rows_head *h = p ? (struct rows_head *)((char *)p - ROWS_HEAD)
+				: NULL;
+	size_t total = len + ROWS_HEAD;
+	if (total < ROWS_MAPPED && (!h || !h->mapped)) {
+		h = realloc(h, total);
+		if (!h)
+			return NULL;
+		h->len = len;
+		h->mapped = 0;
+		return (char *)h + ROWS_HEAD;
+	}
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t maplen = (total + pg - 1) / pg * pg;
+	void *m = MAP_FAILED;
+#ifdef MREMAP_MAYMOVE
+	if (h && h->mapped)
+		m = mremap(h, h->mapped, maplen, MREMAP_MAYMOVE);
+#endif
+	if (m == MAP_FAILED) {
+		m = rows_map(maplen);
+		if (!m)
+			return NULL;
+		if (h) {
+			size_t keep = h->len < len ? h->len : len;
+			memcpy((char *)m + ROWS_HEAD, p, keep);
+			if (h->mapped)
+				munmap(h, h->mapped);
+			else
+				free(h);
+		}
+	}
+	h = m;
+	h->len = len;
+	h->mapped = maplen;
+	return (char *)h + ROWS_HEAD;
+}
+
+void dml_rows_free(void *p)
+{
+	if (!p)
+		return;
+	struct rows_head *h = (struct rows_head *)((char *)p - ROWS_HEAD);
+	if (h->mapped)
+		munmap(h, h->mapped);
+	else
+		free(h);
+}
+
 void dml_prefault(void *p, size_t len)
 {
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
@@ -1170,8 +1252,8 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 			uint64_t cap = d->cap ? d->cap : blk.n ? blk.n : 1;
 			while (cap < d->n - d->base + blk.n)
 				cap *= 2;
-			double *x = realloc(d->x, (size_t)cap * nf * sizeof *x
-						  + 1);
+			double *x = dml_rows_realloc(d->x, (size_t)cap * nf *
+							       sizeof *x);
 			uint32_t *y = x ? realloc(d->y, (size_t)cap *
 						  sizeof *y) : NULL;
 			if (x)
@@ -1398,7 +1480,7 @@ static int load_parallel(struct dml_data *d, struct dml_src *src,
 	uint32_t nf = d->schema.nfeat;
 	rc = DML_OK;
 	if (rows > d->cap) {
-		double *x = realloc(d->x, (size_t)rows * nf * sizeof *x + 1);
+		double *x = dml_rows_realloc(d->x, (size_t)rows * nf * sizeof *x);
 		uint32_t *y = x ? realloc(d->y, (size_t)rows * sizeof *y) : NULL;
 		if (x)
 			d->x = x;

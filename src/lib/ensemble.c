@@ -420,7 +420,7 @@ enum dml_err dml_ensemble_stack(struct dml_ensemble *e, const double *x,
 	dml_data_init(&d);
 	d.n = d.cap = n;
 	d.has_label = 1;
-	d.x = malloc((size_t)n * k * sizeof *d.x + 1);
+	d.x = dml_rows_realloc(NULL, (size_t)n * k * sizeof *d.x);
 	d.y = malloc((size_t)n * sizeof *d.y + 1);
 	d.schema.nfeat = k;
 	d.schema.names = calloc(k + 1, sizeof *d.schema.names);

@@ -516,8 +516,8 @@ static enum dml_err widen(struct load *l, uint32_t need,
 	if (d->cap) {
 		if (d->cap > SIZE_MAX / sizeof(double) / ns)
 			return dml_fail(err, DML_ENOMEM, NULL);
-		double *x = realloc(d->x, (size_t)(d->cap * ns) * sizeof *x
-					  + 1);
+		double *x = dml_rows_realloc(d->x, (size_t)(d->cap * ns) *
+						       sizeof *x);
 		if (!x)
 			return dml_fail(err, DML_ENOMEM, NULL);
 		d->x = x;
@@ -685,8 +685,8 @@ enum dml_err dml_svm_load(struct dml_data *d, struct dml_src *src,
 		for (uint64_t i = 1; i < d->n - d->base; i++)
 			memmove(d->x + i * l.nf, d->x + i * l.stride,
 				(size_t)l.nf * sizeof *d->x);
-		double *x = realloc(d->x, (size_t)(d->cap * l.nf) *
-					  sizeof *x + 1);
+		double *x = dml_rows_realloc(d->x, (size_t)(d->cap * l.nf) *
+						       sizeof *x);
 		if (x)
 			d->x = x;
 	}
