@@ -1092,7 +1092,7 @@ enum dml_err dml_block_row(const struct dml_block *b, uint64_t i,
  * which moves pages instead of copying them.  (malloc's own large blocks
  * cannot do both: advice on part of a mapping splits it, and mremap then
  * refuses to grow it.)  A header before the rows says which kind it is. */
-#define ROWS_HEAD 64 /* keeps the rows 64-byte aligned */
+#define ROWS_HEAD 64 /* keeps the rows aligned as malloc does */
 #define ROWS_MAPPED ((size_t)8 << 20)
 
 struct rows_head {

@@ -198,8 +198,8 @@ enum dml_err dml_block_wire_row(const struct dml_block *b,
 /* Decode a data record's rows section (used by dml-inspect as well). */
 enum dml_err dml_block_decode(const struct dml_record *rec,
 			      struct dml_block *b, struct dml_error *err);
-/* The memory of rows (dml_data's x): realloc and free for it, 64-byte
- * aligned; large arrays get huge pages where the system has them. */
+/* The memory of rows (dml_data's x): realloc and free for it, aligned as
+ * malloc's; large arrays get huge pages where the system has them. */
 void *dml_rows_realloc(void *p, size_t len);
 void dml_rows_free(void *p);
 /* Give [p, p + len) its pages now, in one call where the system can:

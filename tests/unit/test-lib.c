@@ -12,6 +12,7 @@
 
 #include "crc32c.h"
 #include "csvread.h"
+#include "data.h"
 #include "fixed.h"
 #include "gemm.h"
 #include "hash.h"
@@ -663,6 +664,49 @@ static void test_svm_sniff(void)
 	}
 }
 
+/* The memory of rows keeps what it holds as it grows past the size where
+ * it moves to a mapping of its own, grows there (mremap, or a copy where
+ * that fails), and shrinks; every pointer is aligned as malloc's. */
+static void test_rows_memory(void)
+{
+	static const size_t sizes[] = { 8, 1000, 1 << 20, (size_t)8 << 20,
+					(size_t)9 << 20, (size_t)40 << 20,
+					(size_t)24 << 20, 4096, 100 << 20, 64 };
+	unsigned char *p = NULL;
+	size_t have = 0;
+	int kept = 1, aligned = 1;
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		unsigned char *q = dml_rows_realloc(p, sizes[i]);
+		if (!q) {
+			ok(0, "rows memory: allocation");
+			dml_rows_free(p);
+			return;
+		}
+		aligned &= ((uintptr_t)q % 16) == 0;
+		size_t keep = have < sizes[i] ? have : sizes[i];
+		for (size_t k = 0; k < keep; k += 4093)
+			kept &= q[k] == (unsigned char)(k * 7 + keep % 251);
+		if (keep)
+			kept &= q[keep - 1] ==
+				(unsigned char)((keep - 1) * 7 + keep % 251);
+		/* the next round checks what this one writes */
+		size_t next = i + 1 < sizeof sizes / sizeof sizes[0]
+				      ? sizes[i + 1] : 0;
+		size_t mark = next < sizes[i] ? next : sizes[i];
+		for (size_t k = 0; k < mark; k += 4093)
+			q[k] = (unsigned char)(k * 7 + mark % 251);
+		if (mark)
+			q[mark - 1] = (unsigned char)((mark - 1) * 7 +
+						      mark % 251);
+		p = q;
+		have = sizes[i];
+	}
+	dml_rows_free(p);
+	dml_rows_free(NULL);
+	ok(kept, "rows memory keeps its bytes as it grows and shrinks");
+	ok(aligned, "rows memory is 16-byte aligned, as malloc's");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -676,6 +720,7 @@ int main(void)
 	test_stats_exact();
 	test_gemm();
 	test_svm_sniff();
+	test_rows_memory();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
