@@ -1,4 +1,7 @@
 /* data.c - schemas, labels, and loading CSV into memory. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mremap */
+#endif
 #include "data.h"
 
 #include <errno.h>
