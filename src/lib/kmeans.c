@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "numeric.h"
+
 #define CHUNK 4096  /* rows per exactly added partial sum */
 #define BLOCK 64    /* rows per batch of products: in the cache after */
 #define ELKAN_MAX_K 64 /* more centers: one lower bound per row */
@@ -465,19 +467,7 @@ enum dml_err dml_kpass_pick_merge(struct dml_kpass *dst,
 typedef double v4d __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
 
-/* The loops below in the machine's widest vectors, chosen at run time.
- * Products and sums stay apart (no fused multiply-add), so each clone
- * computes the same bits. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-	defined(__gnu_linux__)
-#define KM_WIDE __attribute__((target_clones("avx512f", "avx2", "default"), \
-				optimize("fp-contract=off",		  \
-					 "vect-cost-model=dynamic")))
-#else
-#define KM_WIDE
-#endif
-
-KM_WIDE static double dist2(const double *x, const double *c, uint32_t nf)
+DML_WIDE static double dist2(const double *x, const double *c, uint32_t nf)
 {
 	v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
 	uint32_t j = 0;
@@ -504,7 +494,7 @@ KM_WIDE static double dist2(const double *x, const double *c, uint32_t nf)
 /* dist2, or a value >= lim once the sum so far reaches lim: the terms
  * are not negative and rounding is monotone, so the full sum would be no
  * smaller.  Below lim, the bits of dist2. */
-KM_WIDE static double dist2_below(const double *x, const double *c,
+DML_WIDE static double dist2_below(const double *x, const double *c,
 				  uint32_t nf, double lim)
 {
 	v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
@@ -589,7 +579,7 @@ dot2x4(const double *x0, const double *x1, const double *const *c,
 
 /* g (nr x k, row-major) = the products of rows and centers, row i of x
  * being x + idx[i] * nf (idx NULL: i). */
-KM_WIDE static void dots(const double *x, const uint64_t *idx, uint64_t nr,
+DML_WIDE static void dots(const double *x, const uint64_t *idx, uint64_t nr,
 			 const double *c, uint32_t k, uint32_t nf, double *g)
 {
 	for (uint64_t i = 0; i < nr; i += 2) {
@@ -613,7 +603,7 @@ KM_WIDE static void dots(const double *x, const uint64_t *idx, uint64_t nr,
 }
 
 /* s += a * x elementwise, a 1 or -1: the same bits as a loop. */
-KM_WIDE static void add_row(double *s, const double *x, uint32_t nf, int neg)
+DML_WIDE static void add_row(double *s, const double *x, uint32_t nf, int neg)
 {
 	if (neg)
 		for (uint32_t j = 0; j < nf; j++)
@@ -708,7 +698,7 @@ dot16_2x4(const uint16_t *x0, const uint16_t *x1, const float *const *c,
 
 /* g (nr x k) = sum q_j cs_j of the quantized rows idx and the centers,
  * in floats. */
-KM_WIDE static void dots16(const uint16_t *x, const uint64_t *idx,
+DML_WIDE static void dots16(const uint16_t *x, const uint64_t *idx,
 			   uint64_t nr, const float *c, uint32_t k,
 			   uint32_t nf, double *g)
 {
@@ -740,7 +730,7 @@ KM_WIDE static void dots16(const uint16_t *x, const uint64_t *idx,
 
 /* The least and greatest value of each feature over nr rows, into lo
  * and hi. */
-KM_WIDE static void min_max(const double *x, uint64_t nr, uint32_t nf,
+DML_WIDE static void min_max(const double *x, uint64_t nr, uint32_t nf,
 			    double *lo, double *hi)
 {
 	for (uint64_t r = 0; r < nr; r++) {
@@ -753,7 +743,7 @@ KM_WIDE static void min_max(const double *x, uint64_t nr, uint32_t nf,
 }
 
 /* Row x on the grid: q_j = (x_j - lo_j) / s_j rounded, within 0..65535. */
-KM_WIDE static void quantize(const double *x, const struct km_q *q,
+DML_WIDE static void quantize(const double *x, const struct km_q *q,
 			     uint32_t nf, uint16_t *out)
 {
 	for (uint32_t j = 0; j < nf; j++) {
@@ -1530,7 +1520,7 @@ static enum dml_err fit_lloyd(struct dml_kmeans *m, const double *x,
 }
 
 /* part[j] += x_j, part[nf + j] += x_j^2 over nr rows, in order. */
-KM_WIDE static void sum_rows(double *part, const double *x, uint64_t nr,
+DML_WIDE static void sum_rows(double *part, const double *x, uint64_t nr,
 			     uint32_t nf)
 {
 	for (uint64_t r = 0; r < nr; r++) {

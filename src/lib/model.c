@@ -402,6 +402,27 @@ static inline double range_value(int64_t k)
 	return v;
 }
 
+/* Sums, sums of squares and range keys of nr rows, added to part
+ * (2 nf) and lo, hi (nf each). */
+DML_WIDE static void stats_block(double *restrict part, int64_t *restrict lo,
+				 int64_t *restrict hi, const double *x,
+				 uint64_t nr, uint32_t nf)
+{
+	double *restrict sq = part + nf;
+	for (uint64_t r = 0; r < nr; r++) {
+		const double *xr = x + r * nf;
+		for (uint32_t j = 0; j < nf; j++) {
+			part[j] += xr[j];
+			sq[j] += xr[j] * xr[j];
+		}
+		for (uint32_t j = 0; j < nf; j++) {
+			int64_t k = range_key(xr[j]);
+			lo[j] = k < lo[j] ? k : lo[j];
+			hi[j] = k > hi[j] ? k : hi[j];
+		}
+	}
+}
+
 enum dml_err dml_stats_rows(struct dml_stats *s, const double *x,
 			    const uint32_t *y, uint64_t n, uint32_t nlabels,
 			    struct dml_error *err)
@@ -441,19 +462,7 @@ enum dml_err dml_stats_rows(struct dml_stats *s, const double *x,
 		uint64_t room = BLOCK - s->samples % BLOCK;
 		uint64_t r1 = n - r0 < room ? n : r0 + room;
 		memset(part, 0, 2 * (size_t)nf * sizeof *part);
-		for (uint64_t r = r0; r < r1; r++) {
-			const double *xr = x + r * nf;
-			double *sq = part + nf;
-			for (uint32_t j = 0; j < nf; j++) {
-				part[j] += xr[j];
-				sq[j] += xr[j] * xr[j];
-			}
-			for (uint32_t j = 0; j < nf; j++) {
-				int64_t k = range_key(xr[j]);
-				lo[j] = k < lo[j] ? k : lo[j];
-				hi[j] = k > hi[j] ? k : hi[j];
-			}
-		}
+		stats_block(part, lo, hi, x + r0 * nf, r1 - r0, nf);
 		s->samples += r1 - r0;
 		r0 = r1;
 		if (dml_fx_add_doubles(s->sums, part, 2 * (size_t)nf)) {

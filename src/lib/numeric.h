@@ -52,6 +52,18 @@ static inline int dml_parse_field(const char *s, double *out)
 	return dml_parse_double(s, out);
 }
 
+/* DML_WIDE: a loop compiled for the machine's widest vectors as well,
+ * the version chosen at run time.  Products and sums stay apart (no
+ * fused multiply-add), so each version computes the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+	defined(__gnu_linux__)
+#define DML_WIDE __attribute__((target_clones("avx512f", "avx2", "default"), \
+				 optimize("fp-contract=off",		   \
+					  "vect-cost-model=dynamic")))
+#else
+#define DML_WIDE
+#endif
+
 double dml_dot(const double *a, const double *b, size_t n);
 double dml_norm_inf(const double *a, size_t n);
 
