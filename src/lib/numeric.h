@@ -45,7 +45,13 @@ static inline int dml_parse_field(const char *s, double *out)
 			x = (x * 100 + (x >> 16)) &
 			    UINT64_C(0x0000FFFF0000FFFF);
 			x = (x * 10000 + (x >> 32)) & UINT64_C(0xFFFFFFFF);
-			*out = (double)x;
+			/* x < 2^52: its bits below 2^52's, less 2^52, is x
+			 * exactly -- without cvtsi2sd, whose merge into the
+			 * old register chains one field to the next */
+			uint64_t b = x | UINT64_C(0x4330000000000000);
+			double d;
+			memcpy(&d, &b, sizeof d);
+			*out = d - 0x1p52;
 			return 0;
 		}
 	}
