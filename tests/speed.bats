@@ -194,6 +194,29 @@ setup() {
 	assert_output $'80000\t3'
 }
 
+@test "one thread maps a CSV file a window at a time: the records and errors of a pipe" {
+	synth blobs -n 160000 --classes 3 --features 6 --seed 9 > big.csv
+	run stat -c %s big.csv
+	(( output > 2 * 4194304 )) || fail "big.csv is only $output bytes: fewer than three windows"
+	# labels quoted with a line break inside, CRLF line ends after a BOM:
+	# lines of every kind cross the ends of the windows somewhere
+	awk -F, -v OFS=, 'NR > 1 { $7 = "\"c\n" $7 "\"" } 1' big.csv > quoted.csv
+	{ printf '\xef\xbb\xbf'; sed 's/$/\r/' big.csv; } > crlf.csv
+	for f in big.csv quoted.csv crlf.csv; do
+		$DML_WRAPPER dml-train -j1 --emit stats -y label "$f" -o file.dml
+		cat "$f" | $DML_WRAPPER dml-train -j1 --emit stats -y label - -o pipe.dml
+		cmp file.dml pipe.dml
+	done
+	run $DML_WRAPPER dml-inspect --field samples,classes file.dml
+	assert_output $'160000\t3'
+	# an error past the first window: the same line from both
+	awk 'NR == 150000 { $0 = $0 ",9" } 1' big.csv > bad.csv
+	run -1 --separate-stderr $DML_WRAPPER dml-train -j1 --emit stats -y label bad.csv
+	assert_equal "$stderr" "dml-train: bad.csv:150000: expected 7 fields, found 8"
+	run -1 --separate-stderr bash -c "cat bad.csv | $DML_WRAPPER dml-train -j1 --emit stats -y label -"
+	assert_equal "$stderr" "dml-train: (standard input):150000: expected 7 fields, found 8"
+}
+
 @test "a value beyond float range is refused by --format bin, kept by --dtype f64" {
 	printf 'a,label\n1,x\n1e39,y\n' > wide.csv
 	run -1 --separate-stderr $DML_WRAPPER dml-partition -n 1 --format bin -y label -o w.bin wide.csv

@@ -12,6 +12,7 @@
 #endif
 
 #define READ_SIZE (1u << 20)
+#define MAP_SIZE ((size_t)4 << 20)
 
 struct state {
 	const struct dml_csv_opts *opts;
@@ -347,7 +348,15 @@ enum dml_err dml_csv_read(struct dml_src *src,
 	int first = 1, pending_cr = 0;
 	uint64_t total = 0;
 	for (;;) {
-		long long got = dml_src_read_some(src, buf, READ_SIZE);
+		/* a regular file is mapped a window at a time, not copied */
+		struct dml_src_view view;
+		size_t mapped;
+		const char *q = dml_src_map(src, MAP_SIZE, &mapped, &view);
+		long long got = (long long)mapped;
+		if (!q) {
+			got = dml_src_read_some(src, buf, READ_SIZE);
+			q = buf;
+		}
 		if (got < 0) {
 			st.rc = dml_fail(err, DML_EIO, "%s", strerror(errno));
 			break;
@@ -355,13 +364,14 @@ enum dml_err dml_csv_read(struct dml_src *src,
 		if (got == 0)
 			break;
 		total += (uint64_t)got;
-		char *q = buf, *end = buf + got;
+		const char *end = q + got;
 		if (first) {
 			first = 0;
 			if (got >= 3 && memcmp(q, "\xEF\xBB\xBF", 3) == 0)
 				q += 3;
 		}
 		feed(&st, &p, q, end, &pending_cr);
+		dml_src_unmap(&view);
 		if (st.rc)
 			break;
 	}

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crc32c.h"
@@ -377,6 +379,50 @@ long long dml_src_read_some(struct dml_src *s, void *buf, size_t n)
 			dml_hash_update(s->hash, buf, (size_t)got);
 		return got;
 	}
+}
+
+const char *dml_src_map(struct dml_src *s, size_t want, size_t *len,
+			struct dml_src_view *v)
+{
+	v->base = NULL;
+	v->len = 0;
+	*len = 0;
+	if (s->pos < s->npre || s->backpos < s->nback || want == 0)
+		return NULL;
+	struct stat st;
+	if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	off_t at = lseek(s->fd, 0, SEEK_CUR);
+	if (at < 0 || at >= st.st_size)
+		return NULL; /* (at the end: read says so) */
+	long pg = sysconf(_SC_PAGESIZE);
+	off_t from = at - at % (pg > 0 ? pg : 4096);
+	uint64_t left = (uint64_t)(st.st_size - at);
+	size_t n = left < want ? (size_t)left : want;
+	size_t maplen = (size_t)(at - from) + n;
+	void *m = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE, s->fd, from);
+	if (m == MAP_FAILED)
+		return NULL;
+	if (lseek(s->fd, at + (off_t)n, SEEK_SET) < 0) {
+		munmap(m, maplen);
+		return NULL;
+	}
+	(void)madvise(m, maplen, MADV_SEQUENTIAL);
+	const char *p = (const char *)m + (at - from);
+	if (s->hash)
+		dml_hash_update(s->hash, p, n);
+	v->base = m;
+	v->len = maplen;
+	*len = n;
+	return p;
+}
+
+void dml_src_unmap(struct dml_src_view *v)
+{
+	if (v->base)
+		munmap(v->base, v->len);
+	v->base = NULL;
+	v->len = 0;
 }
 
 long long dml_src_read(struct dml_src *s, void *buf, size_t n)

@@ -152,6 +152,18 @@ int dml_src_is_record(struct dml_src *s);
 long long dml_src_read_some(struct dml_src *s, void *buf, size_t n);
 /* n bytes unless the input ends first. */
 long long dml_src_read(struct dml_src *s, void *buf, size_t n);
+/* The next bytes of a regular file without copying them: up to want
+ * bytes mapped (their count in *len), the file position and the hash
+ * moved past them; v is given to dml_src_unmap when they are done with.
+ * NULL where the bytes must be read instead: not a regular file, peeked
+ * bytes still to come, at the end, or the mapping failed. */
+struct dml_src_view {
+	void *base;
+	size_t len;
+};
+const char *dml_src_map(struct dml_src *s, size_t want, size_t *len,
+			struct dml_src_view *v);
+void dml_src_unmap(struct dml_src_view *v);
 enum dml_err dml_record_read_src(struct dml_src *s, struct dml_record *rec,
 				 struct dml_error *err);
 
