@@ -467,35 +467,11 @@ enum dml_err dml_kpass_pick_merge(struct dml_kpass *dst,
 typedef double v4d __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
 
-DML_WIDE static double dist2(const double *x, const double *c, uint32_t nf)
-{
-	v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
-	uint32_t j = 0;
-	for (; j + 8 <= nf; j += 8) {
-		v4d a0, a1, b0, b1;
-		memcpy(&a0, x + j, sizeof a0);
-		memcpy(&a1, x + j + 4, sizeof a1);
-		memcpy(&b0, c + j, sizeof b0);
-		memcpy(&b1, c + j + 4, sizeof b1);
-		a0 -= b0;
-		a1 -= b1;
-		s0 += a0 * a0;
-		s1 += a1 * a1;
-	}
-	double t = 0;
-	for (; j < nf; j++) {
-		double d = x[j] - c[j];
-		t += d * d;
-	}
-	s0 += s1;
-	return ((s0[0] + s0[1]) + (s0[2] + s0[3])) + t;
-}
-
-/* dist2, or a value >= lim once the sum so far reaches lim: the terms
- * are not negative and rounding is monotone, so the full sum would be no
- * smaller.  Below lim, the bits of dist2. */
-DML_WIDE static double dist2_below(const double *x, const double *c,
-				  uint32_t nf, double lim)
+/* The sum of dist2 and dist2_below: once the sum so far reaches lim, it
+ * is returned as it is (the terms are not negative and rounding is
+ * monotone, so the full sum would be no smaller). */
+static inline __attribute__((always_inline)) double
+dist2_sum(const double *x, const double *c, uint32_t nf, double lim)
 {
 	v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
 	uint32_t j = 0;
@@ -523,6 +499,19 @@ DML_WIDE static double dist2_below(const double *x, const double *c,
 	}
 	s0 += s1;
 	return ((s0[0] + s0[1]) + (s0[2] + s0[3])) + t;
+}
+
+DML_WIDE static double dist2(const double *x, const double *c, uint32_t nf)
+{
+	return dist2_sum(x, c, nf, INFINITY);
+}
+
+/* dist2, or a value >= lim once the sum so far reaches lim.  Below lim,
+ * the bits of dist2. */
+DML_WIDE static double dist2_below(const double *x, const double *c,
+				  uint32_t nf, double lim)
+{
+	return dist2_sum(x, c, nf, lim);
 }
 
 /* out[r][q] = x_r . c_q for two rows and four centers: eight lanes, lane
