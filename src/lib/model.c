@@ -351,7 +351,6 @@ static enum dml_err sums_read(const struct dml_record *rec, uint64_t expect,
 
 /* ---- statistics ---- */
 
-
 void dml_stats_free(struct dml_stats *s)
 {
 	dml_schema_free(&s->schema);
