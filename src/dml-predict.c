@@ -19,6 +19,7 @@
 #include "numeric.h"
 #include "statmodel.h"
 #include "svmread.h"
+#include "threads.h"
 #include "tree.h"
 
 #define BATCH 256
@@ -449,8 +450,6 @@ static enum dml_err record_scores(struct rjob *j, struct dml_error *err)
 	if (nt > batches)
 		nt = batches ? (uint32_t)batches : 1;
 	struct rwork w[MAX_THREADS];
-	pthread_t tid[MAX_THREADS];
-	uint32_t started = 1;
 	atomic_init(&j->next, 0);
 	pthread_mutex_init(&j->lock, NULL);
 	j->bad = n;
@@ -474,14 +473,7 @@ static enum dml_err record_scores(struct rjob *j, struct dml_error *err)
 		w[t].job = j;
 		w[t].x = s->tx[t];
 	}
-	for (uint32_t t = 1; t < nt; t++)
-		if (!pthread_create(&tid[t], NULL, rjob_run, &w[t]))
-			started = t + 1;
-		else
-			break; /* fewer threads do the same work */
-	rjob_run(&w[0]);
-	for (uint32_t t = 1; t < started; t++)
-		pthread_join(tid[t], NULL);
+	dml_threads_run(nt, rjob_run, w, sizeof *w);
 	pthread_mutex_destroy(&j->lock);
 	if (j->crcs) {
 		/* the payload: before the rows, the rows, after them */

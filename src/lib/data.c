@@ -698,6 +698,24 @@ static enum dml_err label_id(const struct dml_data *d,
 	return DML_OK;
 }
 
+/* Room for cap rows of stride values and their labels. */
+static enum dml_err rows_reserve(struct dml_data *d, uint64_t cap,
+				 uint32_t stride, struct dml_error *err)
+{
+	if (stride && cap > SIZE_MAX / sizeof(double) / stride)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	double *x = dml_rows_realloc(d->x, (size_t)cap * stride * sizeof *x);
+	if (!x)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	d->x = x;
+	uint32_t *y = realloc(d->y, (size_t)(cap ? cap : 1) * sizeof *y);
+	if (!y)
+		return dml_fail(err, DML_ENOMEM, NULL);
+	d->y = y;
+	d->cap = cap;
+	return DML_OK;
+}
+
 enum dml_err dml_data_room(struct dml_data *d, uint32_t stride,
 			   int streaming, struct dml_error *err)
 {
@@ -708,19 +726,8 @@ enum dml_err dml_data_room(struct dml_data *d, uint32_t stride,
 				: 1024;
 	if (streaming)
 		first = DML_STREAM_ROWS;
-	uint64_t cap = d->cap ? d->cap * 2 : first ? first : 1;
-	if (stride && cap > SIZE_MAX / sizeof(double) / stride)
-		return dml_fail(err, DML_ENOMEM, NULL);
-	double *x = dml_rows_realloc(d->x, (size_t)cap * stride * sizeof *x);
-	if (!x)
-		return dml_fail(err, DML_ENOMEM, NULL);
-	d->x = x;
-	uint32_t *y = realloc(d->y, (size_t)cap * sizeof *y);
-	if (!y)
-		return dml_fail(err, DML_ENOMEM, NULL);
-	d->y = y;
-	d->cap = cap;
-	return DML_OK;
+	return rows_reserve(d, d->cap ? d->cap * 2 : first ? first : 1,
+			    stride, err);
 }
 
 static enum dml_err on_row(void *ctx, char **f, size_t n, uint64_t line,
@@ -1255,18 +1262,7 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 			uint64_t cap = d->cap ? d->cap : blk.n ? blk.n : 1;
 			while (cap < d->n - d->base + blk.n)
 				cap *= 2;
-			double *x = dml_rows_realloc(d->x, (size_t)cap * nf *
-							       sizeof *x);
-			uint32_t *y = x ? realloc(d->y, (size_t)cap *
-						  sizeof *y) : NULL;
-			if (x)
-				d->x = x;
-			if (y) {
-				d->y = y;
-				d->cap = cap;
-			} else {
-				rc = dml_fail(err, DML_ENOMEM, NULL);
-			}
+			rc = rows_reserve(d, cap, nf, err);
 		}
 		int whole = !rc && WIRE_ORDER && blk.dtype == DML_F64 &&
 			    blk.n && map_is_identity(&blk, map, nf);
@@ -1482,18 +1478,8 @@ static int load_parallel(struct dml_data *d, struct dml_src *src,
 	}
 	uint32_t nf = d->schema.nfeat;
 	rc = DML_OK;
-	if (rows > d->cap) {
-		double *x = dml_rows_realloc(d->x, (size_t)rows * nf * sizeof *x);
-		uint32_t *y = x ? realloc(d->y, (size_t)rows * sizeof *y) : NULL;
-		if (x)
-			d->x = x;
-		if (y) {
-			d->y = y;
-			d->cap = rows;
-		} else {
-			rc = dml_fail(err, DML_ENOMEM, NULL);
-		}
-	}
+	if (rows > d->cap)
+		rc = rows_reserve(d, rows, nf, err);
 	if (!rc)
 		dml_threads_run(nt, part_main, parts, sizeof *parts);
 	/* the first error in file order, with its line in the file */

@@ -1668,8 +1668,7 @@ enum dml_err dml_kmeans_fit(struct dml_kmeans *m, const double *x, uint64_t n,
 	double *lb = malloc(((size_t)n + 1) * sizeof *lb);
 	uint32_t *seen = calloc((size_t)n + 1, sizeof *seen);
 	struct km_q q = {
-		.x = dml_rows_realloc(NULL, ((size_t)n * nf + 1) *
-						  sizeof *q.x),
+		.x = dml_rows_realloc(NULL, (size_t)n * nf * sizeof *q.x),
 		.lo = malloc(((size_t)nf + 1) * sizeof *q.lo),
 		.s = malloc(((size_t)nf + 1) * sizeof *q.s),
 		.inv = malloc(((size_t)nf + 1) * sizeof *q.inv),

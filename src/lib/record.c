@@ -201,17 +201,15 @@ static enum dml_err ensure_cap(struct dml_record *rec, size_t need)
  * this tells the two apart. */
 static long long embedded_header(const unsigned char *p, size_t len)
 {
-	size_t k = 0;
-	while (len >= DML_HEADER_SIZE && k <= len - DML_HEADER_SIZE) {
-		const unsigned char *m = memchr(p + k, DML_MAGIC[0],
-						len - DML_HEADER_SIZE + 1 - k);
-		if (!m)
-			return -1;
-		k = (size_t)(m - p);
+	if (len < DML_HEADER_SIZE)
+		return -1;
+	const unsigned char *m = p, *last = p + len - DML_HEADER_SIZE;
+	while ((m = memchr(m, DML_MAGIC[0], (size_t)(last - m) + 1))) {
 		if (memcmp(m, DML_MAGIC, DML_MAGIC_LEN) == 0 &&
 		    dml_crc32c(0, m, 76) == dml_get32(m + 76))
-			return (long long)k;
-		k++;
+			return (long long)(m - p);
+		if (m++ == last)
+			break;
 	}
 	return -1;
 }
