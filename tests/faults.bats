@@ -567,3 +567,28 @@ dml-train: (standard input): empty input (no record)"
 	[[ $stderr =~ ^dml-partition:\ many\.csv:[0-9]+:\ cannot\ write\ shard\ [01]:\ Broken\ pipe$ ]] ||
 		fail "stderr: $stderr"
 }
+
+@test "an input file cut short while it is read from memory: one line, exit 1, not a crash" {
+	synth blobs -n 100000 --classes 3 --features 2 --seed 5 > b.csv
+	$DML_WRAPPER dml-partition -n 1 --format bin -y label -o b.bin b.csv
+	$DML_WRAPPER dml-train -a softmax -y label --max-iter 2 b.csv -o m.dml
+	local pid rd i
+	mkfifo out
+	$DML_WRAPPER dml-predict -j1 -m m.dml b.bin >out 2>err &
+	pid=$!
+	exec {rd}<out # a reader that reads nothing yet: the pipe fills
+	# a shard is mapped and read where it lies; once dml-predict is
+	# stuck on its output, cut the shard short under it
+	for ((i = 0; i < 400; i++)); do
+		blocked_writing "$pid" && break
+		sleep 0.025
+	done
+	((i < 400)) || fail "dml-predict was never seen blocked writing"
+	truncate -s 0 b.bin
+	cat <&$rd >/dev/null
+	exec {rd}<&-
+	local st=0
+	wait "$pid" || st=$?
+	assert_equal "$st" 1
+	assert_equal "$(cat err)" "dml-predict: an input file was cut short while being read (SIGBUS)"
+}
