@@ -508,20 +508,23 @@ static enum dml_err stats_rows(void *ctx, const struct dml_data *d,
 	return dml_stats_rows(&ss->s, x, y, n, d->labels.n, err);
 }
 
+/* The statistics of the rows read, taken by rows_fn, whose context ctx
+ * starts with a struct stream_stats. */
 static void stream_stats(struct dml_load_opts *lo, char **files, int nfiles,
-			 struct dml_data *d, struct dml_stats *s)
+			 struct dml_data *d, struct dml_stats *s,
+			 dml_rows_fn rows_fn, void *ctx)
 {
 	const char *first = cli_name(nfiles ? files[0] : "-");
-	struct stream_stats ss = {0};
+	struct stream_stats *ss = ctx;
 	struct dml_error err = {0};
-	lo->rows_fn = stats_rows;
-	lo->rows_ctx = &ss;
+	lo->rows_fn = rows_fn;
+	lo->rows_ctx = ctx;
 	cli_load_csv(files, nfiles, lo, d);
 	if (dml_data_flush(d, lo, &err) ||
-	    (!ss.started && dml_stats_begin(&ss.s, &d->schema, &err)) ||
-	    dml_stats_end(&ss.s, d, &err))
+	    (!ss->started && dml_stats_begin(&ss->s, &d->schema, &err)) ||
+	    dml_stats_end(&ss->s, d, &err))
 		cli_die_err(&err, first);
-	*s = ss.s;
+	*s = ss->s;
 }
 
 static void do_stats(const struct opts *o, char **files, int nfiles)
@@ -538,7 +541,8 @@ static void do_stats(const struct opts *o, char **files, int nfiles)
 	dml_data_init(&d);
 	double *t = NULL;
 	if (o->threads == 1 && !opts_reg(o, o->family)) {
-		stream_stats(&lo, files, nfiles, &d, &s);
+		struct stream_stats ss = {0};
+		stream_stats(&lo, files, nfiles, &d, &s, stats_rows, &ss);
 	} else {
 		cli_load_csv(files, nfiles, &lo, &d);
 		t = targets(opts_reg(o, o->family), &d,
@@ -759,6 +763,49 @@ static void do_tree(const struct opts *o, char **files, int nfiles)
 	dml_model_free(&m);
 }
 
+/* A fit from scratch on one thread keeps the rows as they stream in,
+ * as bytes where they can be (dml_rowstore), with the statistics taken
+ * on the way: a linear classifier without held-out rows, which needs
+ * nothing but the standardized rows. */
+struct fit_stream {
+	struct stream_stats ss;
+	struct dml_rowstore rs;
+};
+
+static enum dml_err fit_rows(void *ctx, const struct dml_data *d,
+			     double *x, const uint32_t *y, uint64_t n,
+			     struct dml_error *err)
+{
+	struct fit_stream *fs = ctx;
+	enum dml_err rc = stats_rows(&fs->ss, d, x, y, n, err);
+	return rc ? rc : dml_rowstore_add(&fs->rs, x, y, n, d->schema.nfeat,
+					  err);
+}
+
+static int fit_streams(const struct opts *o)
+{
+	return o->threads == 1 && !o->model && o->family &&
+	       o->family != DML_FAMILY_MLP && !opts_reg(o, o->family) &&
+	       o->params.holdout == 0;
+}
+
+/* The rows of fit_streams' fit: d holds the label ids and the rows as
+ * doubles, or *q the rows as bytes. */
+static void load_fit_rows(struct dml_load_opts *lo, char **files,
+			  int nfiles, struct dml_data *d, struct dml_stats *s,
+			  uint8_t **q)
+{
+	struct fit_stream fs = {0};
+	stream_stats(lo, files, nfiles, d, s, fit_rows, &fs);
+	dml_rows_free(d->x);
+	free(d->y);
+	d->x = fs.rs.x;
+	d->y = fs.rs.y;
+	d->cap = fs.rs.cap;
+	d->base = 0;
+	*q = fs.rs.q;
+}
+
 static void do_fit(const struct opts *o, char **files, int nfiles)
 {
 	struct dml_model m;
@@ -767,6 +814,7 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	const char *first = cli_name(nfiles ? files[0] : "-");
 	uint64_t it0 = 0;
 	double *t = NULL;
+	uint8_t *xq = NULL;
 	int solved = 0;
 	if (o->model && o->params.solver == DML_SOLVER_NORMAL)
 		cli_usage("--solver normal makes a model from statistics: "
@@ -813,13 +861,19 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 				    .threads = o->threads,
 				    .numeric_label = reg };
 		dml_data_init(&d);
-		cli_load_csv(files, nfiles, &lo, &d);
-		if (d.n == 0)
-			cli_die("%s: no data rows", first);
 		struct dml_stats s;
-		t = targets(reg, &d, first);
-		if (dml_stats_from_data(&s, &d, &err))
-			cli_die_err(&err, first);
+		if (fit_streams(o)) {
+			load_fit_rows(&lo, files, nfiles, &d, &s, &xq);
+			if (d.n == 0)
+				cli_die("%s: no data rows", first);
+		} else {
+			cli_load_csv(files, nfiles, &lo, &d);
+			if (d.n == 0)
+				cli_die("%s: no data rows", first);
+			t = targets(reg, &d, first);
+			if (dml_stats_from_data(&s, &d, &err))
+				cli_die_err(&err, first);
+		}
 		if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
 					       DML_SOLVER_NORMAL, &err))
 			cli_die_err(&err, first);
@@ -856,7 +910,10 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		fprintf(stderr, "%s: %llu of %llu rows held out\n", cli_prog,
 			(unsigned long long)hn, (unsigned long long)d.n);
 	}
-	dml_model_standardize(&m, d.x, d.n);
+	if (xq)
+		m.xq = xq;
+	else
+		dml_model_standardize(&m, d.x, d.n);
 	m.held = held;
 	m.hogwild = o->hogwild;
 	m.threads = o->threads;
@@ -866,6 +923,8 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		cli_die_err(&err, first);
 	m.t = NULL;
 	m.held = NULL;
+	m.xq = NULL;
+	dml_rows_free(xq);
 	free(held);
 	free(t);
 	if (o->model) {

@@ -1187,6 +1187,93 @@ void dml_prefault(void *p, size_t len)
 #endif
 }
 
+/* 1 if every value of x[0..n) is a whole number 0..255 (not -0, whose
+ * standardized value differs from 0's in its sign). */
+DML_WIDE static int whole_bytes(const double *x, size_t n)
+{
+	int ok = 1;
+	for (size_t i = 0; i < n; i++) {
+		double v = x[i];
+		int64_t b;
+		memcpy(&b, &v, sizeof b);
+		/* v + 2^52 keeps v's integer part and rounds off the rest */
+		ok &= (b >= 0) & (v <= 255) & ((v + 0x1p52) - 0x1p52 == v);
+	}
+	return ok;
+}
+
+DML_WIDE static void to_bytes(const double *x, size_t n, uint8_t *q)
+{
+	for (size_t i = 0; i < n; i++)
+		q[i] = (uint8_t)x[i];
+}
+
+DML_WIDE static void from_bytes(const uint8_t *q, size_t n, double *x)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (double)q[i];
+}
+
+enum dml_err dml_rowstore_add(struct dml_rowstore *s, const double *x,
+			      const uint32_t *y, uint64_t n, uint32_t nf,
+			      struct dml_error *err)
+{
+	if (s->n == 0 && !s->q && !s->x)
+		s->nf = nf;
+	size_t w = s->nf ? s->nf : 1;
+	if (s->n + n > s->cap) {
+		uint64_t cap = s->cap ? s->cap : 1024;
+		while (cap < s->n + n)
+			cap *= 2;
+		if (cap > SIZE_MAX / sizeof(double) / w)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		uint32_t *ny = realloc(s->y, (size_t)cap * sizeof *ny);
+		if (!ny)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		s->y = ny;
+		if (s->x) {
+			double *nx = dml_rows_realloc(s->x, (size_t)cap * w *
+						      sizeof *nx);
+			if (!nx)
+				return dml_fail(err, DML_ENOMEM, NULL);
+			s->x = nx;
+		} else {
+			uint8_t *nq = dml_rows_realloc(s->q, (size_t)cap * w);
+			if (!nq)
+				return dml_fail(err, DML_ENOMEM, NULL);
+			s->q = nq;
+		}
+		s->cap = cap;
+	}
+	size_t at = (size_t)s->n * s->nf, len = (size_t)n * s->nf;
+	if (s->q && !whole_bytes(x, len)) {
+		/* from here on doubles: the bytes so far become doubles */
+		double *nx = dml_rows_realloc(NULL, (size_t)s->cap * w *
+					      sizeof *nx);
+		if (!nx)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		from_bytes(s->q, at, nx);
+		dml_rows_free(s->q);
+		s->q = NULL;
+		s->x = nx;
+	}
+	if (s->q)
+		to_bytes(x, len, s->q + at);
+	else
+		memcpy(s->x + at, x, len * sizeof *x);
+	memcpy(s->y + s->n, y, (size_t)n * sizeof *y);
+	s->n += n;
+	return DML_OK;
+}
+
+void dml_rowstore_free(struct dml_rowstore *s)
+{
+	dml_rows_free(s->q);
+	dml_rows_free(s->x);
+	free(s->y);
+	memset(s, 0, sizeof *s);
+}
+
 static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 				 const struct dml_load_opts *o,
 				 struct dml_error *err)

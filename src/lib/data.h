@@ -205,6 +205,24 @@ void dml_rows_free(void *p);
 /* Give [p, p + len) its pages now, in one call where the system can:
  * memory about to be written whole, without a fault per page. */
 void dml_prefault(void *p, size_t len);
+/* Rows kept as they stream in (a dml_rows_fn's store): one byte a value
+ * while every value is a whole number 0..255 (pixels, counts, flags: an
+ * eighth of the memory of doubles, and the same values), as doubles from
+ * the first block that has another; with their label ids.  The arrays
+ * are dml_rows_realloc's (q, x) and malloc's (y). */
+struct dml_rowstore {
+	uint32_t nf;
+	uint64_t n, cap;
+	uint8_t *q;     /* n * nf bytes while every value fits, else NULL */
+	double *x;      /* n * nf doubles once one does not */
+	uint32_t *y;    /* n label ids */
+};
+
+/* Append n rows of nf values (nf fixed by the first call) and labels. */
+enum dml_err dml_rowstore_add(struct dml_rowstore *s, const double *x,
+			      const uint32_t *y, uint64_t n, uint32_t nf,
+			      struct dml_error *err);
+void dml_rowstore_free(struct dml_rowstore *s);
 /* Identity of the data as a leaf: a hash of every byte read. */
 uint64_t dml_data_leaf(const struct dml_data *d);
 

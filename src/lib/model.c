@@ -1008,6 +1008,17 @@ void dml_model_standardize(const struct dml_model *m, double *x, uint64_t n)
 			x[j] = (x[j] - m->mean[j]) * m->scale[j];
 }
 
+DML_WIDE void dml_model_standardize_bytes(const struct dml_model *m,
+					  const uint8_t *q, uint64_t n,
+					  double *out)
+{
+	uint32_t nf = m->schema.nfeat;
+	const double *mu = m->mean, *sc = m->scale;
+	for (uint64_t r = 0; r < n; r++, q += nf, out += nf)
+		for (uint32_t j = 0; j < nf; j++)
+			out[j] = ((double)q[j] - mu[j]) * sc[j];
+}
+
 static double softplus(double z)
 {
 	return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
@@ -1104,15 +1115,22 @@ static void eval_block(const struct dml_model *m, const double *w,
 			gb[c] += z[r * k + c];
 }
 
-/* Sums of one chunk of rows [c0, c1) into g, block by block. */
+/* Sums of one chunk of rows [c0, c1) into g, block by block; rows of
+ * bytes (m->xq) are standardized into xs (BLOCK rows) first. */
 static void eval_chunk(const struct dml_model *m, const double *w,
 		       const double *x, const uint32_t *y, uint64_t c0,
-		       uint64_t c1, double *z, double *g)
+		       uint64_t c1, double *z, double *g, double *xs)
 {
 	uint32_t nf = m->schema.nfeat;
 	for (uint64_t r0 = c0; r0 < c1; r0 += BLOCK) {
 		uint64_t nr = c1 - r0 < BLOCK ? c1 - r0 : BLOCK;
-		eval_block(m, w, x + r0 * nf, y ? y + r0 : NULL,
+		const double *xb = x + r0 * nf;
+		if (m->xq) {
+			dml_model_standardize_bytes(m, m->xq + r0 * nf, nr,
+						    xs);
+			xb = xs;
+		}
+		eval_block(m, w, xb, y ? y + r0 : NULL,
 			   m->t ? m->t + r0 : NULL, nr, r0 == c0, z, g);
 	}
 }
@@ -1132,8 +1150,10 @@ static enum dml_err eval_part(void *arg, struct dml_fx *acc)
 	size_t nw = (size_t)dml_model_nweights(j->m);
 	double *z = malloc((size_t)BLOCK * j->m->nout * sizeof *z);
 	double *g = malloc((nw + 1) * sizeof *g);
+	double *xs = j->m->xq ? malloc((size_t)BLOCK * j->m->schema.nfeat *
+				       sizeof *xs + 1) : NULL;
 	enum dml_err rc = DML_OK;
-	if (!z || !g) {
+	if (!z || !g || (j->m->xq && !xs)) {
 		rc = DML_ENOMEM;
 		atomic_store(&j->failed, 1);
 	}
@@ -1143,7 +1163,7 @@ static enum dml_err eval_part(void *arg, struct dml_fx *acc)
 		if (c0 >= j->n)
 			break;
 		uint64_t c1 = j->n - c0 < CHUNK ? j->n : c0 + CHUNK;
-		eval_chunk(j->m, j->w, j->x, j->y, c0, c1, z, g);
+		eval_chunk(j->m, j->w, j->x, j->y, c0, c1, z, g, xs);
 		if (dml_fx_add_doubles(acc, g, nw + 1)) {
 			rc = DML_ERANGE;
 			atomic_store(&j->failed, 1);
@@ -1151,6 +1171,7 @@ static enum dml_err eval_part(void *arg, struct dml_fx *acc)
 	}
 	free(z);
 	free(g);
+	free(xs);
 	return rc;
 }
 
@@ -1380,6 +1401,9 @@ enum dml_err dml_model_fit(struct dml_model *m, const double *x,
 		return dml_fail(err, DML_EEMPTY, "no rows to fit");
 	free(m->wsum);
 	m->wsum = NULL;
+	if (m->xq && (m->held || m->family == DML_FAMILY_MLP))
+		return dml_fail(err, DML_EPARAM, "rows as bytes are for the "
+				"linear families without held-out rows");
 	if (m->family == DML_FAMILY_MLP && m->params.optimizer >= DML_OPT_SGD)
 		return dml_mlp_fit(m, x, y, n, m->params.epochs, progress, ctx,
 				   err);

@@ -165,6 +165,11 @@ struct dml_model {
 	const uint8_t *held;  /* run time only: rows held out (1) for early
 	                       * stopping, or NULL */
 	int hogwild;          /* run time only: SGD on threads, lock-free */
+	/* run time only: the rows as bytes (dml_rowstore), standardized as
+	 * they are read, the same values as rows standardized in place; the
+	 * rows passed as doubles are then NULL.  Linear families, no
+	 * held-out rows. */
+	const uint8_t *xq;
 	/* tree and forest families: the trees (tree.h), no weights */
 	struct dml_forest *forest;
 };
@@ -183,6 +188,9 @@ uint64_t dml_model_nweights(const struct dml_model *m);
 const double *dml_model_point(const struct dml_model *m);
 /* Standardize n rows in place with the model's scaler. */
 void dml_model_standardize(const struct dml_model *m, double *x, uint64_t n);
+/* The same for n rows of bytes q, into out. */
+void dml_model_standardize_bytes(const struct dml_model *m,
+				 const uint8_t *q, uint64_t n, double *out);
 
 /* Loss and gradient sums at w over n standardized rows with class
  * indices y, added exactly into acc[0] (loss) and acc[1..] (gradient). */

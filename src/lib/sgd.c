@@ -130,7 +130,12 @@ static void *sgd_worker(void *arg)
 		uint64_t t = j->t0 + b0 / bs;
 		for (uint64_t r = 0; r < nr; r++) {
 			uint64_t row = j->perm[b0 + r];
-			memcpy(xb + r * nf, j->x + row * nf, nf * sizeof *xb);
+			if (m->xq)
+				dml_model_standardize_bytes(m, m->xq + row * nf,
+							    1, xb + r * nf);
+			else
+				memcpy(xb + r * nf, j->x + row * nf,
+				       nf * sizeof *xb);
 			if (j->y)
 				yb[r] = j->y[row];
 			if (j->t)

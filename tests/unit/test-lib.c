@@ -707,6 +707,73 @@ static void test_rows_memory(void)
 	ok(aligned, "rows memory is 16-byte aligned, as malloc's");
 }
 
+/* Rows as bytes while every value is a whole number 0..255, as doubles
+ * from the first block with another; the same values either way. */
+static void test_rowstore(void)
+{
+	enum { NF = 3, ROWS = 3000 };
+	static const double odd[] = { -0.0, 255.5, 256, -1, 0.5, 1e300 };
+	int narrow = 1, same = 1, wide = 1;
+	for (size_t o = 0; o <= sizeof odd / sizeof odd[0]; o++) {
+		struct dml_rowstore s = {0};
+		struct dml_error err = {0};
+		double x[64 * NF], all[ROWS * NF];
+		uint32_t y[64], ally[ROWS];
+		for (uint64_t r0 = 0; r0 < ROWS; r0 += 64) {
+			uint64_t n = ROWS - r0 < 64 ? ROWS - r0 : 64;
+			for (uint64_t i = 0; i < n * NF; i++)
+				x[i] = (double)((r0 * NF + i) * 37 % 256);
+			for (uint64_t i = 0; i < n; i++)
+				y[i] = (uint32_t)(r0 + i) % 7;
+			/* the odd value in a block past the first growth */
+			if (o < sizeof odd / sizeof odd[0] && r0 == 2048)
+				x[NF + 1] = odd[o];
+			memcpy(all + r0 * NF, x, n * NF * sizeof *x);
+			memcpy(ally + r0, y, n * sizeof *y);
+			if (dml_rowstore_add(&s, x, y, n, NF, &err)) {
+				ok(0, "rowstore: add");
+				dml_rowstore_free(&s);
+				return;
+			}
+			if (r0 == 1984)
+				narrow &= s.q && !s.x;
+		}
+		if (o == sizeof odd / sizeof odd[0]) {
+			narrow &= s.q && !s.x;
+			for (size_t i = 0; i < ROWS * NF; i++)
+				same &= s.q[i] == (uint8_t)all[i];
+		} else {
+			wide &= !s.q && s.x;
+			for (size_t i = 0; s.x && i < ROWS * NF; i++)
+				same &= !memcmp(&s.x[i], &all[i], sizeof *all);
+		}
+		same &= s.n == ROWS && !memcmp(s.y, ally, sizeof ally);
+		dml_rowstore_free(&s);
+	}
+	ok(narrow, "rowstore keeps whole numbers 0..255 as bytes");
+	ok(wide, "rowstore turns to doubles at -0, fractions and values "
+	   "outside 0..255");
+	ok(same, "rowstore keeps every value and label, bit for bit");
+
+	/* standardizing bytes gives the bits of standardizing doubles */
+	struct dml_model m = {0};
+	double mean[NF] = { 3.25, 0, 200.0 / 3 }, scale[NF] = { 0.1, 1,
+								1 / 7.0 };
+	m.schema.nfeat = NF;
+	m.mean = mean;
+	m.scale = scale;
+	uint8_t q[256 * NF];
+	double a[256 * NF], b[256 * NF];
+	for (size_t i = 0; i < 256 * NF; i++) {
+		q[i] = (uint8_t)(i * 101 % 256);
+		a[i] = q[i];
+	}
+	dml_model_standardize(&m, a, 256);
+	dml_model_standardize_bytes(&m, q, 256, b);
+	ok(!memcmp(a, b, sizeof a), "bytes standardize to the bits of "
+	   "doubles");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -721,6 +788,7 @@ int main(void)
 	test_gemm();
 	test_svm_sniff();
 	test_rows_memory();
+	test_rowstore();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
