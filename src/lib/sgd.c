@@ -130,6 +130,13 @@ static void *sgd_worker(void *arg)
 		uint64_t t = j->t0 + b0 / bs;
 		for (uint64_t r = 0; r < nr; r++) {
 			uint64_t row = j->perm[b0 + r];
+			if (m->xq && b0 + r + 4 < j->n) {
+				/* rows lie anywhere: ask for one ahead */
+				const uint8_t *ahead = m->xq +
+					j->perm[b0 + r + 4] * nf;
+				for (uint32_t c = 0; c < nf; c += 64)
+					__builtin_prefetch(ahead + c);
+			}
 			if (m->xq)
 				dml_model_standardize_bytes(m, m->xq + row * nf,
 							    1, xb + r * nf);
