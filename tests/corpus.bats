@@ -64,19 +64,6 @@ check_expected() {
 	fi
 }
 
-# Sanitizers reserve terabytes of address space, and a wrapper such as
-# valgrind needs its own: the address-space tests need the plain binaries.
-require_plain_binaries() {
-	[[ -z $DML_WRAPPER ]] || skip "DML_WRAPPER is set"
-	local bin=$DML_BUILDDIR/src/dml-inspect
-	if grep -aq -e __asan_init -e __hwasan_init -e __msan_init \
-		-e __tsan_init "$bin" ||
-		{ command -v ldd > /dev/null &&
-			ldd "$bin" 2> /dev/null | grep -q -e libasan -e libtsan; }; then
-		skip "built with a sanitizer that reserves address space"
-	fi
-}
-
 @test "every corpus file is described and has expectations" {
 	cd "$CORPUS"
 	local f missing=()

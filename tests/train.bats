@@ -258,3 +258,63 @@ load helpers
 	$DML_WRAPPER dml-train --emit stats -y label golden.csv -o stats.dml
 	cmp stats.dml "$DML_SRCDIR/tests/files/golden-stats.dml"
 }
+
+# bytes_csv ROWS FEATURES SEED: whole numbers 0..255 in three overlapping
+# classes, label first.
+bytes_csv() {
+	awk -v n="$1" -v f="$2" -v seed="$3" 'BEGIN {
+		srand(seed); printf "label"
+		for (j = 1; j <= f; j++) printf ",p%d", j
+		print ""
+		for (i = 0; i < n; i++) {
+			c = i % 3; printf "c%d", c
+			for (j = 1; j <= f; j++)
+				printf ",%d", (j * c * 7 + int(rand() * 60)) % 256
+			print ""
+		}
+	}'
+}
+
+@test "a -j1 fit gives the -j2 model when the rows it holds as bytes turn to doubles" {
+	bytes_csv 3000 20 5 > b.csv
+	# a fraction, a value past 255 (both in a block after the first
+	# growth of the store), and -0 in the first row, whose standardized
+	# value differs from 0's in its sign
+	awk -F, -v OFS=, 'NR == 2501 { $5 = $5 + 0.5 } 1' b.csv > frac.csv
+	awk -F, -v OFS=, 'NR == 2501 { $5 = 300 } 1' b.csv > big.csv
+	awk -F, -v OFS=, 'NR == 2 { $5 = "-0" } 1' b.csv > neg0.csv
+	for f in b frac big neg0; do
+		$DML_WRAPPER dml-train -j1 -a softmax -y label $f.csv -o $f-1.dml
+		$DML_WRAPPER dml-train -j2 -a softmax -y label $f.csv -o $f-2.dml
+		cmp $f-1.dml $f-2.dml
+	done
+	for a in logistic hinge; do
+		awk -F, 'NR == 1 || $1 != "c2"' b.csv > two.csv
+		$DML_WRAPPER dml-train -j1 -a $a -y label two.csv -o t1.dml
+		$DML_WRAPPER dml-train -j2 -a $a -y label two.csv -o t2.dml
+		cmp t1.dml t2.dml
+	done
+	$DML_WRAPPER dml-train -j1 -a softmax --optimizer adam -y label b.csv -o a1.dml
+	$DML_WRAPPER dml-train -j2 -a softmax --optimizer adam -y label b.csv -o a2.dml
+	cmp a1.dml a2.dml
+}
+
+@test "a -j1 fit holds whole numbers 0..255 in an eighth of the memory of doubles" {
+	require_plain_binaries
+	# 20000 rows x 784: 125 MB as doubles, 16 MB as bytes
+	bytes_csv 20000 784 7 > px.csv
+	sed '2s/$/.5/' px.csv > half.csv
+	run --separate-stderr bash -c "ulimit -v 204800 &&
+		dml-train -j1 -a softmax -y label --max-iter 2 px.csv -o m1.dml"
+	assert_success
+	assert_equal "$stderr" ""
+	dml-train -j2 -a softmax -y label --max-iter 2 px.csv -o m2.dml
+	cmp m1.dml m2.dml
+	# one value with a fraction, in the first row: doubles, which do
+	# not fit under the same limit
+	run --separate-stderr bash -c "ulimit -v 204800 &&
+		dml-train -j1 -a softmax -y label --max-iter 2 half.csv -o m3.dml"
+	assert_failure 1
+	assert_regex "$stderr" '^dml-train: half\.csv:[0-9]+: out of memory$'
+	[ ! -e m3.dml ]
+}
