@@ -1046,11 +1046,12 @@ enum dml_err dml_block_view(const struct dml_record *rec,
 /* All rows of a block of doubles in wire order, its columns those of
  * the data: one copy, then the check of wire_row. */
 static enum dml_err wire_rows(const struct dml_block *b,
-			      const unsigned char *p, double *out,
-			      struct dml_error *err)
+			      const unsigned char *p, uint64_t i0,
+			      uint64_t i1, double *out, struct dml_error *err)
 {
-	size_t nv = (size_t)b->n * b->nfeat;
-	memcpy(out, p, nv * sizeof *out);
+	size_t nv = (size_t)(i1 - i0) * b->nfeat;
+	memcpy(out, p + (size_t)i0 * b->nfeat * sizeof *out,
+	       nv * sizeof *out);
 	int bad = 0;
 	for (size_t i = 0; i < nv; i++)
 		bad |= !isfinite(out[i]);
@@ -1060,7 +1061,8 @@ static enum dml_err wire_rows(const struct dml_block *b,
 		if (!isfinite(out[i]))
 			return dml_fail(err, DML_ENUMBER,
 					"row %llu: non-finite value",
-					(unsigned long long)(i / b->nfeat) + 1);
+					(unsigned long long)(i0 + i / b->nfeat)
+					+ 1);
 }
 
 /* Does map take column f to f, for all n of the block's columns? */
@@ -1220,6 +1222,10 @@ enum dml_err dml_rowstore_add(struct dml_rowstore *s, const double *x,
 {
 	if (s->n == 0 && !s->q && !s->x)
 		s->nf = nf;
+	else if (nf != s->nf)
+		return dml_fail(err, DML_EPARAM, "rows of %lu values after "
+				"rows of %lu", (unsigned long)nf,
+				(unsigned long)s->nf);
 	size_t w = s->nf ? s->nf : 1;
 	if (s->n + n > s->cap) {
 		uint64_t cap = s->cap ? s->cap : 1024;
@@ -1272,6 +1278,28 @@ void dml_rowstore_free(struct dml_rowstore *s)
 	dml_rows_free(s->x);
 	free(s->y);
 	memset(s, 0, sizeof *s);
+}
+
+/* The id of label yi of a data record's labels rl: its index among the
+ * model's classes, or among the labels seen so far. */
+static enum dml_err block_label(struct dml_data *d,
+				const struct dml_load_opts *o,
+				const struct dml_labels *rl, uint32_t yi,
+				uint32_t *id, struct dml_error *err)
+{
+	if (yi >= rl->n)
+		return dml_fail(err, DML_EFORMAT, "label id out of range");
+	const char *label = rl->names[yi];
+	if (o->classes) {
+		int64_t k = dml_labels_find(o->classes, label);
+		if (k < 0)
+			return dml_fail(err, DML_ELABELS, "label '%.40s' is not "
+					"one of the model's classes", label);
+		*id = (uint32_t)k;
+		return DML_OK;
+	}
+	*id = dml_strtab_intern(&d->labels, label);
+	return *id == UINT32_MAX ? dml_fail(err, DML_ENOMEM, NULL) : DML_OK;
 }
 
 static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
@@ -1345,61 +1373,49 @@ static enum dml_err load_records(struct dml_data *d, struct dml_src *src,
 			d->has_label = use_label;
 		}
 		uint32_t nf = d->schema.nfeat;
-		if (!rc && d->n - d->base + blk.n > d->cap) {
-			uint64_t cap = d->cap ? d->cap : blk.n ? blk.n : 1;
-			while (cap < d->n - d->base + blk.n)
-				cap *= 2;
-			rc = rows_reserve(d, cap, nf, err);
-		}
-		int whole = !rc && WIRE_ORDER && blk.dtype == DML_F64 &&
-			    blk.n && map_is_identity(&blk, map, nf);
-		/* (no rows yet, no x yet: an empty first block) */
-		double *xb = d->x ? d->x + (d->n - d->base) * nf : NULL;
-		if (!rc && blk.n)
-			dml_prefault(xb, (size_t)blk.n * nf * sizeof *d->x);
-		if (whole)
-			rc = wire_rows(&blk, px, xb, err);
-		for (uint64_t i = 0; !rc && i < blk.n; i++) {
-			if (!whole)
-				rc = dml_block_wire_row(&blk, px, i, map, nf,
-					d->x + (d->n - d->base + i) * nf, err);
-			if (rc)
-				break;
-			uint32_t id = 0;
-			uint32_t yi = blk.has_label ? dml_get32(py + 4 * i)
-						    : UINT32_MAX;
-			if (use_label) {
-				if (yi >= rl.n) {
-					rc = dml_fail(err, DML_EFORMAT,
-						      "label id out of range");
+		/* the columns in their stored order: whole rows at a time */
+		int ident = !rc && map_is_identity(&blk, map, nf);
+		int whole = ident && WIRE_ORDER && blk.dtype == DML_F64;
+		/* streaming: the rows are handed on as each DML_STREAM_ROWS
+		 * fill up, while they are in the cache; memory stays one
+		 * block of them */
+		for (uint64_t i0 = 0; !rc && i0 < blk.n;) {
+			uint64_t held = d->n - d->base, i1 = blk.n;
+			if (o->rows_fn && i1 - i0 > DML_STREAM_ROWS - held)
+				i1 = i0 + (DML_STREAM_ROWS - held);
+			if (held + (i1 - i0) > d->cap) {
+				uint64_t cap = d->cap ? d->cap : i1 - i0;
+				while (cap < held + (i1 - i0))
+					cap *= 2;
+				if ((rc = rows_reserve(d, cap, nf, err)))
 					break;
-				}
-				const char *label = rl.names[yi];
-				if (o->classes) {
-					int64_t k = dml_labels_find(o->classes,
-								    label);
-					if (k < 0) {
-						rc = dml_fail(err, DML_ELABELS,
-							"label '%.40s' is not "
-							"one of the model's "
-							"classes", label);
-						break;
-					}
-					id = (uint32_t)k;
-				} else {
-					id = dml_strtab_intern(&d->labels,
-							       label);
-					if (id == UINT32_MAX)
-						rc = dml_fail(err, DML_ENOMEM,
-							      NULL);
-				}
 			}
-			d->y[d->n - d->base + i] = id;
+			double *xb = d->x + held * nf;
+			if (!o->rows_fn) /* streaming reuses its memory */
+				dml_prefault(xb, (size_t)(i1 - i0) * nf *
+						 sizeof *xb);
+			if (whole)
+				rc = wire_rows(&blk, px, i0, i1, xb, err);
+			for (uint64_t i = i0; !rc && i < i1; i++) {
+				if (!whole)
+					rc = dml_block_wire_row(&blk, px, i,
+						ident ? NULL : map, nf,
+						xb + (i - i0) * nf, err);
+				if (rc)
+					break;
+				uint32_t id = 0;
+				if (use_label && (rc = block_label(d, o, &rl,
+						dml_get32(py + 4 * i), &id,
+						err)))
+					break;
+				d->y[held + (i - i0)] = id;
+			}
+			if (!rc)
+				d->n += i1 - i0;
+			if (!rc && o->rows_fn)
+				rc = hand_on(d, o, 0, err);
+			i0 = i1;
 		}
-		if (!rc)
-			d->n += blk.n;
-		if (!rc && o->rows_fn)
-			rc = hand_on(d, o, 0, err);
 		dml_block_free(&blk);
 		dml_labels_free(&rl);
 		if (rc) {
