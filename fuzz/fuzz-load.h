@@ -26,7 +26,9 @@
  *
  * fuzz-csv.c also reads each input through libcsv alone (without the
  * plain-line splitter) and as a stream of row blocks (as dml-train -j 1
- * --emit stats does): both must give the same rows, or the same error.
+ * --emit stats does), kept as a -j 1 fit keeps them (bytes while every
+ * value is a whole number 0..255): both must give the same rows, bit for
+ * bit, or the same error.
  *
  * What loads is then used as dml-train and dml-partition use it: its
  * statistics are taken, encoded and decoded; its rows are written as
@@ -270,12 +272,10 @@ static void check_parallel(const struct dml_load_opts *o, const uint8_t *p,
 	free(big);
 }
 
-/* Rows as a stream hands them on (dml_load_opts.rows_fn), kept. */
+/* Rows as a stream hands them on (dml_load_opts.rows_fn), kept as
+ * dml-train -j 1 keeps them for a fit: as bytes while they can be. */
 struct kept {
-	double *x;
-	uint32_t *y;
-	uint64_t n, cap;
-	uint32_t nf;
+	struct dml_rowstore s;
 	int bad;
 };
 
@@ -283,29 +283,24 @@ static enum dml_err keep_rows(void *ctx, const struct dml_data *d,
 			      double *x, const uint32_t *y, uint64_t n,
 			      struct dml_error *err)
 {
-	(void)err;
 	struct kept *k = ctx;
-	uint32_t nf = d->schema.nfeat;
 	/* whole blocks, except the last */
-	if (n > DML_STREAM_ROWS || (k->n % DML_STREAM_ROWS))
+	if (n > DML_STREAM_ROWS || (k->s.n % DML_STREAM_ROWS))
 		k->bad = 1;
-	if (k->n + n > k->cap) {
-		uint64_t cap = (k->n + n) * 2;
-		double *nx = realloc(k->x, (size_t)cap * nf * sizeof *nx + 1);
-		uint32_t *ny = nx ? realloc(k->y, (size_t)cap * sizeof *ny)
-				  : NULL;
-		if (nx)
-			k->x = nx;
-		if (!ny)
-			return DML_ENOMEM;
-		k->y = ny;
-		k->cap = cap;
+	return dml_rowstore_add(&k->s, x, y, n, d->schema.nfeat, err);
+}
+
+/* 1 if the kept rows are x[0..n) bit for bit. */
+static int kept_same(const struct kept *k, const double *x, size_t n)
+{
+	if (!k->s.q)
+		return memcmp(k->s.x, x, n * sizeof *x) == 0;
+	for (size_t i = 0; i < n; i++) {
+		double v = k->s.q[i];
+		if (memcmp(&v, &x[i], sizeof v))
+			return 0;
 	}
-	memcpy(k->x + k->n * nf, x, (size_t)n * nf * sizeof *x);
-	memcpy(k->y + k->n, y, (size_t)n * sizeof *y);
-	k->n += n;
-	k->nf = nf;
-	return DML_OK;
+	return 1;
 }
 
 /* The same text through libcsv alone (no plain-line splitting), and as a
@@ -339,13 +334,13 @@ static void check_variants(const struct dml_data *d, enum dml_err rc,
 		CHECK(!strcmp(e2.detail, e->detail));
 		CHECK(e2.line == e->line && e2.column == e->column);
 		if (rc == DML_OK) {
-			uint32_t nf = d->schema.nfeat;
-			const double *x2 = v ? k.x : d2.x;
-			const uint32_t *y2 = v ? k.y : d2.y;
+			size_t nx = (size_t)d->n * d->schema.nfeat;
+			const uint32_t *y2 = v ? k.s.y : d2.y;
 			CHECK(d2.n == d->n);
-			CHECK(!v || (k.n == d->n && !k.bad));
-			CHECK(d->n == 0 || memcmp(x2, d->x, (size_t)d->n * nf *
-						  sizeof *d->x) == 0);
+			CHECK(!v || (k.s.n == d->n && !k.bad));
+			CHECK(d->n == 0 || (v ? kept_same(&k, d->x, nx)
+					      : memcmp(d2.x, d->x, nx *
+						       sizeof *d->x) == 0));
 			CHECK(d->n == 0 || memcmp(y2, d->y, (size_t)d->n *
 						  sizeof *d->y) == 0);
 			CHECK(d2.labels.n == d->labels.n);
@@ -354,8 +349,7 @@ static void check_variants(const struct dml_data *d, enum dml_err rc,
 		}
 		dml_data_free(&d2);
 	}
-	free(k.x);
-	free(k.y);
+	dml_rowstore_free(&k.s);
 }
 
 enum { LOAD_DATA, LOAD_CSV, LOAD_CSV_THREADS };
