@@ -62,10 +62,23 @@ void dml_record_init(struct dml_record *rec)
 	memset(rec, 0, sizeof *rec);
 }
 
+/* Let go of the payload: free it, unmap it, or forget a borrowed one. */
+static void drop_payload(struct dml_record *rec)
+{
+	if (rec->map)
+		munmap(rec->map, rec->map_len);
+	else if (!rec->borrowed)
+		free(rec->payload);
+	rec->payload = NULL;
+	rec->cap = 0;
+	rec->borrowed = 0;
+	rec->map = NULL;
+	rec->map_len = 0;
+}
+
 void dml_record_free(struct dml_record *rec)
 {
-	if (!rec->borrowed)
-		free(rec->payload);
+	drop_payload(rec);
 	memset(rec, 0, sizeof *rec);
 }
 
@@ -179,11 +192,8 @@ static enum dml_err check_sections(const struct dml_record *rec,
  * even for an empty one, so that it can be handed to memcpy. */
 static enum dml_err ensure_cap(struct dml_record *rec, size_t need)
 {
-	if (rec->borrowed) {
-		rec->payload = NULL;
-		rec->cap = 0;
-		rec->borrowed = 0;
-	}
+	if (rec->borrowed)
+		drop_payload(rec);
 	if (rec->payload && rec->cap >= need)
 		return DML_OK;
 	unsigned char *p = realloc(rec->payload, need ? need : 1);
@@ -267,8 +277,12 @@ static long long file_read(void *ctx, void *buf, size_t n)
 	return (long long)got;
 }
 
-static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
-				struct dml_error *err)
+/* Payloads from this size on are mapped where the source allows. */
+#define MAP_PAYLOAD (UINT64_C(1) << 20)
+
+/* ms: the source, when ctx is one whose payloads may be mapped. */
+static enum dml_err read_record(read_fn rd, void *ctx, struct dml_src *ms,
+				struct dml_record *rec, struct dml_error *err)
 {
 	unsigned char hdr[DML_HEADER_SIZE], trailer[DML_TRAILER_SIZE];
 	long long got = rd(ctx, hdr, sizeof hdr);
@@ -286,11 +300,36 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
 	enum dml_err rc = decode_header(hdr, &rec->h, err);
 	if (rc)
 		return rc;
-	/* Grow with the bytes that really arrive. */
 	uint64_t want = rec->h.payload_len, have = 0;
 	uint32_t crc = dml_crc32c(0, hdr, DML_HEADER_SIZE);
-	if (ensure_cap(rec, 0))
+	struct dml_src_view v;
+	size_t n;
+	const unsigned char *p = ms && want >= MAP_PAYLOAD && want <= SIZE_MAX
+		? (const unsigned char *)dml_src_map(ms, (size_t)want, &n, &v)
+		: NULL;
+	if (p) {
+		/* the file's own pages, not a copy */
+		crc = dml_crc32c(crc, p, n);
+		if (n < want) {
+			long long at = embedded_header(p, n);
+			dml_src_unmap(&v);
+			if (at >= 0)
+				return cut_short(at, want, err);
+			return dml_fail(err, DML_ETRUNC, "stream ends after "
+					"%llu of %llu payload bytes",
+					(unsigned long long)n,
+					(unsigned long long)want);
+		}
+		drop_payload(rec);
+		rec->payload = (unsigned char *)p;
+		rec->borrowed = 1;
+		rec->map = v.base;
+		rec->map_len = v.len;
+		have = want;
+	} else if (ensure_cap(rec, 0)) {
 		return dml_fail(err, DML_ENOMEM, NULL);
+	}
+	/* Grow with the bytes that really arrive. */
 	while (have < want) {
 		uint64_t chunk = want - have;
 		size_t step = rec->cap > have ? rec->cap - have : 0;
@@ -335,7 +374,7 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_record *rec,
 enum dml_err dml_record_read(FILE *f, struct dml_record *rec,
 			     struct dml_error *err)
 {
-	return read_record(file_read, f, rec, err);
+	return read_record(file_read, f, NULL, rec, err);
 }
 
 /* ---- byte sources over a file descriptor ---- */
@@ -459,7 +498,7 @@ static long long src_read(void *ctx, void *buf, size_t n)
 enum dml_err dml_record_read_src(struct dml_src *s, struct dml_record *rec,
 				 struct dml_error *err)
 {
-	return read_record(src_read, s, rec, err);
+	return read_record(src_read, s, s, rec, err);
 }
 
 /* copy: 1 into rec's own payload, 0 a view, -1 a view left unchecked */
@@ -483,10 +522,8 @@ static enum dml_err parse(const unsigned char *buf, size_t len,
 	if (total > len)
 		return dml_fail(err, DML_ETRUNC, NULL);
 	if (copy <= 0) {
-		if (!rec->borrowed)
-			free(rec->payload);
+		drop_payload(rec);
 		rec->payload = (unsigned char *)buf + DML_HEADER_SIZE;
-		rec->cap = 0;
 		rec->borrowed = 1;
 	} else if (ensure_cap(rec, (size_t)rec->h.payload_len)) {
 		return dml_fail(err, DML_ENOMEM, NULL);

@@ -88,6 +88,8 @@ struct dml_record {
 	unsigned char *payload; /* owned unless borrowed; h.payload_len bytes */
 	size_t cap;
 	int borrowed;           /* payload points into the caller's bytes */
+	void *map;              /* or into this mapping of a file, its own */
+	size_t map_len;
 };
 
 struct dml_section {
@@ -164,6 +166,8 @@ struct dml_src_view {
 const char *dml_src_map(struct dml_src *s, size_t want, size_t *len,
 			struct dml_src_view *v);
 void dml_src_unmap(struct dml_src_view *v);
+/* The next record; a large payload in a regular file is mapped rather
+ * than read, until the record is read over or freed. */
 enum dml_err dml_record_read_src(struct dml_src *s, struct dml_record *rec,
 				 struct dml_error *err);
 
