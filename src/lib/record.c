@@ -277,6 +277,9 @@ static long long file_read(void *ctx, void *buf, size_t n)
 	return (long long)got;
 }
 
+static const char *src_map(struct dml_src *s, size_t want, size_t *len,
+			   struct dml_src_view *v, int hash);
+
 /* Payloads from this size on are mapped where the source allows. */
 #define MAP_PAYLOAD (UINT64_C(1) << 20)
 
@@ -305,11 +308,17 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_src *ms,
 	struct dml_src_view v;
 	size_t n;
 	const unsigned char *p = ms && want >= MAP_PAYLOAD && want <= SIZE_MAX
-		? (const unsigned char *)dml_src_map(ms, (size_t)want, &n, &v)
+		? (const unsigned char *)src_map(ms, (size_t)want, &n, &v, 0)
 		: NULL;
 	if (p) {
-		/* the file's own pages, not a copy */
-		crc = dml_crc32c(crc, p, n);
+		/* the file's own pages, not a copy; the hash and checksum
+		 * go over a piece at a time, while it is in the cache */
+		for (size_t at = 0; at < n; at += READ_PIECE) {
+			size_t k = n - at < READ_PIECE ? n - at : READ_PIECE;
+			if (ms->hash)
+				dml_hash_update(ms->hash, p + at, k);
+			crc = dml_crc32c(crc, p + at, k);
+		}
 		if (n < want) {
 			long long at = embedded_header(p, n);
 			dml_src_unmap(&v);
@@ -418,8 +427,9 @@ long long dml_src_read_some(struct dml_src *s, void *buf, size_t n)
 	}
 }
 
-const char *dml_src_map(struct dml_src *s, size_t want, size_t *len,
-			struct dml_src_view *v)
+/* dml_src_map; hash 0: the caller feeds the bytes to s->hash itself. */
+static const char *src_map(struct dml_src *s, size_t want, size_t *len,
+			   struct dml_src_view *v, int hash)
 {
 	v->base = NULL;
 	v->len = 0;
@@ -446,12 +456,18 @@ const char *dml_src_map(struct dml_src *s, size_t want, size_t *len,
 	}
 	(void)madvise(m, maplen, MADV_SEQUENTIAL);
 	const char *p = (const char *)m + (at - from);
-	if (s->hash)
+	if (s->hash && hash)
 		dml_hash_update(s->hash, p, n);
 	v->base = m;
 	v->len = maplen;
 	*len = n;
 	return p;
+}
+
+const char *dml_src_map(struct dml_src *s, size_t want, size_t *len,
+			struct dml_src_view *v)
+{
+	return src_map(s, want, len, v, 1);
 }
 
 void dml_src_unmap(struct dml_src_view *v)
