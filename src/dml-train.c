@@ -763,10 +763,9 @@ static void do_tree(const struct opts *o, char **files, int nfiles)
 	dml_model_free(&m);
 }
 
-/* A fit from scratch on one thread keeps the rows as they stream in,
- * as bytes where they can be (dml_rowstore), with the statistics taken
- * on the way: a linear classifier without held-out rows, which needs
- * nothing but the standardized rows. */
+/* A fit from scratch on one thread (fit_streams) keeps the rows as they
+ * stream in, as bytes where they can be (dml_rowstore), with the
+ * statistics taken on the way. */
 struct fit_stream {
 	struct stream_stats ss;
 	struct dml_rowstore rs;
@@ -782,11 +781,18 @@ static enum dml_err fit_rows(void *ctx, const struct dml_data *d,
 					  err);
 }
 
+/* A fit that can take its rows as bytes: a linear classifier from
+ * scratch without held-out rows, which needs nothing but the
+ * standardized rows. */
+static int fits_bytes(const struct opts *o)
+{
+	return !o->model && o->family && o->family != DML_FAMILY_MLP &&
+	       !opts_reg(o, o->family) && o->params.holdout == 0;
+}
+
 static int fit_streams(const struct opts *o)
 {
-	return o->threads == 1 && !o->model && o->family &&
-	       o->family != DML_FAMILY_MLP && !opts_reg(o, o->family) &&
-	       o->params.holdout == 0;
+	return o->threads == 1 && fits_bytes(o);
 }
 
 /* The rows of fit_streams' fit: d holds the label ids and the rows as
@@ -867,12 +873,15 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 			if (d.n == 0)
 				cli_die("%s: no data rows", first);
 		} else {
+			/* parsed in parallel: bytes as well, where they can be */
+			lo.bytes = fits_bytes(o) && nfiles <= 1;
 			cli_load_csv(files, nfiles, &lo, &d);
 			if (d.n == 0)
 				cli_die("%s: no data rows", first);
 			t = targets(reg, &d, first);
 			if (dml_stats_from_data(&s, &d, &err))
 				cli_die_err(&err, first);
+			xq = d.q;
 		}
 		if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
 					       DML_SOLVER_NORMAL, &err))
@@ -924,7 +933,8 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	m.t = NULL;
 	m.held = NULL;
 	m.xq = NULL;
-	dml_rows_free(xq);
+	if (xq != d.q)
+		dml_rows_free(xq);
 	free(held);
 	free(t);
 	if (o->model) {

@@ -299,22 +299,51 @@ bytes_csv() {
 	cmp a1.dml a2.dml
 }
 
-@test "a -j1 fit holds whole numbers 0..255 in an eighth of the memory of doubles" {
+@test "a -j2 fit parses a large file in parallel into bytes: the -j1 model, or its error" {
+	# 5.4 MB: past the 4 MiB from which a file is parsed by all threads
+	bytes_csv 6000 300 6 > p.csv
+	(( $(stat -c %s p.csv) > 4194304 ))
+	# a fraction late (in the second thread's half), one early, and a
+	# value past 255 in the last row: read again as doubles
+	awk -F, -v OFS=, 'NR == 5000 { $9 = $9 + 0.25 } 1' p.csv > late.csv
+	awk -F, -v OFS=, 'NR == 3 { $9 = $9 + 0.25 } 1' p.csv > early.csv
+	awk -F, -v OFS=, 'NR == 6001 { $300 = 256 } 1' p.csv > last.csv
+	for f in p late early last; do
+		$DML_WRAPPER dml-train -j1 -a softmax -y label --max-iter 5 $f.csv -o $f-1.dml
+		$DML_WRAPPER dml-train -j2 -a softmax -y label --max-iter 5 $f.csv -o $f-2.dml
+		cmp $f-1.dml $f-2.dml
+	done
+	# an error in the second half, after a value that is not a byte in
+	# the first: the same words as one thread
+	awk -F, -v OFS=, 'NR == 100 { $9 = 0.5 } NR == 5500 { $9 = "x" } 1' p.csv > bad.csv
+	run -1 --separate-stderr $DML_WRAPPER dml-train -j2 -a softmax -y label bad.csv -o m.dml
+	assert_equal "$stderr" "dml-train: bad.csv:5500:9: not a number: 'x'"
+	[ ! -e m.dml ]
+	run -1 --separate-stderr $DML_WRAPPER dml-train -j1 -a softmax -y label bad.csv -o m.dml
+	assert_equal "$stderr" "dml-train: bad.csv:5500:9: not a number: 'x'"
+}
+
+@test "a fit holds whole numbers 0..255 in an eighth of the memory of doubles" {
 	require_plain_binaries
-	# 20000 rows x 784: 125 MB as doubles, 16 MB as bytes
-	bytes_csv 20000 784 7 > px.csv
+	# 30000 rows x 784: 188 MB as doubles, 24 MB as bytes, a 78 MB file
+	bytes_csv 30000 784 7 > px.csv
 	sed '2s/$/.5/' px.csv > half.csv
-	run --separate-stderr bash -c "ulimit -v 204800 &&
-		dml-train -j1 -a softmax -y label --max-iter 2 px.csv -o m1.dml"
-	assert_success
-	assert_equal "$stderr" ""
-	dml-train -j2 -a softmax -y label --max-iter 2 px.csv -o m2.dml
-	cmp m1.dml m2.dml
-	# one value with a fraction, in the first row: doubles, which do
-	# not fit under the same limit
-	run --separate-stderr bash -c "ulimit -v 204800 &&
-		dml-train -j1 -a softmax -y label --max-iter 2 half.csv -o m3.dml"
-	assert_failure 1
-	assert_regex "$stderr" '^dml-train: half\.csv:[0-9]+: out of memory$'
-	[ ! -e m3.dml ]
+	dml-train -j2 -a softmax -y label --max-iter 2 px.csv -o m.dml
+	# one arena for all threads: the limit is on the rows, not on
+	# malloc's reserve for each thread
+	export MALLOC_ARENA_MAX=1
+	for j in 1 2; do
+		run --separate-stderr bash -c "ulimit -v 204800 &&
+			dml-train -j$j -a softmax -y label --max-iter 2 px.csv -o m$j.dml"
+		assert_success
+		assert_equal "$stderr" ""
+		cmp m.dml m$j.dml
+		# one value with a fraction, in the first row: doubles, which
+		# do not fit under the same limit
+		run --separate-stderr bash -c "ulimit -v 204800 &&
+			dml-train -j$j -a softmax -y label --max-iter 2 half.csv -o h.dml"
+		assert_failure 1
+		assert_regex "$stderr" '^dml-train: half\.csv(:[0-9]+)?: out of memory$'
+		[ ! -e h.dml ]
+	done
 }

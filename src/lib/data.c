@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -600,6 +601,7 @@ void dml_data_free(struct dml_data *d)
 {
 	dml_schema_free(&d->schema);
 	dml_rows_free(d->x);
+	dml_rows_free(d->q);
 	free(d->y);
 	dml_strtab_free(&d->labels);
 	dml_colmap_free(&d->map);
@@ -1210,7 +1212,7 @@ DML_WIDE static void to_bytes(const double *x, size_t n, uint8_t *q)
 		q[i] = (uint8_t)x[i];
 }
 
-DML_WIDE static void from_bytes(const uint8_t *q, size_t n, double *x)
+DML_WIDE void dml_rows_from_bytes(const uint8_t *q, size_t n, double *x)
 {
 	for (size_t i = 0; i < n; i++)
 		x[i] = (double)q[i];
@@ -1258,7 +1260,7 @@ enum dml_err dml_rowstore_add(struct dml_rowstore *s, const double *x,
 					      sizeof *nx);
 		if (!nx)
 			return dml_fail(err, DML_ENOMEM, NULL);
-		from_bytes(s->q, at, nx);
+		dml_rows_from_bytes(s->q, at, nx);
 		dml_rows_free(s->q);
 		s->q = NULL;
 		s->x = nx;
@@ -1451,7 +1453,28 @@ struct part {
 	struct dml_strtab labels;
 	struct dml_error err;
 	enum dml_err rc;
+	/* rows as bytes (dml_load_opts.bytes): parsed into blk, a block at
+	 * a time, until one holds another value, which sets *wide */
+	double *blk;
+	uint64_t nblk;
+	atomic_int *wide;
 };
+
+/* The rows of pt's block as bytes, in their place in d->q; 0 (and
+ * *wide set) if a value is not a whole number 0..255, or another part
+ * has found one. */
+static int part_bytes(struct part *pt)
+{
+	uint32_t nf = pt->d->schema.nfeat;
+	size_t len = (size_t)pt->nblk * nf;
+	if (atomic_load(pt->wide) || !whole_bytes(pt->blk, len)) {
+		atomic_store(pt->wide, 1);
+		return 0;
+	}
+	to_bytes(pt->blk, len, pt->d->q + (pt->base + pt->n - pt->nblk) * nf);
+	pt->nblk = 0;
+	return 1;
+}
 
 static enum dml_err part_row(void *ctx, char **f, size_t n, uint64_t line,
 			     struct dml_error *err)
@@ -1463,15 +1486,17 @@ static enum dml_err part_row(void *ctx, char **f, size_t n, uint64_t line,
 	if (pt->n >= pt->cap)
 		return dml_fail(err, DML_ECSV, "more rows than lines");
 	const char *label;
-	enum dml_err rc = dml_colmap_row(&d->map, f, n,
-					 d->x + (pt->base + pt->n) * nf,
-					 &label, err);
+	double *x = pt->blk ? pt->blk + pt->nblk * nf
+			    : d->x + (pt->base + pt->n) * nf;
+	enum dml_err rc = dml_colmap_row(&d->map, f, n, x, &label, err);
 	if (rc)
 		return rc;
 	if ((rc = label_id(d, &pt->labels, label, &d->y[pt->base + pt->n],
 			   err)))
 		return rc;
 	pt->n++;
+	if (pt->blk && ++pt->nblk == DML_STREAM_ROWS && !part_bytes(pt))
+		return DML_EPARAM; /* stop: the file is read again as doubles */
 	return DML_OK;
 }
 
@@ -1480,6 +1505,8 @@ static void *part_main(void *arg)
 	struct part *pt = arg;
 	pt->rc = dml_csv_parse_lines(pt->p, pt->len, &pt->d->opts->csv, 1,
 				     part_row, pt, &pt->err);
+	if (!pt->rc && pt->blk && pt->nblk && !part_bytes(pt))
+		pt->rc = DML_EPARAM;
 	return NULL;
 }
 
@@ -1580,11 +1607,45 @@ static int load_parallel(struct dml_data *d, struct dml_src *src,
 		pos = end;
 	}
 	uint32_t nf = d->schema.nfeat;
+	/* bytes: into q where every value allows, else read again into x */
+	int bytes = o->bytes && d->n == 0 && d->files == 0 && !d->q &&
+		    rows <= SIZE_MAX / (nf ? nf : 1);
+	atomic_int wide;
+	atomic_init(&wide, 0);
 	rc = DML_OK;
-	if (rows > d->cap)
-		rc = rows_reserve(d, rows, nf, err);
+	if (bytes) {
+		if (!(d->q = dml_rows_realloc(NULL, (size_t)rows * nf)))
+			rc = dml_fail(err, DML_ENOMEM, NULL);
+		for (uint32_t t = 0; !rc && t < nt; t++) {
+			parts[t].wide = &wide;
+			parts[t].blk = malloc((size_t)DML_STREAM_ROWS * nf *
+					      sizeof *parts[t].blk + 1);
+			if (!parts[t].blk)
+				rc = dml_fail(err, DML_ENOMEM, NULL);
+		}
+	}
+	if (!rc && rows > d->cap)
+		rc = rows_reserve(d, rows, bytes ? 0 : nf, err);
 	if (!rc)
 		dml_threads_run(nt, part_main, parts, sizeof *parts);
+	if (!rc && bytes && atomic_load(&wide)) {
+		/* a value that is not a byte: all of it again, as doubles */
+		dml_rows_free(d->q);
+		d->q = NULL;
+		for (uint32_t t = 0; t < nt; t++) {
+			dml_strtab_free(&parts[t].labels);
+			memset(&parts[t].labels, 0, sizeof parts[t].labels);
+			free(parts[t].blk);
+			parts[t].blk = NULL;
+			parts[t].n = 0;
+			parts[t].rc = DML_OK;
+			memset(&parts[t].err, 0, sizeof parts[t].err);
+		}
+		bytes = 0;
+		rc = rows_reserve(d, rows, nf, err);
+		if (!rc)
+			dml_threads_run(nt, part_main, parts, sizeof *parts);
+	}
 	/* the first error in file order, with its line in the file */
 	uint64_t line0 = 2; /* the first line was read above */
 	for (uint32_t t = 0; !rc && t < nt; t++) {
@@ -1616,16 +1677,26 @@ static int load_parallel(struct dml_data *d, struct dml_src *src,
 			free(map);
 		}
 		if (!rc && pt->base != d->n) {
-			memmove(d->x + d->n * nf, d->x + pt->base * nf,
-				(size_t)pt->n * nf * sizeof *d->x);
+			if (bytes)
+				memmove(d->q + d->n * nf, d->q + pt->base * nf,
+					(size_t)pt->n * nf);
+			else
+				memmove(d->x + d->n * nf, d->x + pt->base * nf,
+					(size_t)pt->n * nf * sizeof *d->x);
 			memmove(d->y + d->n, d->y + pt->base,
 				(size_t)pt->n * sizeof *d->y);
 		}
 		d->n += pt->n;
 	}
-	for (uint32_t t = 0; t < nt; t++)
+	for (uint32_t t = 0; t < nt; t++) {
 		dml_strtab_free(&parts[t].labels);
+		free(parts[t].blk);
+	}
 	free(parts);
+	if (rc && d->q) {
+		dml_rows_free(d->q);
+		d->q = NULL;
+	}
 	/* the leaf identity covers every byte, as the plain reader's does */
 	if (src->hash)
 		dml_hash_update(src->hash, data + src->npre,

@@ -87,6 +87,10 @@ struct dml_load_opts {
 	int input_format;               /* enum dml_input_format (svmread.h) */
 	uint32_t features;              /* svmlight: the number of features;
 					 * 0: the largest index seen */
+	/* A file parsed in parallel whose values are all whole numbers
+	 * 0..255 goes to d->q, one byte each, not to d->x (first input
+	 * only; any other input, or another value: d->x as ever). */
+	int bytes;
 };
 
 #define DML_STREAM_ROWS 256
@@ -116,6 +120,8 @@ struct dml_data {
 	struct dml_schema schema;
 	uint64_t n, cap;
 	double *x;                /* n * schema.nfeat, row-major */
+	uint8_t *q;               /* or these as bytes (dml_load_opts.bytes);
+				   * x is then empty */
 	uint32_t *y;              /* per row: id in labels, or class index */
 	struct dml_strtab labels; /* label texts as seen (no classes given) */
 	int has_label;
@@ -223,6 +229,8 @@ enum dml_err dml_rowstore_add(struct dml_rowstore *s, const double *x,
 			      const uint32_t *y, uint64_t n, uint32_t nf,
 			      struct dml_error *err);
 void dml_rowstore_free(struct dml_rowstore *s);
+/* x[i] = q[i] for n values. */
+void dml_rows_from_bytes(const uint8_t *q, size_t n, double *x);
 /* Identity of the data as a leaf: a hash of every byte read. */
 uint64_t dml_data_leaf(const struct dml_data *d);
 

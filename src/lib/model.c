@@ -508,8 +508,24 @@ enum dml_err dml_stats_from_data(struct dml_stats *s,
 	enum dml_err rc = dml_stats_begin(s, &d->schema, err);
 	if (rc)
 		return rc;
-	if ((rc = dml_stats_rows(s, d->x, d->y, d->n, d->labels.n, err)) ||
-	    (rc = dml_stats_end(s, d, err)))
+	if (d->q) {
+		/* rows as bytes: as doubles a block at a time (the sums are
+		 * exact, so the blocks do not change them) */
+		uint32_t nf = d->schema.nfeat;
+		double *b = malloc((size_t)BLOCK * nf * sizeof *b + 1);
+		if (!b)
+			rc = dml_fail(err, DML_ENOMEM, NULL);
+		for (uint64_t r0 = 0; !rc && r0 < d->n; r0 += BLOCK) {
+			uint64_t nr = d->n - r0 < BLOCK ? d->n - r0 : BLOCK;
+			dml_rows_from_bytes(d->q + r0 * nf, (size_t)nr * nf, b);
+			rc = dml_stats_rows(s, b, d->y + r0, nr, d->labels.n,
+					    err);
+		}
+		free(b);
+	} else {
+		rc = dml_stats_rows(s, d->x, d->y, d->n, d->labels.n, err);
+	}
+	if (rc || (rc = dml_stats_end(s, d, err)))
 		dml_stats_free(s);
 	return rc;
 }
