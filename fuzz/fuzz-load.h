@@ -214,64 +214,6 @@ static void check_blocks(const struct dml_data *d,
 	dml_data_free(&d2);
 }
 
-/* Text padded past the parallel threshold: one thread and three agree. */
-static void check_parallel(const struct dml_load_opts *o, const uint8_t *p,
-			   size_t n)
-{
-	if (n == 0 || memchr(p, '"', n))
-		return;
-	const uint8_t *nl = memchr(p, '\n', n);
-	if (!nl)
-		return;
-	size_t head = (size_t)(nl + 1 - p), body = n - head;
-	/* short bodies would make millions of rows: too slow to fuzz */
-	if (body < 64 || p[n - 1] != '\n')
-		return;
-	size_t size = head;
-	while (size < PARALLEL_SIZE + 1024)
-		size += body;
-	uint8_t *big = malloc(size);
-	if (!big)
-		return;
-	memcpy(big, p, head);
-	for (size_t at = head; at < size; at += body)
-		memcpy(big + at, p + head, body);
-	struct dml_load_opts o1 = *o, o3 = *o;
-	o1.threads = 1;
-	o3.threads = 3;
-	struct dml_data d1, d3;
-	struct dml_error e1 = {0}, e3 = {0};
-	enum dml_err r1 = load(&d1, &o1, big, size, 0, &e1);
-	enum dml_err r3 = load(&d3, &o3, big, size, 0, &e3);
-	if (r1 != r3 || strcmp(e1.detail, e3.detail) || e1.line != e3.line ||
-	    e1.column != e3.column)
-		fprintf(stderr, "fuzz: one thread: %d line %llu column %llu "
-			"'%s'; three threads: %d line %llu column %llu '%s'\n",
-			r1, (unsigned long long)e1.line,
-			(unsigned long long)e1.column, e1.detail, r3,
-			(unsigned long long)e3.line,
-			(unsigned long long)e3.column, e3.detail);
-	CHECK(r1 == r3);
-	CHECK(!strcmp(e1.detail, e3.detail));
-	CHECK(e1.line == e3.line && e1.column == e3.column);
-	if (r1 == DML_OK)
-		CHECK(d1.n == d3.n);
-	if (r1 == DML_OK && d1.n > 0) {
-		uint32_t nf = d1.schema.nfeat;
-		CHECK(memcmp(d1.x, d3.x, (size_t)d1.n * nf * sizeof *d1.x) ==
-		      0);
-		CHECK(memcmp(d1.y, d3.y, (size_t)d1.n * sizeof *d1.y) == 0);
-		CHECK(d1.labels.n == d3.labels.n);
-	}
-	if (r1 == DML_OK) {
-		CHECK(d1.schema.fingerprint == d3.schema.fingerprint);
-		CHECK(dml_data_leaf(&d1) == dml_data_leaf(&d3));
-	}
-	dml_data_free(&d1);
-	dml_data_free(&d3);
-	free(big);
-}
-
 /* Rows as a stream hands them on (dml_load_opts.rows_fn), kept as
  * dml-train -j 1 keeps them for a fit: as bytes while they can be. */
 struct kept {
@@ -301,6 +243,68 @@ static int kept_same(const struct kept *k, const double *x, size_t n)
 			return 0;
 	}
 	return 1;
+}
+
+/* Text padded past the parallel threshold: one thread and three agree. */
+static void check_parallel(const struct dml_load_opts *o, const uint8_t *p,
+			   size_t n)
+{
+	if (n == 0 || memchr(p, '"', n))
+		return;
+	const uint8_t *nl = memchr(p, '\n', n);
+	if (!nl)
+		return;
+	size_t head = (size_t)(nl + 1 - p), body = n - head;
+	/* short bodies would make millions of rows: too slow to fuzz */
+	if (body < 64 || p[n - 1] != '\n')
+		return;
+	size_t size = head;
+	while (size < PARALLEL_SIZE + 1024)
+		size += body;
+	uint8_t *big = malloc(size);
+	if (!big)
+		return;
+	memcpy(big, p, head);
+	for (size_t at = head; at < size; at += body)
+		memcpy(big + at, p + head, body);
+	struct dml_load_opts o1 = *o, o3 = *o;
+	o1.threads = 1;
+	o3.threads = 3;
+	/* half the inputs: into bytes where the values allow (a fit's
+	 * load), else doubles after all */
+	o3.bytes = n & 1;
+	struct dml_data d1, d3;
+	struct dml_error e1 = {0}, e3 = {0};
+	enum dml_err r1 = load(&d1, &o1, big, size, 0, &e1);
+	enum dml_err r3 = load(&d3, &o3, big, size, 0, &e3);
+	if (r1 != r3 || strcmp(e1.detail, e3.detail) || e1.line != e3.line ||
+	    e1.column != e3.column)
+		fprintf(stderr, "fuzz: one thread: %d line %llu column %llu "
+			"'%s'; three threads: %d line %llu column %llu '%s'\n",
+			r1, (unsigned long long)e1.line,
+			(unsigned long long)e1.column, e1.detail, r3,
+			(unsigned long long)e3.line,
+			(unsigned long long)e3.column, e3.detail);
+	CHECK(r1 == r3);
+	CHECK(!strcmp(e1.detail, e3.detail));
+	CHECK(e1.line == e3.line && e1.column == e3.column);
+	if (r1 == DML_OK)
+		CHECK(d1.n == d3.n);
+	if (r1 == DML_OK && d1.n > 0) {
+		size_t nx = (size_t)d1.n * d1.schema.nfeat;
+		struct kept k = { .s = { .q = d3.q, .x = d3.x } };
+		CHECK(o3.bytes || !d3.q);
+		CHECK(kept_same(&k, d1.x, nx));
+		CHECK(memcmp(d1.y, d3.y, (size_t)d1.n * sizeof *d1.y) == 0);
+		CHECK(d1.labels.n == d3.labels.n);
+	}
+	if (r1 == DML_OK) {
+		CHECK(d1.schema.fingerprint == d3.schema.fingerprint);
+		CHECK(dml_data_leaf(&d1) == dml_data_leaf(&d3));
+	}
+	dml_data_free(&d1);
+	dml_data_free(&d3);
+	free(big);
 }
 
 /* The same text through libcsv alone (no plain-line splitting), and as a

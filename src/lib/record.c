@@ -280,8 +280,11 @@ static long long file_read(void *ctx, void *buf, size_t n)
 static const char *src_map(struct dml_src *s, size_t want, size_t *len,
 			   struct dml_src_view *v, int hash);
 
-/* Payloads from this size on are mapped where the source allows. */
-#define MAP_PAYLOAD (UINT64_C(1) << 20)
+/* Payloads from this size on are mapped where the source allows (the
+ * fuzz targets set a small size, so that their records are mapped). */
+#ifndef DML_MAP_PAYLOAD
+#define DML_MAP_PAYLOAD (UINT64_C(1) << 20)
+#endif
 
 /* ms: the source, when ctx is one whose payloads may be mapped. */
 static enum dml_err read_record(read_fn rd, void *ctx, struct dml_src *ms,
@@ -307,9 +310,11 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_src *ms,
 	uint32_t crc = dml_crc32c(0, hdr, DML_HEADER_SIZE);
 	struct dml_src_view v;
 	size_t n;
-	const unsigned char *p = ms && want >= MAP_PAYLOAD && want <= SIZE_MAX
-		? (const unsigned char *)src_map(ms, (size_t)want, &n, &v, 0)
-		: NULL;
+	int map = ms && want >= DML_MAP_PAYLOAD && want <= SIZE_MAX;
+	const unsigned char *p =
+		map ? (const unsigned char *)src_map(ms, (size_t)want, &n,
+						     &v, 0)
+		    : NULL;
 	if (p) {
 		/* the file's own pages, not a copy; the hash and checksum
 		 * go over a piece at a time, while it is in the cache */
