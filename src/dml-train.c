@@ -795,21 +795,20 @@ static int fit_streams(const struct opts *o)
 	return o->threads == 1 && fits_bytes(o);
 }
 
-/* The rows of fit_streams' fit: d holds the label ids and the rows as
- * doubles, or *q the rows as bytes. */
+/* The rows of fit_streams' fit into d: its label ids, and its rows as
+ * doubles (x) or as bytes (q). */
 static void load_fit_rows(struct dml_load_opts *lo, char **files,
-			  int nfiles, struct dml_data *d, struct dml_stats *s,
-			  uint8_t **q)
+			  int nfiles, struct dml_data *d, struct dml_stats *s)
 {
 	struct fit_stream fs = {0};
 	stream_stats(lo, files, nfiles, d, s, fit_rows, &fs);
 	dml_rows_free(d->x);
 	free(d->y);
 	d->x = fs.rs.x;
+	d->q = fs.rs.q;
 	d->y = fs.rs.y;
 	d->cap = fs.rs.cap;
 	d->base = 0;
-	*q = fs.rs.q;
 }
 
 static void do_fit(const struct opts *o, char **files, int nfiles)
@@ -820,7 +819,6 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	const char *first = cli_name(nfiles ? files[0] : "-");
 	uint64_t it0 = 0;
 	double *t = NULL;
-	uint8_t *xq = NULL;
 	int solved = 0;
 	if (o->model && o->params.solver == DML_SOLVER_NORMAL)
 		cli_usage("--solver normal makes a model from statistics: "
@@ -869,7 +867,7 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		dml_data_init(&d);
 		struct dml_stats s;
 		if (fit_streams(o)) {
-			load_fit_rows(&lo, files, nfiles, &d, &s, &xq);
+			load_fit_rows(&lo, files, nfiles, &d, &s);
 			if (d.n == 0)
 				cli_die("%s: no data rows", first);
 		} else {
@@ -881,7 +879,6 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 			t = targets(reg, &d, first);
 			if (dml_stats_from_data(&s, &d, &err))
 				cli_die_err(&err, first);
-			xq = d.q;
 		}
 		if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
 					       DML_SOLVER_NORMAL, &err))
@@ -919,8 +916,8 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 		fprintf(stderr, "%s: %llu of %llu rows held out\n", cli_prog,
 			(unsigned long long)hn, (unsigned long long)d.n);
 	}
-	if (xq)
-		m.xq = xq;
+	if (d.q) /* standardized as they are read */
+		m.xq = d.q;
 	else
 		dml_model_standardize(&m, d.x, d.n);
 	m.held = held;
@@ -933,8 +930,6 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 	m.t = NULL;
 	m.held = NULL;
 	m.xq = NULL;
-	if (xq != d.q)
-		dml_rows_free(xq);
 	free(held);
 	free(t);
 	if (o->model) {
