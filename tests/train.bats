@@ -287,7 +287,18 @@ bytes_csv() {
 		$DML_WRAPPER dml-train -j1 -a softmax -y label $f.csv -o $f-1.dml
 		$DML_WRAPPER dml-train -j2 -a softmax -y label $f.csv -o $f-2.dml
 		cmp $f-1.dml $f-2.dml
+		# -j2 reads a pipe and a binary shard as a stream too
+		cat $f.csv | $DML_WRAPPER dml-train -j2 -a softmax -y label -o $f-p.dml
+		cmp $f-1.dml $f-p.dml
+		$DML_WRAPPER dml-partition -n 1 --format bin --dtype f64 -y label -o $f.bin $f.csv
+		$DML_WRAPPER dml-train -j1 -a softmax -y label $f.bin -o $f-b1.dml
+		$DML_WRAPPER dml-train -j2 -a softmax -y label $f.bin -o $f-b2.dml
+		cmp $f-b1.dml $f-b2.dml
 	done
+	# several inputs are held as doubles: the same model either way
+	$DML_WRAPPER dml-train -j1 -a softmax -y label b.csv frac.csv -o two-1.dml
+	$DML_WRAPPER dml-train -j2 -a softmax -y label b.csv frac.csv -o two-2.dml
+	cmp two-1.dml two-2.dml
 	for a in logistic hinge; do
 		awk -F, 'NR == 1 || $1 != "c2"' b.csv > two.csv
 		$DML_WRAPPER dml-train -j1 -a $a -y label two.csv -o t1.dml

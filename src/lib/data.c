@@ -1711,28 +1711,87 @@ static enum dml_err load_csv(struct dml_data *d, struct dml_src *src,
 			     const struct dml_load_opts *o,
 			     struct dml_error *err);
 
+static enum dml_err keep_rows(void *ctx, const struct dml_data *d,
+			      double *x, const uint32_t *y, uint64_t n,
+			      struct dml_error *err)
+{
+	return dml_rowstore_add(ctx, x, y, n, d->schema.nfeat, err);
+}
+
+/* o->bytes where the parallel reader does not take the input: the rows
+ * stream (*so) into a dml_rowstore, bytes while every value is one,
+ * which d then holds (keep_end).  0 when this does not apply. */
+static int keep_begin(const struct dml_data *d, const struct dml_load_opts *o,
+		      struct dml_load_opts *so, struct dml_rowstore *rs)
+{
+	if (!o->bytes || o->rows_fn || d->n || d->files || d->q)
+		return 0;
+	*so = *o;
+	so->rows_fn = keep_rows;
+	so->rows_ctx = rs;
+	return 1;
+}
+
+static enum dml_err keep_end(struct dml_data *d,
+			     const struct dml_load_opts *so,
+			     struct dml_rowstore *rs, enum dml_err rc,
+			     struct dml_error *err)
+{
+	if (!rc)
+		rc = dml_data_flush(d, so, err);
+	if (rc) {
+		dml_rowstore_free(rs);
+		return rc;
+	}
+	dml_rows_free(d->x);
+	free(d->y);
+	d->x = rs->x;
+	d->q = rs->q;
+	d->y = rs->y;
+	d->cap = rs->cap;
+	d->base = 0;
+	return DML_OK;
+}
+
 enum dml_err dml_data_load_src(struct dml_data *d, struct dml_src *src,
 			       const struct dml_load_opts *o,
 			       struct dml_error *err)
 {
+	if (d->q) {
+		/* rows held as bytes, and another input: all as doubles */
+		size_t nv = (size_t)d->n * d->schema.nfeat;
+		double *x = dml_rows_realloc(d->x, ((size_t)d->cap *
+						    d->schema.nfeat + 1) *
+						   sizeof *x);
+		if (!x)
+			return dml_fail(err, DML_ENOMEM, NULL);
+		dml_rows_from_bytes(d->q, nv, x);
+		dml_rows_free(d->q);
+		d->q = NULL;
+		d->x = x;
+	}
 	int isrec = dml_src_is_record(src);
 	if (isrec < 0)
 		return dml_fail(err, DML_EIO, "%s", strerror(errno));
 	enum dml_err rc;
+	struct dml_load_opts so;
+	struct dml_rowstore rs = {0};
 	if (isrec) {
-		rc = load_records(d, src, o, err);
+		int keep = keep_begin(d, o, &so, &rs);
+		rc = load_records(d, src, keep ? &so : o, err);
 		d->files++;
 		d->columns_grow = 0;
-		return rc;
+		return keep ? keep_end(d, &so, &rs, rc, err) : rc;
 	}
 	unsigned char *peek = NULL;
 	int svm = dml_svm_detect(src, o->input_format, o->csv.delim, &peek);
 	if (svm) {
+		int keep = svm > 0 && keep_begin(d, o, &so, &rs);
 		rc = svm < 0 ? dml_fail(err, DML_EIO, "%s", strerror(errno))
-			     : dml_svm_load(d, src, o, err);
+			     : dml_svm_load(d, src, keep ? &so : o, err);
 		free(peek);
 		d->files++;
-		return rc;
+		return keep ? keep_end(d, &so, &rs, rc, err) : rc;
 	}
 	rc = load_csv(d, src, o, err);
 	d->columns_grow = 0;
@@ -1749,6 +1808,11 @@ static enum dml_err load_csv(struct dml_data *d, struct dml_src *src,
 		d->files++;
 		return rc;
 	}
+	struct dml_load_opts so;
+	struct dml_rowstore rs = {0};
+	int keep = keep_begin(d, o, &so, &rs);
+	if (keep)
+		o = &so;
 	d->opts = o;
 	dml_colmap_free(&d->map);
 	rc = dml_csv_read(src, &o->csv, on_header, on_row, d, err);
@@ -1756,7 +1820,7 @@ static enum dml_err load_csv(struct dml_data *d, struct dml_src *src,
 		rc = dml_fail(err, DML_EEMPTY, "no data rows");
 	d->files++;
 	d->opts = NULL;
-	return rc;
+	return keep ? keep_end(d, &so, &rs, rc, err) : rc;
 }
 
 uint64_t dml_data_leaf(const struct dml_data *d)

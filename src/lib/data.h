@@ -87,9 +87,11 @@ struct dml_load_opts {
 	int input_format;               /* enum dml_input_format (svmread.h) */
 	uint32_t features;              /* svmlight: the number of features;
 					 * 0: the largest index seen */
-	/* A file parsed in parallel whose values are all whole numbers
-	 * 0..255 goes to d->q, one byte each, not to d->x (first input
-	 * only; any other input, or another value: d->x as ever). */
+	/* The rows of the first input go to d->q, one byte each, when
+	 * every value is a whole number 0..255: a large CSV file parsed in
+	 * parallel all at once (parsed again into d->x if a value is not a
+	 * byte), any other input as a stream (into d->x from the first
+	 * block with another value).  Another input turns them to d->x. */
 	int bytes;
 };
 
