@@ -1218,6 +1218,20 @@ DML_WIDE void dml_rows_from_bytes(const uint8_t *q, size_t n, double *x)
 		x[i] = (double)q[i];
 }
 
+/* The nv bytes of *q as doubles in *x, grown to room values; *q freed.
+ * Nonzero when out of memory (nothing changed). */
+static int to_doubles(uint8_t **q, double **x, size_t room, size_t nv)
+{
+	double *nx = dml_rows_realloc(*x, room * sizeof *nx);
+	if (!nx)
+		return -1;
+	dml_rows_from_bytes(*q, nv, nx);
+	dml_rows_free(*q);
+	*q = NULL;
+	*x = nx;
+	return 0;
+}
+
 enum dml_err dml_rowstore_add(struct dml_rowstore *s, const double *x,
 			      const uint32_t *y, uint64_t n, uint32_t nf,
 			      struct dml_error *err)
@@ -1254,17 +1268,10 @@ enum dml_err dml_rowstore_add(struct dml_rowstore *s, const double *x,
 		s->cap = cap;
 	}
 	size_t at = (size_t)s->n * s->nf, len = (size_t)n * s->nf;
-	if (s->q && !whole_bytes(x, len)) {
-		/* from here on doubles: the bytes so far become doubles */
-		double *nx = dml_rows_realloc(NULL, (size_t)s->cap * w *
-					      sizeof *nx);
-		if (!nx)
-			return dml_fail(err, DML_ENOMEM, NULL);
-		dml_rows_from_bytes(s->q, at, nx);
-		dml_rows_free(s->q);
-		s->q = NULL;
-		s->x = nx;
-	}
+	/* from here on doubles: the bytes so far become doubles */
+	if (s->q && !whole_bytes(x, len) &&
+	    to_doubles(&s->q, &s->x, (size_t)s->cap * w, at))
+		return dml_fail(err, DML_ENOMEM, NULL);
 	if (s->q)
 		to_bytes(x, len, s->q + at);
 	else
@@ -1757,19 +1764,10 @@ enum dml_err dml_data_load_src(struct dml_data *d, struct dml_src *src,
 			       const struct dml_load_opts *o,
 			       struct dml_error *err)
 {
-	if (d->q) {
-		/* rows held as bytes, and another input: all as doubles */
-		size_t nv = (size_t)d->n * d->schema.nfeat;
-		double *x = dml_rows_realloc(d->x, ((size_t)d->cap *
-						    d->schema.nfeat + 1) *
-						   sizeof *x);
-		if (!x)
-			return dml_fail(err, DML_ENOMEM, NULL);
-		dml_rows_from_bytes(d->q, nv, x);
-		dml_rows_free(d->q);
-		d->q = NULL;
-		d->x = x;
-	}
+	/* rows held as bytes, and another input: all as doubles */
+	if (d->q && to_doubles(&d->q, &d->x, (size_t)d->cap * d->schema.nfeat,
+			       (size_t)d->n * d->schema.nfeat))
+		return dml_fail(err, DML_ENOMEM, NULL);
 	int isrec = dml_src_is_record(src);
 	if (isrec < 0)
 		return dml_fail(err, DML_EIO, "%s", strerror(errno));
