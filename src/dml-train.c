@@ -508,23 +508,20 @@ static enum dml_err stats_rows(void *ctx, const struct dml_data *d,
 	return dml_stats_rows(&ss->s, x, y, n, d->labels.n, err);
 }
 
-/* The statistics of the rows read, taken by rows_fn, whose context ctx
- * starts with a struct stream_stats. */
 static void stream_stats(struct dml_load_opts *lo, char **files, int nfiles,
-			 struct dml_data *d, struct dml_stats *s,
-			 dml_rows_fn rows_fn, void *ctx)
+			 struct dml_data *d, struct dml_stats *s)
 {
 	const char *first = cli_name(nfiles ? files[0] : "-");
-	struct stream_stats *ss = ctx;
+	struct stream_stats ss = {0};
 	struct dml_error err = {0};
-	lo->rows_fn = rows_fn;
-	lo->rows_ctx = ctx;
+	lo->rows_fn = stats_rows;
+	lo->rows_ctx = &ss;
 	cli_load_csv(files, nfiles, lo, d);
 	if (dml_data_flush(d, lo, &err) ||
-	    (!ss->started && dml_stats_begin(&ss->s, &d->schema, &err)) ||
-	    dml_stats_end(&ss->s, d, &err))
+	    (!ss.started && dml_stats_begin(&ss.s, &d->schema, &err)) ||
+	    dml_stats_end(&ss.s, d, &err))
 		cli_die_err(&err, first);
-	*s = ss->s;
+	*s = ss.s;
 }
 
 static void do_stats(const struct opts *o, char **files, int nfiles)
@@ -541,8 +538,7 @@ static void do_stats(const struct opts *o, char **files, int nfiles)
 	dml_data_init(&d);
 	double *t = NULL;
 	if (o->threads == 1 && !opts_reg(o, o->family)) {
-		struct stream_stats ss = {0};
-		stream_stats(&lo, files, nfiles, &d, &s, stats_rows, &ss);
+		stream_stats(&lo, files, nfiles, &d, &s);
 	} else {
 		cli_load_csv(files, nfiles, &lo, &d);
 		t = targets(opts_reg(o, o->family), &d,
@@ -763,52 +759,13 @@ static void do_tree(const struct opts *o, char **files, int nfiles)
 	dml_model_free(&m);
 }
 
-/* A fit from scratch on one thread (fit_streams) keeps the rows as they
- * stream in, as bytes where they can be (dml_rowstore), with the
- * statistics taken on the way. */
-struct fit_stream {
-	struct stream_stats ss;
-	struct dml_rowstore rs;
-};
-
-static enum dml_err fit_rows(void *ctx, const struct dml_data *d,
-			     double *x, const uint32_t *y, uint64_t n,
-			     struct dml_error *err)
-{
-	struct fit_stream *fs = ctx;
-	enum dml_err rc = stats_rows(&fs->ss, d, x, y, n, err);
-	return rc ? rc : dml_rowstore_add(&fs->rs, x, y, n, d->schema.nfeat,
-					  err);
-}
-
-/* A fit that can take its rows as bytes: a linear classifier from
- * scratch without held-out rows, which needs nothing but the
- * standardized rows. */
+/* A fit that can take its rows as bytes (dml_load_opts.bytes): a
+ * linear classifier from scratch without held-out rows, which needs
+ * nothing but the standardized rows. */
 static int fits_bytes(const struct opts *o)
 {
 	return !o->model && o->family && o->family != DML_FAMILY_MLP &&
 	       !opts_reg(o, o->family) && o->params.holdout == 0;
-}
-
-static int fit_streams(const struct opts *o)
-{
-	return o->threads == 1 && fits_bytes(o);
-}
-
-/* The rows of fit_streams' fit into d: its label ids, and its rows as
- * doubles (x) or as bytes (q). */
-static void load_fit_rows(struct dml_load_opts *lo, char **files,
-			  int nfiles, struct dml_data *d, struct dml_stats *s)
-{
-	struct fit_stream fs = {0};
-	stream_stats(lo, files, nfiles, d, s, fit_rows, &fs);
-	dml_rows_free(d->x);
-	free(d->y);
-	d->x = fs.rs.x;
-	d->q = fs.rs.q;
-	d->y = fs.rs.y;
-	d->cap = fs.rs.cap;
-	d->base = 0;
 }
 
 static void do_fit(const struct opts *o, char **files, int nfiles)
@@ -866,20 +823,13 @@ static void do_fit(const struct opts *o, char **files, int nfiles)
 				    .numeric_label = reg };
 		dml_data_init(&d);
 		struct dml_stats s;
-		if (fit_streams(o)) {
-			load_fit_rows(&lo, files, nfiles, &d, &s);
-			if (d.n == 0)
-				cli_die("%s: no data rows", first);
-		} else {
-			/* parsed in parallel: bytes as well, where they can be */
-			lo.bytes = fits_bytes(o) && nfiles <= 1;
-			cli_load_csv(files, nfiles, &lo, &d);
-			if (d.n == 0)
-				cli_die("%s: no data rows", first);
-			t = targets(reg, &d, first);
-			if (dml_stats_from_data(&s, &d, &err))
-				cli_die_err(&err, first);
-		}
+		lo.bytes = fits_bytes(o) && nfiles <= 1;
+		cli_load_csv(files, nfiles, &lo, &d);
+		if (d.n == 0)
+			cli_die("%s: no data rows", first);
+		t = targets(reg, &d, first);
+		if (dml_stats_from_data(&s, &d, &err))
+			cli_die_err(&err, first);
 		if (t && dml_stats_add_targets(&s, &d, t, o->params.solver ==
 					       DML_SOLVER_NORMAL, &err))
 			cli_die_err(&err, first);

@@ -1714,9 +1714,20 @@ static int load_parallel(struct dml_data *d, struct dml_src *src,
 	return 1;
 }
 
+/* One CSV input through the plain reader. */
 static enum dml_err load_csv(struct dml_data *d, struct dml_src *src,
 			     const struct dml_load_opts *o,
-			     struct dml_error *err);
+			     struct dml_error *err)
+{
+	d->opts = o;
+	dml_colmap_free(&d->map);
+	enum dml_err rc = dml_csv_read(src, &o->csv, on_header, on_row, d,
+				       err);
+	if (rc == DML_OK && !d->map.feat)
+		rc = dml_fail(err, DML_EEMPTY, "no data rows");
+	d->opts = NULL;
+	return rc;
+}
 
 static enum dml_err keep_rows(void *ctx, const struct dml_data *d,
 			      double *x, const uint32_t *y, uint64_t n,
@@ -1771,55 +1782,35 @@ enum dml_err dml_data_load_src(struct dml_data *d, struct dml_src *src,
 	int isrec = dml_src_is_record(src);
 	if (isrec < 0)
 		return dml_fail(err, DML_EIO, "%s", strerror(errno));
-	enum dml_err rc;
-	struct dml_load_opts so;
-	struct dml_rowstore rs = {0};
-	if (isrec) {
-		int keep = keep_begin(d, o, &so, &rs);
-		rc = load_records(d, src, keep ? &so : o, err);
-		d->files++;
-		d->columns_grow = 0;
-		return keep ? keep_end(d, &so, &rs, rc, err) : rc;
-	}
-	unsigned char *peek = NULL;
-	int svm = dml_svm_detect(src, o->input_format, o->csv.delim, &peek);
-	if (svm) {
-		int keep = svm > 0 && keep_begin(d, o, &so, &rs);
-		rc = svm < 0 ? dml_fail(err, DML_EIO, "%s", strerror(errno))
-			     : dml_svm_load(d, src, keep ? &so : o, err);
-		free(peek);
-		d->files++;
-		return keep ? keep_end(d, &so, &rs, rc, err) : rc;
-	}
-	rc = load_csv(d, src, o, err);
-	d->columns_grow = 0;
-	free(peek); /* bytes read ahead are read again by now */
-	return rc;
-}
-
-static enum dml_err load_csv(struct dml_data *d, struct dml_src *src,
-			     const struct dml_load_opts *o,
-			     struct dml_error *err)
-{
-	enum dml_err rc;
-	if (load_parallel(d, src, o, &rc, err)) {
-		d->files++;
-		return rc;
-	}
 	struct dml_load_opts so;
 	struct dml_rowstore rs = {0};
 	int keep = keep_begin(d, o, &so, &rs);
-	if (keep)
-		o = &so;
-	d->opts = o;
-	dml_colmap_free(&d->map);
-	rc = dml_csv_read(src, &o->csv, on_header, on_row, d, err);
-	if (rc == DML_OK && !d->map.feat)
-		rc = dml_fail(err, DML_EEMPTY, "no data rows");
-	d->files++;
-	d->opts = NULL;
+	const struct dml_load_opts *lo = keep ? &so : o;
+	enum dml_err rc;
+	unsigned char *peek = NULL;
+	int svm = 0;
+	if (isrec) {
+		rc = load_records(d, src, lo, err);
+		d->files++;
+		d->columns_grow = 0;
+	} else if ((svm = dml_svm_detect(src, o->input_format, o->csv.delim,
+					 &peek))) {
+		rc = svm < 0 ? dml_fail(err, DML_EIO, "%s", strerror(errno))
+			     : dml_svm_load(d, src, lo, err);
+		d->files++;
+	} else {
+		/* the parallel reader writes d's rows itself, bytes too */
+		if (load_parallel(d, src, o, &rc, err))
+			keep = 0;
+		else
+			rc = load_csv(d, src, lo, err);
+		d->files++;
+		d->columns_grow = 0;
+	}
+	free(peek); /* bytes read ahead are read again by now */
 	return keep ? keep_end(d, &so, &rs, rc, err) : rc;
 }
+
 
 uint64_t dml_data_leaf(const struct dml_data *d)
 {

@@ -122,9 +122,8 @@ struct dml_data {
 	struct dml_schema schema;
 	uint64_t n, cap;
 	double *x;                /* n * schema.nfeat, row-major */
-	uint8_t *q;               /* or these as bytes (dml_load_opts.bytes,
-				   * or a dml_rowstore's given to d); x is
-				   * then empty; freed with d */
+	uint8_t *q;               /* or these as bytes (dml_load_opts.bytes);
+				   * x is then empty */
 	uint32_t *y;              /* per row: id in labels, or class index */
 	struct dml_strtab labels; /* label texts as seen (no classes given) */
 	int has_label;

@@ -233,6 +233,18 @@ static enum dml_err cut_short(long long at, uint64_t want,
 			at, (unsigned long long)want);
 }
 
+/* The stream ended after have of the want bytes of payload p. */
+static enum dml_err ended(const unsigned char *p, size_t have, uint64_t want,
+			  struct dml_error *err)
+{
+	long long at = embedded_header(p, have);
+	if (at >= 0)
+		return cut_short(at, want, err);
+	return dml_fail(err, DML_ETRUNC, "stream ends after %llu of %llu "
+			"payload bytes", (unsigned long long)have,
+			(unsigned long long)want);
+}
+
 /* crc: of the header and the payload. */
 static enum dml_err verify(const struct dml_record *rec, uint32_t crc,
 			   const unsigned char *trailer, struct dml_error *err)
@@ -325,14 +337,9 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_src *ms,
 			crc = dml_crc32c(crc, p + at, k);
 		}
 		if (n < want) {
-			long long at = embedded_header(p, n);
+			rc = ended(p, n, want, err);
 			dml_src_unmap(&v);
-			if (at >= 0)
-				return cut_short(at, want, err);
-			return dml_fail(err, DML_ETRUNC, "stream ends after "
-					"%llu of %llu payload bytes",
-					(unsigned long long)n,
-					(unsigned long long)want);
+			return rc;
 		}
 		drop_payload(rec);
 		rec->payload = (unsigned char *)p;
@@ -364,17 +371,8 @@ static enum dml_err read_record(read_fn rd, void *ctx, struct dml_src *ms,
 			return dml_fail(err, DML_EIO, NULL);
 		crc = dml_crc32c(crc, rec->payload + have, (size_t)got);
 		have += (uint64_t)got;
-		if ((uint64_t)got < chunk) {
-			long long at = embedded_header(rec->payload,
-						       (size_t)have);
-			if (at >= 0)
-				return cut_short(at, want, err);
-			return dml_fail(err, DML_ETRUNC,
-					"stream ends after %llu of %llu "
-					"payload bytes",
-					(unsigned long long)have,
-					(unsigned long long)want);
-		}
+		if ((uint64_t)got < chunk)
+			return ended(rec->payload, (size_t)have, want, err);
 	}
 	got = rd(ctx, trailer, sizeof trailer);
 	if (got < 0)

@@ -130,19 +130,19 @@ static void *sgd_worker(void *arg)
 		uint64_t t = j->t0 + b0 / bs;
 		for (uint64_t r = 0; r < nr; r++) {
 			uint64_t row = j->perm[b0 + r];
-			if (m->xq && b0 + r + 4 < j->n) {
-				/* rows lie anywhere: ask for one ahead */
-				const uint8_t *ahead = m->xq +
-					j->perm[b0 + r + 4] * nf;
-				for (uint32_t c = 0; c < nf; c += 64)
-					__builtin_prefetch(ahead + c);
-			}
-			if (m->xq)
-				dml_model_standardize_bytes(m, m->xq + row * nf,
-							    1, xb + r * nf);
-			else
+			if (!m->xq) {
 				memcpy(xb + r * nf, j->x + row * nf,
 				       nf * sizeof *xb);
+			} else {
+				/* rows lie anywhere: ask for one ahead */
+				const uint8_t *ahead = b0 + r + 4 < j->n
+					? m->xq + j->perm[b0 + r + 4] * nf
+					: NULL;
+				for (uint32_t c = 0; ahead && c < nf; c += 64)
+					__builtin_prefetch(ahead + c);
+				dml_model_standardize_bytes(m, m->xq + row * nf,
+							    1, xb + r * nf);
+			}
 			if (j->y)
 				yb[r] = j->y[row];
 			if (j->t)
